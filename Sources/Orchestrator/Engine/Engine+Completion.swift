@@ -1,0 +1,129 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// What an attempt of a task produced.
+public enum TaskOutcome: Sendable, Hashable {
+    case completed(JSONValue)
+    case failed(ActivityError)
+}
+
+extension Engine {
+    /// Ends an attempt in the caller's transaction: fenced on the lease, then retry, catch,
+    /// dead-letter or move on. Returns `false` when the lease was lost (nothing was written).
+    @discardableResult
+    public func finish(_ task: ClaimedTask, outcome: TaskOutcome, on connection: PostgresConnection) async throws -> Bool {
+        let now = clock.now()
+        guard var workflow = try await store.lockWorkflow(task.workflowID, now: now, on: connection) else { return false }
+        let definition = try await catalog.definition(type: workflow.type, version: workflow.version, store: store, on: connection)
+        let machine = StateMachine(definition)
+        let isCurrent = workflow.isActive && workflow.state == task.state && workflow.visit == task.visit
+
+        switch outcome {
+        case .completed(let result):
+            guard let startedAt = try await store.finishAttempt(task, status: .completed, result: result, error: nil, retryAt: nil, now: now, on: connection) else {
+                return fenced(task)
+            }
+            if task.isTimer {
+                guard isCurrent, workflow.status == .waiting else { return true }
+                workflow.record(.timerFired, state: task.state)
+                try await apply(machine.afterTimer(in: task.state, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
+                try await store.save(workflow, on: connection)
+                return true
+            }
+            workflow.record(.taskStarted, state: task.state, attempt: task.attempt, at: startedAt)
+            workflow.record(.taskCompleted, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, ["result": result]))
+            if isCurrent {
+                if task.itemIndex != nil {
+                    try await advanceMap(task, in: &workflow, machine: machine, on: connection)
+                } else {
+                    try await apply(machine.advance(from: task.state, result: result, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
+                }
+            }
+
+        case .failed(let error):
+            let policy = definition.states[task.state]?.taskSpec?.retry ?? definition.retry
+            let attemptError = AttemptError(attempt: task.attempt, code: error.code, message: error.message, at: now)
+            let errorJSON: JSONValue = ["code": .string(error.code), "message": .string(error.message)]
+            if policy.allowsRetry(code: error.code, retryable: error.retryable, attempt: task.attempt) {
+                var generator = SystemRandomNumberGenerator()
+                let delay = error.retryAfter ?? policy.delay(afterAttempt: task.attempt, using: &generator)
+                let retryAt = now.addingTimeInterval(delay.seconds)
+                guard let startedAt = try await store.finishAttempt(task, status: .failed, result: nil, error: attemptError, retryAt: retryAt, now: now, on: connection) else {
+                    return fenced(task)
+                }
+                workflow.record(.taskStarted, state: task.state, attempt: task.attempt, at: startedAt)
+                workflow.record(.taskFailed, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, [
+                    "error": errorJSON, "retry_at": .string(ISO8601DateFormatter().string(from: retryAt)),
+                ]))
+                try await store.save(workflow, on: connection)
+                logger.info("task failed, will retry", metadata: Self.metadata(task, ["error.code": "\(error.code)", "retry_in": "\(delay)"]))
+                return true
+            }
+            guard let startedAt = try await store.finishAttempt(task, status: .dead, result: nil, error: attemptError, retryAt: nil, now: now, on: connection) else {
+                return fenced(task)
+            }
+            workflow.record(.taskStarted, state: task.state, attempt: task.attempt, at: startedAt)
+            workflow.record(.taskFailed, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, ["error": errorJSON]))
+            if isCurrent {
+                if let caught = machine.caught(in: task.state, code: error.code, message: error.message, context: workflow.context, now: now) {
+                    if task.itemIndex != nil {
+                        try await store.cancelTasks(workflowID: workflow.id, visit: task.visit, now: now, on: connection)
+                    }
+                    try await apply(caught, to: &workflow, machine: machine, on: connection)
+                } else {
+                    let deadLetterID = try await store.insertDeadLetter(task: task, workflowType: workflow.type, errorCode: error.code, now: now, on: connection)
+                    workflow.status = .deadLettered
+                    workflow.record(.taskDeadLettered, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, [
+                        "dead_letter_id": .number(Double(deadLetterID)), "error": errorJSON,
+                    ]))
+                    logger.warning("task dead-lettered", metadata: Self.metadata(task, ["error.code": "\(error.code)", "dead_letter.id": "\(deadLetterID)"]))
+                }
+            }
+        }
+        try await store.save(workflow, on: connection)
+        return true
+    }
+
+    /// A map item finished: when every item has a result, the list of results is the state's result;
+    /// otherwise start the next items, keeping at most `max_concurrency` in flight.
+    private func advanceMap(_ task: ClaimedTask, in workflow: inout LockedWorkflow, machine: StateMachine, on connection: PostgresConnection) async throws {
+        guard case .map(let spec)? = machine.definition.states[task.state]?.kind else { return }
+        let items = spec.items.read(workflow.context)?.arrayValue ?? []
+        let progress = try await store.mapProgress(workflowID: workflow.id, visit: task.visit, on: connection)
+        if progress.results.count == items.count {
+            let results = JSONValue.array((0..<items.count).map { progress.results[$0] ?? .null })
+            try await apply(machine.advance(from: task.state, result: results, context: workflow.context, now: workflow.now), to: &workflow, machine: machine, on: connection)
+            return
+        }
+        let inFlight = progress.scheduled - progress.results.count - progress.dead
+        let room = (spec.maxConcurrency ?? items.count) - inFlight
+        for index in progress.scheduled..<min(items.count, progress.scheduled + max(room, 0)) {
+            let input = StateMachine.mapItemInput(spec: spec, context: workflow.context, item: items[index], index: index)
+            schedule(spec.task, state: task.state, input: input, itemIndex: index, in: &workflow)
+        }
+    }
+
+    private func fenced(_ task: ClaimedTask) -> Bool {
+        logger.info("lease lost, attempt discarded", metadata: Self.metadata(task, [:]))
+        return false
+    }
+
+    static func taskEventData(_ task: ClaimedTask, _ fields: [String: JSONValue]) -> JSONValue {
+        var fields = fields
+        fields["task_id"] = .number(Double(task.id))
+        fields["activity"] = .string(task.activity)
+        if let itemIndex = task.itemIndex { fields["item_index"] = .number(Double(itemIndex)) }
+        return .object(fields)
+    }
+
+    static func metadata(_ task: ClaimedTask, _ extra: Logger.Metadata) -> Logger.Metadata {
+        var metadata = extra
+        metadata[LogKey.taskID] = "\(task.id)"
+        metadata[LogKey.workflowID] = "\(task.workflowID)"
+        metadata[LogKey.attempt] = "\(task.attempt)"
+        metadata[LogKey.activity] = "\(task.activity)"
+        if let correlationID = task.correlationID { metadata[LogKey.correlationID] = "\(correlationID)" }
+        return metadata
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import PostgresNIO
+
+extension Engine {
+    /// Delivers a signal: consumed at once if the instance waits for it, else buffered until it does.
+    /// A repeated `idempotencyKey` for the same signal is a no-op.
+    public func signal(workflowID: String, name: String, payload: JSONValue = .emptyObject, idempotencyKey: String? = nil) async throws -> SignalDelivery {
+        try await transaction { connection in
+            let now = clock.now()
+            var workflow = try await lockActive(workflowID, now: now, on: connection)
+            guard try await store.insertSignal(workflowID: workflowID, name: name, payload: payload, idempotencyKey: idempotencyKey, now: now, on: connection) != nil else {
+                return .duplicate
+            }
+            workflow.record(.signalReceived, state: workflow.state, data: ["name": .string(name), "payload": payload])
+            guard workflow.status == .waiting, workflow.waitingFor == name, let state = workflow.state,
+                let oldest = try await store.consumeSignal(workflowID: workflowID, name: name, now: now, on: connection)
+            else {
+                try await store.save(workflow, on: connection)
+                return .buffered
+            }
+            let machine = try await self.machine(for: workflow, on: connection)
+            try await store.cancelTasks(workflowID: workflowID, visit: workflow.visit, kind: .timer, now: now, on: connection)
+            try await apply(machine.advance(from: state, result: oldest, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
+            try await store.save(workflow, on: connection)
+            return .consumed
+        }
+    }
+
+    /// Cancels an instance: its tasks stop, its open dead letters are discarded, and its
+    /// `on_cancel` state (compensation) runs if it has one; it ends `cancelled` either way.
+    public func cancel(workflowID: String, reason: String? = nil, by actor: String = "api") async throws -> WorkflowRecord {
+        try await transaction { connection in
+            let now = clock.now()
+            guard var workflow = try await store.lockWorkflow(workflowID, now: now, on: connection) else {
+                throw OrchestratorError(.workflowNotFound, "no workflow '\(workflowID)'")
+            }
+            if workflow.status == .cancelled || workflow.cancelRequested { return try await record(workflowID, on: connection) }
+            guard workflow.isActive else {
+                throw OrchestratorError(.workflowNotActive, "workflow '\(workflowID)' is already \(workflow.status.rawValue)")
+            }
+            try await store.cancelTasks(workflowID: workflowID, visit: nil, now: now, on: connection)
+            try await store.discardDeadLetters(workflowID: workflowID, by: actor, now: now, on: connection)
+            workflow.cancelRequested = true
+            let machine = try await self.machine(for: workflow, on: connection)
+            if let onCancel = machine.definition.onCancel {
+                try await apply(machine.enter(onCancel, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
+            } else {
+                workflow.status = .cancelled
+                workflow.record(.workflowCancelled, state: workflow.state, data: ["reason": reason.map(JSONValue.string) ?? .null, "by": .string(actor)])
+            }
+            try await store.save(workflow, on: connection)
+            return try await record(workflowID, on: connection)
+        }
+    }
+
+    func lockActive(_ workflowID: String, now: Date, on connection: PostgresConnection) async throws -> LockedWorkflow {
+        guard let workflow = try await store.lockWorkflow(workflowID, now: now, on: connection) else {
+            throw OrchestratorError(.workflowNotFound, "no workflow '\(workflowID)'")
+        }
+        guard workflow.isActive else {
+            throw OrchestratorError(.workflowNotActive, "workflow '\(workflowID)' is already \(workflow.status.rawValue)")
+        }
+        return workflow
+    }
+
+    func machine(for workflow: LockedWorkflow, on connection: PostgresConnection) async throws -> StateMachine {
+        StateMachine(try await catalog.definition(type: workflow.type, version: workflow.version, store: store, on: connection))
+    }
+}

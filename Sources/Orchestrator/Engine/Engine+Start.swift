@@ -1,0 +1,76 @@
+import Foundation
+import PostgresNIO
+
+/// A request to start an instance.
+public struct StartRequest: Sendable, Hashable {
+    public var type: String
+    public var input: JSONValue
+    /// The caller's id for the instance; generated when absent.
+    public var id: String?
+    /// Same key and same request → the same instance; same key and another request → conflict.
+    public var idempotencyKey: String?
+    public var correlationID: String?
+
+    public init(type: String, input: JSONValue = .emptyObject, id: String? = nil, idempotencyKey: String? = nil, correlationID: String? = nil) {
+        self.type = type
+        self.input = input
+        self.id = id
+        self.idempotencyKey = idempotencyKey
+        self.correlationID = correlationID
+    }
+}
+
+extension Engine {
+    /// Starts an instance, or returns the one an earlier identical request started (`created` false).
+    public func start(_ request: StartRequest) async throws -> (workflow: WorkflowRecord, created: Bool) {
+        try await transaction { connection in
+            try await start(request, on: connection)
+        }
+    }
+
+    func start(_ request: StartRequest, on connection: PostgresConnection) async throws -> (workflow: WorkflowRecord, created: Bool) {
+        guard case .object = request.input else {
+            throw OrchestratorError(.invalidInput, "a workflow's input must be a JSON object")
+        }
+        guard let definition = catalog.current(request.type) else {
+            throw OrchestratorError(.unknownWorkflowType, "no workflow type '\(request.type)' is defined")
+        }
+        if let id = request.id, id.isEmpty || id.count > 200 {
+            throw OrchestratorError(.invalidInput, "a workflow id must have 1 to 200 characters")
+        }
+        let now = clock.now()
+        let requestHash = Self.hash(JSONValue.object(["type": .string(request.type), "input": request.input, "id": request.id.map(JSONValue.string) ?? .null]).jsonText)
+        let id = request.id ?? UUID().uuidString.lowercased()
+        var workflow = LockedWorkflow(
+            id: id, type: definition.type, version: definition.version, status: .running, state: nil,
+            context: .object(["input": request.input]), waitingFor: nil, visit: 0, eventSeq: 0, cancelRequested: false,
+            correlationID: request.correlationID, now: now)
+        let inserted = try await store.insertWorkflow(
+            workflow, input: request.input, idempotencyKey: request.idempotencyKey, requestHash: requestHash, on: connection)
+        guard inserted else {
+            guard let existing = try await store.existingWorkflow(id: request.id, idempotencyKey: request.idempotencyKey, on: connection) else {
+                throw OrchestratorError(.workflowIDConflict, "workflow '\(id)' could not be created")
+            }
+            guard existing.requestHash == requestHash else {
+                if existing.byKey {
+                    throw OrchestratorError(.idempotencyKeyReused, "idempotency key was already used for a different request (workflow \(existing.id))")
+                }
+                throw OrchestratorError(.workflowIDConflict, "workflow '\(existing.id)' already exists with a different request")
+            }
+            return (try await record(existing.id, on: connection), false)
+        }
+        workflow.record(.workflowStarted, data: ["type": .string(definition.type), "version": .string(definition.version), "input": request.input])
+        let machine = StateMachine(definition)
+        try await apply(machine.start(input: request.input, now: now), to: &workflow, machine: machine, on: connection)
+        try await store.save(workflow, on: connection)
+        logger.debug("workflow started", metadata: [LogKey.workflowID: "\(id)", LogKey.workflowType: "\(definition.type)"])
+        return (try await record(id, on: connection), true)
+    }
+
+    func record(_ id: String, on connection: PostgresConnection) async throws -> WorkflowRecord {
+        guard let record = try await store.workflow(id, on: connection) else {
+            throw OrchestratorError(.workflowNotFound, "no workflow '\(id)'")
+        }
+        return record
+    }
+}

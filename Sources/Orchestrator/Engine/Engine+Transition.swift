@@ -1,0 +1,81 @@
+import Foundation
+import PostgresNIO
+
+extension Engine {
+    /// Applies a transition to a locked instance: records the states entered, enqueues what the
+    /// landing state needs, and settles the status. A `wait_for` whose signal is already buffered
+    /// consumes it and moves on at once.
+    func apply(_ transition: StateMachine.Transition, to workflow: inout LockedWorkflow, machine: StateMachine, on connection: PostgresConnection) async throws {
+        var transition = transition
+        while true {
+            workflow.context = transition.context
+            for name in transition.entered {
+                workflow.visit += 1
+                workflow.state = name
+                workflow.record(.stateEntered, state: name)
+            }
+            workflow.waitingFor = nil
+            switch transition.landing {
+            case .task(let state, let spec, let input):
+                workflow.status = .running
+                schedule(spec, state: state, input: input, itemIndex: nil, in: &workflow)
+            case .map(let state, let spec, let inputs):
+                workflow.status = .running
+                for (index, input) in inputs.prefix(spec.maxConcurrency ?? inputs.count).enumerated() {
+                    schedule(spec.task, state: state, input: input, itemIndex: index, in: &workflow)
+                }
+            case .wait(let state, let signal, let timeout):
+                if let payload = try await store.consumeSignal(workflowID: workflow.id, name: signal, now: workflow.now, on: connection) {
+                    transition = machine.advance(from: state, result: payload, context: workflow.context, now: workflow.now)
+                    continue
+                }
+                workflow.status = .waiting
+                workflow.waitingFor = signal
+                if let timeout {
+                    scheduleTimer(state: state, at: workflow.now.addingTimeInterval(timeout.seconds), in: &workflow)
+                }
+            case .sleep(let state, let until):
+                workflow.status = .waiting
+                scheduleTimer(state: state, at: until, in: &workflow)
+            case .completed(let output):
+                workflow.output = output
+                finish(&workflow, as: .completed, event: .workflowCompleted, data: ["output": output])
+            case .failed(let failure):
+                workflow.error = failure
+                finish(&workflow, as: .failed, event: .workflowFailed, data: ["error": ["code": .string(failure.code), "message": .string(failure.message)]])
+            }
+            return
+        }
+    }
+
+    /// Ends the instance; one whose cancellation ran a compensation path ends `cancelled` either way.
+    private func finish(_ workflow: inout LockedWorkflow, as status: WorkflowStatus, event: EventRecord.Kind, data: JSONValue) {
+        if workflow.cancelRequested {
+            workflow.status = .cancelled
+            workflow.record(.workflowCancelled, state: workflow.state, data: data)
+        } else {
+            workflow.status = status
+            workflow.record(event, state: workflow.state, data: data)
+        }
+    }
+
+    func schedule(_ spec: StateDefinition.TaskSpec, state: String, input: JSONValue, itemIndex: Int?, in workflow: inout LockedWorkflow) {
+        var key = "\(workflow.id)/\(state)/\(workflow.visit)"
+        if let itemIndex { key += "/\(itemIndex)" }
+        workflow.enqueue(NewTask(
+            state: state, visit: workflow.visit, kind: .activity, activity: spec.activity, itemIndex: itemIndex, input: input,
+            maxAttempts: spec.retry.maxAttempts, runAt: workflow.now, timeoutMilliseconds: spec.timeout.milliseconds,
+            idempotencyKey: key, concurrencyKey: concurrencyKey(for: spec.activity), correlationID: workflow.correlationID,
+            createdAt: workflow.now))
+        var data: JSONValue = ["activity": .string(spec.activity)]
+        if let itemIndex { JSONPath(segments: [.key("item_index")]).write(.number(Double(itemIndex)), into: &data) }
+        workflow.record(.taskScheduled, state: state, data: data)
+    }
+
+    private func scheduleTimer(state: String, at date: Date, in workflow: inout LockedWorkflow) {
+        workflow.enqueue(NewTask(
+            state: state, visit: workflow.visit, kind: .timer, activity: "timer", itemIndex: nil, input: .null, maxAttempts: 1000,
+            runAt: date, timeoutMilliseconds: 10_000, idempotencyKey: "\(workflow.id)/\(state)/\(workflow.visit)/timer",
+            concurrencyKey: nil, correlationID: workflow.correlationID, createdAt: workflow.now))
+    }
+}

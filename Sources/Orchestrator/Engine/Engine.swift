@@ -1,0 +1,84 @@
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The durable workflow engine: every operation is one PostgreSQL transaction that locks the
+/// instance, asks the pure `StateMachine` what happens, and writes the result.
+public final class Engine: Sendable {
+    public struct Configuration: Sendable {
+        /// Added to a task's timeout to form its lease.
+        public var leaseGrace: Duration = .seconds(5)
+        public var activityLimits: [ActivityLimit] = []
+        /// A ready task not started within this is late.
+        public var lateAfter: Duration = .seconds(60)
+        public init() {}
+    }
+
+    public let client: PostgresClient
+    public let store: WorkflowStore
+    public let clock: any WallClock
+    public let logger: Logger
+    public let configuration: Configuration
+    let catalog = DefinitionCatalog()
+
+    public init(client: PostgresClient, configuration: Configuration = .init(), clock: any WallClock = SystemWallClock(), logger: Logger) {
+        self.client = client
+        self.configuration = configuration
+        self.clock = clock
+        self.logger = logger
+        self.store = WorkflowStore(logger: logger)
+    }
+
+    /// Records the definitions in the database (each version once), registers their schedules and
+    /// the activity limits, and makes them current for new instances.
+    public func install(_ definitions: [WorkflowDefinition]) async throws {
+        let now = clock.now()
+        try await client.withTransaction(logger: logger) { connection in
+            for definition in definitions {
+                try await store.saveDefinition(definition, on: connection)
+                if let schedule = definition.schedule {
+                    let cron = try CronExpression(schedule.cron)
+                    guard let first = cron.next(after: now) else { continue }
+                    try await store.saveSchedule(type: definition.type, cron: schedule.cron, firstFire: first, on: connection)
+                }
+            }
+            try await store.deleteSchedules(
+                except: definitions.filter { $0.schedule != nil }.map(\.type), among: definitions.map(\.type), on: connection)
+            try await store.saveConcurrencyLimits(configuration.activityLimits, on: connection)
+        }
+        catalog.install(definitions)
+    }
+
+    public var definitions: [WorkflowDefinition] { catalog.all }
+
+    public func definition(_ type: String) -> WorkflowDefinition? { catalog.current(type) }
+
+    /// The group key for an activity's concurrency limit, if one applies.
+    func concurrencyKey(for activity: String) -> String? {
+        configuration.activityLimits.first { $0.pattern.matches(activity) }?.pattern.pattern
+    }
+
+    public func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        } catch let error as PostgresTransactionError {
+            if let closureError = error.closureError { throw closureError }
+            throw error
+        }
+    }
+
+    static func hash(_ text: String) -> String {
+        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+extension WorkflowDefinition {
+    /// The version of this content: a hash of its normalized JSON form (independent of key order,
+    /// comments and formatting of the source file).
+    public func computedVersion() throws -> String {
+        var copy = self
+        copy.version = ""
+        return String(Engine.hash(try JSONValue(encoding: copy).jsonText).prefix(16))
+    }
+}

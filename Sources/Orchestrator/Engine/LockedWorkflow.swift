@@ -1,0 +1,80 @@
+import Foundation
+
+/// An instance loaded `FOR UPDATE` inside a transaction, with the changes a transition makes to it.
+struct LockedWorkflow: Sendable {
+    let id: String
+    let type: String
+    let version: String
+    var status: WorkflowStatus
+    var state: String?
+    var context: JSONValue
+    var output: JSONValue?
+    var error: StateMachine.WorkflowFailure?
+    var waitingFor: String?
+    var visit: Int64
+    var eventSeq: Int
+    var cancelRequested: Bool
+    let correlationID: String?
+    let now: Date
+
+    private(set) var newEvents: [NewEvent] = []
+    private(set) var newTasks: [NewTask] = []
+
+    init(
+        id: String, type: String, version: String, status: WorkflowStatus, state: String?, context: JSONValue,
+        waitingFor: String?, visit: Int64, eventSeq: Int, cancelRequested: Bool, correlationID: String?, now: Date
+    ) {
+        self.id = id
+        self.type = type
+        self.version = version
+        self.status = status
+        self.state = state
+        self.context = context
+        self.waitingFor = waitingFor
+        self.visit = visit
+        self.eventSeq = eventSeq
+        self.cancelRequested = cancelRequested
+        self.correlationID = correlationID
+        self.now = now
+    }
+
+    mutating func record(_ type: EventRecord.Kind, state: String? = nil, attempt: Int? = nil, data: JSONValue? = nil, at: Date? = nil) {
+        eventSeq += 1
+        newEvents.append(NewEvent(seq: eventSeq, type: type, state: state, attempt: attempt, data: data, at: at ?? now))
+    }
+
+    mutating func enqueue(_ task: NewTask) {
+        newTasks.append(task)
+    }
+
+    /// True while a transition may still move the instance (dead-lettered map siblings still finish).
+    var isActive: Bool { !status.isTerminal }
+}
+
+struct NewEvent: Sendable {
+    var seq: Int
+    var type: EventRecord.Kind
+    var state: String?
+    var attempt: Int?
+    var data: JSONValue?
+    var at: Date
+}
+
+struct NewTask: Sendable {
+    enum Kind: String, Sendable {
+        case activity, timer
+    }
+    var state: String
+    var visit: Int64
+    var kind: Kind
+    var activity: String
+    var itemIndex: Int?
+    var input: JSONValue
+    var maxAttempts: Int
+    var runAt: Date
+    var timeoutMilliseconds: Int64
+    var idempotencyKey: String
+    var concurrencyKey: String?
+    var correlationID: String?
+    var createdAt: Date
+}

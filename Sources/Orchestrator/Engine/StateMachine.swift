@@ -1,0 +1,176 @@
+import Foundation
+
+/// The pure transition function of a workflow: `(definition, state, outcome) -> transition`.
+///
+/// It performs no I/O, so every rule of the state machine is tested as a table. The engine applies
+/// what it returns (events, context, tasks to enqueue) in one transaction.
+public struct StateMachine: Sendable {
+    public let definition: WorkflowDefinition
+
+    public init(_ definition: WorkflowDefinition) {
+        self.definition = definition
+    }
+
+    /// Where a transition comes to rest: something to wait for, or the end of the workflow.
+    public enum Landing: Sendable, Hashable {
+        case task(state: String, spec: StateDefinition.TaskSpec, input: JSONValue)
+        case map(state: String, spec: StateDefinition.MapSpec, inputs: [JSONValue])
+        case wait(state: String, signal: String, timeout: Duration?)
+        case sleep(state: String, until: Date)
+        case completed(output: JSONValue)
+        case failed(WorkflowFailure)
+
+        public var state: String? {
+            switch self {
+            case .task(let state, _, _), .map(let state, _, _), .wait(let state, _, _), .sleep(let state, _): state
+            case .completed, .failed: nil
+            }
+        }
+    }
+
+    public struct Transition: Sendable, Hashable {
+        /// States entered, in order (a `choice` or `pass` is entered and left at once).
+        public var entered: [String]
+        public var context: JSONValue
+        public var landing: Landing
+    }
+
+    /// The error a workflow ends with.
+    public struct WorkflowFailure: Sendable, Hashable, Codable {
+        public var code: String
+        public var message: String
+        public init(code: String, message: String) {
+            self.code = code
+            self.message = message
+        }
+    }
+
+    static let maxHops = 1000
+
+    /// Enters `name` and follows immediate states (`choice`, `pass`, empty `map`) until one must wait.
+    public func enter(_ name: String, context: JSONValue, now: Date) -> Transition {
+        var context = context
+        var entered: [String] = []
+        var current = name
+        while entered.count < Self.maxHops {
+            entered.append(current)
+            guard let state = definition.states[current] else {
+                return Transition(entered: entered, context: context, landing: .failed(.init(code: "definition.unknown_state", message: "state '\(current)' is not defined in \(definition.type) version \(definition.version)")))
+            }
+            switch state.kind {
+            case .task(let spec):
+                let input = spec.input?.evaluate(in: context) ?? context["input"] ?? .emptyObject
+                return Transition(entered: entered, context: context, landing: .task(state: current, spec: spec, input: input))
+            case .map(let spec):
+                guard let items = spec.items.read(context)?.arrayValue else {
+                    return Transition(entered: entered, context: context, landing: .failed(.init(code: "map.items_not_a_list", message: "\(spec.items) in state '\(current)' is not a list")))
+                }
+                if items.isEmpty {
+                    resultPath(of: current).write(.array([]), into: &context)
+                    guard let next = state.next else { return finish(entered, context) }
+                    current = next
+                    continue
+                }
+                let inputs = items.enumerated().map { index, item in
+                    Self.mapItemInput(spec: spec, context: context, item: item, index: index)
+                }
+                return Transition(entered: entered, context: context, landing: .map(state: current, spec: spec, inputs: inputs))
+            case .choice(let rules, let fallback):
+                guard let next = rules.first(where: { $0.matches(context) })?.next ?? fallback else {
+                    return Transition(entered: entered, context: context, landing: .failed(.init(code: "choice.no_match", message: "no rule of choice state '\(current)' matched and it has no default")))
+                }
+                current = next
+            case .pass(let template):
+                if let template {
+                    resultPath(of: current).write(template.evaluate(in: context), into: &context)
+                }
+                guard let next = state.next else { return finish(entered, context) }
+                current = next
+            case .waitFor(let signal, let timeout, _):
+                return Transition(entered: entered, context: context, landing: .wait(state: current, signal: signal, timeout: timeout))
+            case .sleep(let delay):
+                switch delay {
+                case .duration(let duration):
+                    return Transition(entered: entered, context: context, landing: .sleep(state: current, until: now.addingTimeInterval(duration.seconds)))
+                case .until(let path):
+                    guard let text = path.read(context)?.stringValue, let date = Self.parseTimestamp(text) else {
+                        return Transition(entered: entered, context: context, landing: .failed(.init(code: "sleep.invalid_timestamp", message: "\(path) in state '\(current)' is not an ISO-8601 timestamp")))
+                    }
+                    return Transition(entered: entered, context: context, landing: .sleep(state: current, until: date))
+                }
+            case .succeed(let output):
+                return Transition(entered: entered, context: context, landing: .completed(output: output?.evaluate(in: context) ?? context))
+            case .fail(let code, let message):
+                return Transition(entered: entered, context: context, landing: .failed(.init(code: code, message: message ?? "workflow failed in state '\(current)'")))
+            }
+        }
+        return Transition(entered: entered, context: context, landing: .failed(.init(code: "workflow.loop", message: "more than \(Self.maxHops) states entered without waiting")))
+    }
+
+    /// Starts a new instance with `input`.
+    public func start(input: JSONValue, now: Date) -> Transition {
+        enter(definition.start, context: .object(["input": input]), now: now)
+    }
+
+    /// A state's task, map, signal wait or timer produced `result`: store it and move on.
+    public func advance(from name: String, result: JSONValue, context: JSONValue, now: Date) -> Transition {
+        var context = context
+        resultPath(of: name).write(result, into: &context)
+        guard let next = definition.states[name]?.next else { return finish([], context) }
+        return enter(next, context: context, now: now)
+    }
+
+    /// The transition a `catch` rule of `name` takes for `code`, or `nil` when no rule matches.
+    public func caught(in name: String, code: String, message: String, context: JSONValue, now: Date) -> Transition? {
+        guard let rule = definition.states[name]?.catch.first(where: { $0.errors.matches(code) }) else { return nil }
+        var context = context
+        let path = rule.result ?? JSONPath(segments: [.key("\(name)_error")])
+        path.write(["code": .string(code), "message": .string(message)], into: &context)
+        return enter(rule.next, context: context, now: now)
+    }
+
+    /// A `wait_for` timed out: take `on_timeout`, else a `catch` for `timeout`, else fail with `timeout`.
+    public func waitTimedOut(in name: String, context: JSONValue, now: Date) -> Transition {
+        if case .waitFor(let signal, _, let onTimeout)? = definition.states[name]?.kind {
+            if let onTimeout { return enter(onTimeout, context: context, now: now) }
+            let message = "no '\(signal)' signal arrived in time in state '\(name)'"
+            if let transition = caught(in: name, code: "timeout", message: message, context: context, now: now) {
+                return transition
+            }
+            return Transition(entered: [], context: context, landing: .failed(.init(code: "timeout", message: message)))
+        }
+        return Transition(entered: [], context: context, landing: .failed(.init(code: "timeout", message: "timer fired in state '\(name)'")))
+    }
+
+    /// A durable timer of `name` fired: a `sleep` moves on, a `wait_for` timed out.
+    public func afterTimer(in name: String, context: JSONValue, now: Date) -> Transition {
+        if case .sleep? = definition.states[name]?.kind {
+            guard let next = definition.states[name]?.next else { return finish([], context) }
+            return enter(next, context: context, now: now)
+        }
+        return waitTimedOut(in: name, context: context, now: now)
+    }
+
+    public func resultPath(of name: String) -> JSONPath {
+        definition.states[name]?.result ?? JSONPath(segments: [.key(name)])
+    }
+
+    private func finish(_ entered: [String], _ context: JSONValue) -> Transition {
+        Transition(entered: entered, context: context, landing: .completed(output: context))
+    }
+
+    static func mapItemInput(spec: StateDefinition.MapSpec, context: JSONValue, item: JSONValue, index: Int) -> JSONValue {
+        guard let template = spec.task.input else { return item }
+        var scope = context
+        JSONPath(segments: [.key("item")]).write(item, into: &scope)
+        JSONPath(segments: [.key("index")]).write(.number(Double(index)), into: &scope)
+        return template.evaluate(in: scope)
+    }
+
+    static func parseTimestamp(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text)
+    }
+}

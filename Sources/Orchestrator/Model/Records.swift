@@ -1,0 +1,96 @@
+import Foundation
+
+/// Workflow statuses, as stored in `workflows.status`.
+public enum WorkflowStatus: String, Sendable, Hashable, Codable, CaseIterable {
+    case running, waiting
+    case deadLettered = "dead_lettered"
+    case completed, failed, cancelled
+
+    public var isTerminal: Bool { self == .completed || self == .failed || self == .cancelled }
+}
+
+/// Task statuses, as stored in `tasks.status`. `failed` will retry; `dead` will not run again
+/// (dead-lettered, or exhausted and taken by a `catch`).
+public enum TaskStatus: String, Sendable, Hashable, Codable, CaseIterable {
+    case ready, running, completed, failed, dead, cancelled
+}
+
+/// A workflow instance as clients see it.
+public struct WorkflowRecord: Sendable, Hashable, Codable {
+    public var id: String
+    public var type: String
+    public var version: String
+    public var status: WorkflowStatus
+    public var state: String?
+    public var input: JSONValue
+    public var context: JSONValue
+    public var output: JSONValue?
+    public var error: StateMachine.WorkflowFailure?
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var completedAt: Date?
+}
+
+/// One entry of a workflow's ordered history.
+public struct EventRecord: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
+        case workflowStarted = "workflow_started"
+        case stateEntered = "state_entered"
+        case taskScheduled = "task_scheduled"
+        case taskStarted = "task_started"
+        case taskCompleted = "task_completed"
+        case taskFailed = "task_failed"
+        case taskDeadLettered = "task_dead_lettered"
+        case signalReceived = "signal_received"
+        case timerFired = "timer_fired"
+        case deadLetterRetried = "dead_letter_retried"
+        case deadLetterDiscarded = "dead_letter_discarded"
+        case workflowCompleted = "workflow_completed"
+        case workflowFailed = "workflow_failed"
+        case workflowCancelled = "workflow_cancelled"
+    }
+
+    public var seq: Int
+    public var type: Kind
+    public var state: String?
+    public var attempt: Int?
+    public var at: Date
+    public var data: JSONValue?
+}
+
+/// One attempt's error, as kept on the task and copied into its dead letter.
+public struct AttemptError: Sendable, Hashable, Codable {
+    public var attempt: Int
+    public var code: String
+    public var message: String
+    public var at: Date
+}
+
+/// A task that exhausted its retries (or failed for good) and waits for ops.
+public struct DeadLetterRecord: Sendable, Hashable, Codable {
+    public enum Status: String, Sendable, Hashable, Codable, CaseIterable {
+        case open, retried, discarded
+    }
+    public var id: Int64
+    public var taskID: Int64
+    public var workflowID: String
+    public var workflowType: String
+    public var state: String
+    public var activity: String
+    public var errorCode: String
+    public var status: Status
+    public var attempts: [AttemptError]
+    public var createdAt: Date
+    public var resolvedAt: Date?
+    public var resolvedBy: String?
+}
+
+/// What became of a delivered signal.
+public enum SignalDelivery: String, Sendable, Hashable, Codable {
+    /// The workflow was waiting for it and moved on.
+    case consumed
+    /// Stored until the workflow waits for it.
+    case buffered
+    /// A signal with the same idempotency key was already delivered.
+    case duplicate
+}

@@ -1,0 +1,26 @@
+import Logging
+import ServiceLifecycle
+
+/// Periodically returns tasks whose lease expired (a crashed or hung worker) to the queue.
+public struct Rescuer: Service {
+    let engine: Engine
+    let interval: Duration
+
+    public init(engine: Engine, interval: Duration = .seconds(2)) {
+        self.engine = engine
+        self.interval = interval
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await engine.rescueExpiredLeases()
+                } catch {
+                    engine.logger.warning("rescuer pass failed", metadata: [LogKey.error: "\(String(reflecting: error))"])
+                }
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
+}

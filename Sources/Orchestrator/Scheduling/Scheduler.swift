@@ -1,0 +1,28 @@
+import Logging
+import ServiceLifecycle
+
+/// Starts scheduled workflows when their cron fires; safe to run in any number of processes.
+public struct Scheduler: Service {
+    let engine: Engine
+    let interval: Duration
+
+    public init(engine: Engine, interval: Duration = .seconds(5)) {
+        self.engine = engine
+        self.interval = interval
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    for workflow in try await engine.fireDueSchedules() {
+                        engine.logger.info("scheduled workflow started", metadata: [LogKey.workflowID: "\(workflow.id)", LogKey.workflowType: "\(workflow.type)"])
+                    }
+                } catch {
+                    engine.logger.warning("scheduler pass failed", metadata: [LogKey.error: "\(String(reflecting: error))"])
+                }
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
+}

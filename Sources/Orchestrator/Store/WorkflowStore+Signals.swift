@@ -1,0 +1,31 @@
+import Foundation
+import PostgresNIO
+
+extension WorkflowStore {
+    /// Stores a signal; `nil` when one with the same idempotency key was already stored.
+    func insertSignal(workflowID: String, name: String, payload: JSONValue, idempotencyKey: String?, now: Date, on connection: PostgresConnection) async throws -> Int64? {
+        let rows = try await connection.query(
+            """
+            INSERT INTO orchestrator.signals (workflow_id, name, payload, idempotency_key, created_at)
+            VALUES (\(workflowID), \(name), \(payload.jsonText)::jsonb, \(idempotencyKey), \(now))
+            ON CONFLICT (workflow_id, name, idempotency_key) DO NOTHING
+            RETURNING id
+            """, logger: logger)
+        for try await id in rows.decode(Int64.self) { return id }
+        return nil
+    }
+
+    /// Marks the oldest unconsumed signal `name` consumed and returns its payload.
+    func consumeSignal(workflowID: String, name: String, now: Date, on connection: PostgresConnection) async throws -> JSONValue? {
+        let rows = try await connection.query(
+            """
+            UPDATE orchestrator.signals SET consumed_at = \(now)
+            WHERE id = (SELECT id FROM orchestrator.signals
+                        WHERE workflow_id = \(workflowID) AND name = \(name) AND consumed_at IS NULL
+                        ORDER BY id LIMIT 1 FOR UPDATE)
+            RETURNING payload::text
+            """, logger: logger)
+        for try await payload in rows.decode(String.self) { return try JSONValue(json: payload) }
+        return nil
+    }
+}

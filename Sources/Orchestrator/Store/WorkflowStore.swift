@@ -1,0 +1,199 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// All SQL of Orchestrator. Methods take the connection of the caller's transaction, so the
+/// engine composes them into one commit per transition; every value is a bind parameter.
+public struct WorkflowStore: Sendable {
+    public let logger: Logger
+
+    public init(logger: Logger) {
+        self.logger = logger
+    }
+
+    /// The NOTIFY channel that wakes idle workers.
+    public static let taskChannel = "orchestrator_tasks"
+
+    // MARK: Definitions
+
+    public func saveDefinition(_ definition: WorkflowDefinition, on connection: PostgresConnection) async throws {
+        try await connection.query(
+            """
+            INSERT INTO orchestrator.definitions (type, version, definition)
+            VALUES (\(definition.type), \(definition.version), \(try JSONValue(encoding: definition).jsonText)::jsonb)
+            ON CONFLICT (type, version) DO NOTHING
+            """, logger: logger)
+    }
+
+    public func loadDefinition(type: String, version: String, on connection: PostgresConnection) async throws -> WorkflowDefinition? {
+        let rows = try await connection.query(
+            "SELECT definition::text FROM orchestrator.definitions WHERE type = \(type) AND version = \(version)",
+            logger: logger)
+        for try await text in rows.decode(String.self) {
+            return try JSONDecoder().decode(WorkflowDefinition.self, from: Data(text.utf8))
+        }
+        return nil
+    }
+
+    // MARK: Workflows
+
+    /// Inserts a new instance; `false` when the id or the idempotency key already exists.
+    func insertWorkflow(_ workflow: LockedWorkflow, input: JSONValue, idempotencyKey: String?, requestHash: String, on connection: PostgresConnection) async throws -> Bool {
+        let rows = try await connection.query(
+            """
+            INSERT INTO orchestrator.workflows
+                (id, type, version, status, state, input, context, idempotency_key, request_hash, correlation_id, created_at, updated_at)
+            VALUES (\(workflow.id), \(workflow.type), \(workflow.version), 'running', NULL, \(input.jsonText)::jsonb,
+                    \(workflow.context.jsonText)::jsonb, \(idempotencyKey), \(requestHash), \(workflow.correlationID),
+                    \(workflow.now), \(workflow.now))
+            ON CONFLICT DO NOTHING
+            RETURNING 1
+            """, logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
+    /// The id and request hash of an instance with this id or idempotency key.
+    func existingWorkflow(id: String?, idempotencyKey: String?, on connection: PostgresConnection) async throws -> (id: String, requestHash: String, byKey: Bool)? {
+        if let idempotencyKey {
+            let rows = try await connection.query(
+                "SELECT id, request_hash FROM orchestrator.workflows WHERE idempotency_key = \(idempotencyKey)", logger: logger)
+            for try await (id, hash) in rows.decode((String, String).self) { return (id, hash, true) }
+        }
+        if let id {
+            let rows = try await connection.query(
+                "SELECT id, request_hash FROM orchestrator.workflows WHERE id = \(id)", logger: logger)
+            for try await (id, hash) in rows.decode((String, String).self) { return (id, hash, false) }
+        }
+        return nil
+    }
+
+    /// Loads and locks an instance for a transition (`FOR UPDATE`): transitions of one workflow are serial.
+    func lockWorkflow(_ id: String, now: Date, on connection: PostgresConnection) async throws -> LockedWorkflow? {
+        let rows = try await connection.query(
+            """
+            SELECT type, version, status, state, context::text, waiting_for, visit, event_seq, cancel_requested, correlation_id
+            FROM orchestrator.workflows WHERE id = \(id) FOR UPDATE
+            """, logger: logger)
+        for try await row in rows {
+            let (type, version, status, state, context, waitingFor, visit, eventSeq, cancelRequested, correlationID) =
+                try row.decode((String, String, String, String?, String, String?, Int64, Int32, Bool, String?).self)
+            return LockedWorkflow(
+                id: id, type: type, version: version, status: WorkflowStatus(rawValue: status) ?? .running, state: state,
+                context: try JSONValue(json: context), waitingFor: waitingFor, visit: visit, eventSeq: Int(eventSeq),
+                cancelRequested: cancelRequested, correlationID: correlationID, now: now)
+        }
+        return nil
+    }
+
+    /// Writes a transition: the workflow row, its new tasks and its events; wakes workers if a task is ready.
+    func save(_ workflow: LockedWorkflow, on connection: PostgresConnection) async throws {
+        try await connection.query(
+            """
+            UPDATE orchestrator.workflows SET
+                status = \(workflow.status.rawValue), state = \(workflow.state), context = \(workflow.context.jsonText)::jsonb,
+                output = \(workflow.output?.jsonText)::jsonb, error = \(try workflow.error.map { try JSONValue(encoding: $0).jsonText })::jsonb,
+                waiting_for = \(workflow.waitingFor), visit = \(workflow.visit), event_seq = \(Int32(workflow.eventSeq)),
+                cancel_requested = \(workflow.cancelRequested), updated_at = \(workflow.now),
+                completed_at = CASE WHEN \(workflow.status.isTerminal) THEN \(workflow.now) ELSE NULL END
+            WHERE id = \(workflow.id)
+            """, logger: logger)
+        try await insertTasks(workflow.newTasks, workflowID: workflow.id, on: connection)
+        try await appendEvents(workflow.newEvents, workflowID: workflow.id, on: connection)
+        if workflow.newTasks.contains(where: { $0.runAt <= workflow.now }) {
+            try await notifyWorkers(on: connection)
+        }
+    }
+
+    func notifyWorkers(on connection: PostgresConnection) async throws {
+        try await connection.query("SELECT pg_notify(\(Self.taskChannel), '')", logger: logger)
+    }
+
+    private func insertTasks(_ tasks: [NewTask], workflowID: String, on connection: PostgresConnection) async throws {
+        guard !tasks.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO orchestrator.tasks
+                (workflow_id, state, visit, kind, activity, item_index, input, status, max_attempts, run_at, timeout_ms,
+                 idempotency_key, concurrency_key, correlation_id, created_at)
+            SELECT \(workflowID), t.state, t.visit, t.kind, t.activity, nullif(t.item_index, -1), t.input::jsonb, 'ready',
+                   t.max_attempts, t.run_at, t.timeout_ms, t.idempotency_key, nullif(t.concurrency_key, ''),
+                   \(tasks[0].correlationID), \(tasks[0].createdAt)
+            FROM unnest(\(tasks.map(\.state))::text[], \(tasks.map(\.visit))::int8[], \(tasks.map(\.kind.rawValue))::text[],
+                        \(tasks.map(\.activity))::text[], \(tasks.map { Int32($0.itemIndex ?? -1) })::int4[],
+                        \(tasks.map(\.input.jsonText))::text[], \(tasks.map { Int32($0.maxAttempts) })::int4[],
+                        \(tasks.map(\.runAt))::timestamptz[], \(tasks.map(\.timeoutMilliseconds))::int8[],
+                        \(tasks.map(\.idempotencyKey))::text[], \(tasks.map { $0.concurrencyKey ?? "" })::text[])
+                AS t(state, visit, kind, activity, item_index, input, max_attempts, run_at, timeout_ms, idempotency_key, concurrency_key)
+            """, logger: logger)
+    }
+
+    private func appendEvents(_ events: [NewEvent], workflowID: String, on connection: PostgresConnection) async throws {
+        guard !events.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO orchestrator.events (workflow_id, seq, type, state, attempt, data, at)
+            SELECT \(workflowID), e.seq, e.type, nullif(e.state, ''), nullif(e.attempt, 0), nullif(e.data, '')::jsonb, e.at
+            FROM unnest(\(events.map { Int32($0.seq) })::int4[], \(events.map(\.type.rawValue))::text[],
+                        \(events.map { $0.state ?? "" })::text[], \(events.map { Int32($0.attempt ?? 0) })::int4[],
+                        \(events.map { $0.data?.jsonText ?? "" })::text[], \(events.map(\.at))::timestamptz[])
+                AS e(seq, type, state, attempt, data, at)
+            """, logger: logger)
+    }
+
+    // MARK: Reads
+
+    public func workflow(_ id: String, on connection: PostgresConnection) async throws -> WorkflowRecord? {
+        let rows = try await connection.query(
+            """
+            SELECT id, type, version, status, state, input::text, context::text, output::text, error::text,
+                   created_at, updated_at, completed_at
+            FROM orchestrator.workflows WHERE id = \(id)
+            """, logger: logger)
+        for try await row in rows {
+            return try Self.workflowRecord(row)
+        }
+        return nil
+    }
+
+    static func workflowRecord(_ row: PostgresRow) throws -> WorkflowRecord {
+        let (id, type, version, status, state, input, context, output, error, createdAt, updatedAt, completedAt) =
+            try row.decode((String, String, String, String, String?, String, String, String?, String?, Date, Date, Date?).self)
+        return WorkflowRecord(
+            id: id, type: type, version: version, status: WorkflowStatus(rawValue: status) ?? .running, state: state,
+            input: try JSONValue(json: input), context: try JSONValue(json: context), output: try output.map { try JSONValue(json: $0) },
+            error: try error.map { try JSONDecoder().decode(StateMachine.WorkflowFailure.self, from: Data($0.utf8)) },
+            createdAt: createdAt, updatedAt: updatedAt, completedAt: completedAt)
+    }
+
+    public func history(_ workflowID: String, on connection: PostgresConnection) async throws -> [EventRecord] {
+        let rows = try await connection.query(
+            """
+            SELECT seq, type, state, attempt, data::text, at FROM orchestrator.events
+            WHERE workflow_id = \(workflowID) ORDER BY seq
+            """, logger: logger)
+        var events: [EventRecord] = []
+        for try await (seq, type, state, attempt, data, at) in rows.decode((Int32, String, String?, Int32?, String?, Date).self) {
+            events.append(EventRecord(
+                seq: Int(seq), type: EventRecord.Kind(rawValue: type) ?? .stateEntered, state: state, attempt: attempt.map(Int.init),
+                at: at, data: try data.map { try JSONValue(json: $0) }))
+        }
+        return events
+    }
+
+    /// Instances, newest first, after `cursor` (the last id of the previous page).
+    public func listWorkflows(type: String?, status: WorkflowStatus?, limit: Int, after cursor: String?, on connection: PostgresConnection) async throws -> [WorkflowRecord] {
+        let rows = try await connection.query(
+            """
+            SELECT id, type, version, status, state, input::text, context::text, output::text, error::text,
+                   created_at, updated_at, completed_at
+            FROM orchestrator.workflows w
+            WHERE (\(type)::text IS NULL OR type = \(type)) AND (\(status?.rawValue)::text IS NULL OR status = \(status?.rawValue))
+              AND (\(cursor)::text IS NULL OR (created_at, id) < (SELECT created_at, id FROM orchestrator.workflows WHERE id = \(cursor)))
+            ORDER BY created_at DESC, id DESC LIMIT \(limit)
+            """, logger: logger)
+        var records: [WorkflowRecord] = []
+        for try await row in rows { records.append(try Self.workflowRecord(row)) }
+        return records
+    }
+}

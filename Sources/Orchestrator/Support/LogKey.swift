@@ -1,0 +1,13 @@
+import Logging
+
+/// Log metadata keys, in one place so every component logs the same names.
+public enum LogKey {
+    public static let workflowID = "workflow.id"
+    public static let workflowType = "workflow.type"
+    public static let taskID = "task.id"
+    public static let attempt = "task.attempt"
+    public static let activity = "activity"
+    public static let correlationID = "correlation_id"
+    public static let workerID = "worker.id"
+    public static let error = "error"
+}

@@ -1,0 +1,89 @@
+import AsyncHTTPClient
+import Activities
+import Foundation
+import Logging
+import Orchestrator
+import PostgresNIO
+import ServiceLifecycle
+import UnixSignals
+import Workflows
+
+/// The parts a serving process wires together: database client, engine, activities, definitions.
+struct EngineRuntime {
+    let database: DatabaseConfiguration
+    let client: PostgresClient
+    let engine: Engine
+    let registry: ActivityRegistry
+    let httpClient: HTTPClient
+    let logger: Logger
+
+    /// Loads and validates the workflow files before touching the database, so an invalid file
+    /// stops the process with every error listed.
+    static func make(options: CommonOptions, engineOptions: EngineOptions, logger: Logger) throws -> (EngineRuntime, [WorkflowDefinition]) {
+        let database = try options.database()
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        let registry = ActivityRegistry.builtins(httpClient: httpClient)
+        let definitions: [WorkflowDefinition]
+        do {
+            definitions = try WorkflowLoader(knownActivities: registry.names).loadDirectory(options.resolvedWorkflowsDir)
+        } catch {
+            try? httpClient.syncShutdown()
+            throw ExitMessage("invalid workflow files in \(options.resolvedWorkflowsDir):\n\(error.errors.map { "  \($0)" }.joined(separator: "\n"))")
+        }
+        let client = PostgresClient(configuration: database.clientConfiguration(), backgroundLogger: logger)
+        var configuration = Engine.Configuration()
+        configuration.activityLimits = try engineOptions.parsedActivityLimits()
+        configuration.lateAfter = try engineOptions.parsedLateAfter()
+        let engine = Engine(client: client, configuration: configuration, logger: logger)
+        return (EngineRuntime(database: database, client: client, engine: engine, registry: registry, httpClient: httpClient, logger: logger), definitions)
+    }
+
+    /// Runs `services` beside the database client until SIGTERM/SIGINT, after migrating and
+    /// installing the definitions.
+    func run(definitions: [WorkflowDefinition], services: (EngineRuntime) -> [any Service]) async throws {
+        let preparation = PreparationService(runtime: self, definitions: definitions, services: services(self))
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: ClientService(client: client)), .init(service: preparation)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+        try await httpClient.shutdown()
+    }
+}
+
+/// Runs the PostgreSQL client's connection pool as a service.
+struct ClientService: Service {
+    let client: PostgresClient
+    func run() async throws {
+        await client.run()
+    }
+}
+
+/// Migrates and installs definitions once the pool runs, then runs the engine's services in a
+/// nested group so they shut down before the pool does.
+struct PreparationService: Service {
+    let runtime: EngineRuntime
+    let definitions: [WorkflowDefinition]
+    let services: [any Service]
+
+    func run() async throws {
+        let applied = try await Migrator().migrate(client: runtime.client, logger: runtime.logger)
+        if !applied.isEmpty { runtime.logger.info("migrations applied", metadata: ["migrations": "\(applied.joined(separator: ", "))"]) }
+        try await runtime.engine.install(definitions)
+        runtime.logger.info("workflow definitions installed", metadata: ["types": "\(definitions.map { "\($0.type)@\($0.version)" }.sorted().joined(separator: ", "))"])
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0) },
+            logger: runtime.logger))
+        try await withGracefulShutdownHandler {
+            try await group.run()
+        } onGracefulShutdown: {
+            Task { await group.triggerGracefulShutdown() }
+        }
+    }
+}
+
+/// A message printed as is when the process exits non-zero.
+struct ExitMessage: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

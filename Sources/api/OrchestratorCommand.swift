@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct OrchestratorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "orchestrator",
+        abstract: "Durable state-machine workflows on PostgreSQL.",
+        subcommands: [ServeCommand.self, WorkerCommand.self, MigrateCommand.self, ValidateCommand.self]
+    )
+}

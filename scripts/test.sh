@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs the whole test suite against a throwaway PostgreSQL cluster on a free loopback port.
+# Installs what is missing, and stops the cluster even when tests fail. Safe to run repeatedly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/postgres.sh
+
+pg_ensure_binaries
+workdir=$(mktemp -d /tmp/orchestrator-test.XXXXXX)
+chmod 755 "$workdir"
+port=$(pg_free_port)
+cleanup() {
+    pg_stop_cluster "$workdir/data"
+    rm -rf "$workdir"
+}
+trap cleanup EXIT INT TERM
+
+pg_start_cluster "$workdir/data" "$port" max_connections=400 fsync=off synchronous_commit=off full_page_writes=off
+export ORCHESTRATOR_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+echo "test cluster on 127.0.0.1:$port"
+
+swift build --build-tests
+swift test --skip-build "$@"
