@@ -59,6 +59,7 @@ public final class Engine: Sendable {
         configuration.activityLimits.first { $0.pattern.matches(activity) }?.pattern.pattern
     }
 
+    @discardableResult
     public func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         do {
             return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
