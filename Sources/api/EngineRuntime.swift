@@ -21,7 +21,9 @@ struct EngineRuntime {
     /// stops the process with every error listed.
     static func make(options: CommonOptions, engineOptions: EngineOptions, logger: Logger) throws -> (EngineRuntime, [WorkflowDefinition]) {
         let database = try options.database()
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        var httpConfiguration = HTTPClient.Configuration()
+        httpConfiguration.timeout = .init(connect: .seconds(5), read: .seconds(60))
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
         let registry = ActivityRegistry.builtins(httpClient: httpClient)
         let definitions: [WorkflowDefinition]
         do {

@@ -82,6 +82,7 @@ enum TestDatabase {
         workflows: [String],
         registry: ActivityRegistry = TestDatabase.registry(),
         configuration: Engine.Configuration = .init(),
+        clockStart: Date = Date(timeIntervalSince1970: 1_800_000_000),
         _ body: (TestHarness) async throws -> T
     ) async throws -> T {
         let database = try await create()
@@ -90,7 +91,7 @@ enum TestDatabase {
             group.addTask { await client.run() }
             defer { group.cancelAll() }
             try await Migrator().migrate(client: client, logger: logger)
-            let clock = ManualWallClock(Date(timeIntervalSince1970: 1_800_000_000))
+            let clock = ManualWallClock(clockStart)
             let engine = Engine(client: client, configuration: configuration, clock: clock, logger: logger)
             try await engine.install(try workflows.map { try definition($0, registry: registry) })
             return try await body(TestHarness(database: database, client: client, engine: engine, clock: clock, registry: registry, logger: logger))

@@ -1,0 +1,77 @@
+import Activities
+import Foundation
+import Orchestrator
+import PostgresNIO
+import Testing
+
+/// A real `orchestrator worker` process is killed with SIGKILL in the middle of its tasks; another
+/// worker finishes every workflow and no state is entered twice.
+@Suite struct CrashRecoveryTests {
+    static let yaml = """
+        type: crashy
+        start: slow
+        states:
+          slow: {task: sleep, input: {duration: 3s}, timeout: 20s, next: after}
+          after: {task: noop, next: done}
+          done: {succeed: true}
+        """
+
+    static var executable: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(".build/debug/orchestrator")
+    }
+
+    @Test func killedWorkerProcessLosesNothingAndEntersNoStateTwice() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.executable.path), "build the orchestrator executable first")
+        var registry = TestDatabase.registry()
+        registry.register(SleepActivity())
+        // The harness clock starts at the real time, so the child process (on the real clock) sees the tasks as due.
+        try await TestDatabase.withHarness(workflows: [Self.yaml], registry: registry, clockStart: Date()) { harness in
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("crash-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try Self.yaml.write(to: folder.appendingPathComponent("crashy.yaml"), atomically: true, encoding: .utf8)
+
+            var ids: [String] = []
+            for _ in 0..<6 { ids.append(try await harness.start("crashy").id) }
+
+            let child = Process()
+            child.executableURL = Self.executable
+            let db = harness.database
+            child.arguments = [
+                "worker", "--workers", "4", "--workflows-dir", folder.path,
+                "--database-url", "postgres://\(db.username)@\(db.host):\(db.port)/\(db.database)",
+            ]
+            child.standardError = try FileHandle(forWritingTo: { () -> URL in
+                let log = folder.appendingPathComponent("worker.log")
+                _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+                return log
+            }())
+            try child.run()
+
+            // Wait until the child holds leases, then kill it mid-task.
+            var running: Int64 = 0
+            let deadline = ContinuousClock.now + .seconds(60)
+            while running < 4, ContinuousClock.now < deadline {
+                running = try await harness.query("SELECT count(*) FROM orchestrator.tasks WHERE status = 'running'", as: Int64.self).first ?? 0
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            kill(child.processIdentifier, SIGKILL)
+            child.waitUntilExit()
+            #expect(child.terminationReason == .uncaughtSignal)
+            #expect(running == 4)
+
+            // Past the leases (20s timeout + 5s grace), the rescuer returns the tasks; a new worker finishes.
+            harness.clock.advance(by: .seconds(30))
+            #expect(try await harness.engine.rescueExpiredLeases() == 4)
+            try await harness.drain()
+            for id in ids {
+                #expect(try await harness.engine.workflow(id).status == .completed)
+                #expect(try await harness.stateEntries(id) == ["slow", "after", "done"])
+            }
+            let rescued = try await harness.query(
+                "SELECT count(*) FROM orchestrator.events WHERE type = 'task_failed' AND data->'error'->>'code' = 'lease_expired'", as: Int64.self)
+            #expect(rescued == [4])
+        }
+    }
+}
