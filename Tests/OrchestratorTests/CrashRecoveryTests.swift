@@ -16,37 +16,21 @@ import Testing
           done: {succeed: true}
         """
 
-    static var executable: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent(".build/debug/orchestrator")
-    }
-
     @Test func killedWorkerProcessLosesNothingAndEntersNoStateTwice() async throws {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.executable.path), "build the orchestrator executable first")
+        try #require(Executable.exists, "build the orchestrator executable first")
         var registry = TestDatabase.registry()
         registry.register(SleepActivity())
         // The harness clock starts at the real time, so the child process (on the real clock) sees the tasks as due.
         try await TestDatabase.withHarness(workflows: [Self.yaml], registry: registry, clockStart: Date()) { harness in
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("crash-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let folder = try Executable.temporaryFolder()
             defer { try? FileManager.default.removeItem(at: folder) }
             try Self.yaml.write(to: folder.appendingPathComponent("crashy.yaml"), atomically: true, encoding: .utf8)
 
             var ids: [String] = []
             for _ in 0..<6 { ids.append(try await harness.start("crashy").id) }
 
-            let child = Process()
-            child.executableURL = Self.executable
-            let db = harness.database
-            child.arguments = [
-                "worker", "--workers", "4", "--workflows-dir", folder.path,
-                "--database-url", "postgres://\(db.username)@\(db.host):\(db.port)/\(db.database)",
-            ]
-            child.standardError = try FileHandle(forWritingTo: { () -> URL in
-                let log = folder.appendingPathComponent("worker.log")
-                _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-                return log
-            }())
+            let (child, _) = try Executable.process(
+                ["worker", "--workers", "4", "--workflows-dir", folder.path, "--database-url", harness.databaseURL], in: folder)
             try child.run()
 
             // Wait until the child holds leases, then kill it mid-task.

@@ -1,0 +1,138 @@
+import Activities
+import ArgumentParser
+import Foundation
+import Logging
+import Orchestrator
+import PostgresNIO
+import Workflows
+
+/// The peer harness's workloads (shared/peers/README.md) run in-process: W1 "chain3" (three no-op
+/// steps per workflow) and W2 "jobs" (one no-op task per workflow), preloaded, on a fresh database.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Measure throughput and latency on a fresh database (prints RESULT lines).")
+
+    @OptionGroup var options: CommonOptions
+
+    @Option(help: "w1 (chain3 throughput), w1lat (sequential chain3 latency) or w2 (jobs).")
+    var workload: String = "w1"
+
+    @Option(help: "Workflows to run (default 2000 for w1, 200 for w1lat, 10000 for w2).")
+    var n: Int?
+
+    @Option(help: "Concurrent tasks in the worker.")
+    var workers: Int = 16
+
+    static let chain3 = """
+        type: chain3
+        start: step1
+        states:
+          step1: {task: noop, input: {step: 1, i: $.input.i}, next: step2}
+          step2: {task: noop, input: {step: 2, i: $.step1.i}, next: step3}
+          step3: {task: noop, input: {step: 3, i: $.step2.i}, next: done}
+          done: {succeed: true, output: $.step3}
+        """
+    static let job = """
+        type: job
+        start: run
+        states:
+          run: {task: noop, input: $.input, next: done}
+          done: {succeed: true, output: $.run}
+        """
+
+    func run() async throws {
+        var logger = try options.makeLogger(label: "orchestrator.bench")
+        logger.logLevel = .warning
+        let server = try options.database()
+        let name = "orchestrator_bench_\(getpid())"
+        let admin = try await PostgresConnection.connect(configuration: server.connectionConfiguration(), id: 1, logger: logger)
+        try await admin.query("DROP DATABASE IF EXISTS \(unescaped: name) WITH (FORCE)", logger: logger)
+        try await admin.query("CREATE DATABASE \(unescaped: name)", logger: logger)
+        let database = server.with(database: name)
+        let client = PostgresClient(configuration: database.clientConfiguration(maximumConnections: 16), backgroundLogger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            try await Migrator().migrate(client: client, logger: logger)
+            var registry = ActivityRegistry()
+            registry.register(NoopActivity())
+            let loader = WorkflowLoader(knownActivities: registry.names)
+            let engine = Engine(client: client, logger: logger)
+            try await engine.install([try loader.load(yaml: Self.chain3, file: "chain3.yaml").get(), try loader.load(yaml: Self.job, file: "job.yaml").get()])
+            let worker = Worker(engine: engine, registry: registry, database: database, configuration: .init(concurrency: workers), logger: logger)
+            switch workload {
+            case "w1": try await throughput(engine: engine, worker: worker, client: client, type: "chain3", n: n ?? 2000, steps: 3)
+            case "w2": try await throughput(engine: engine, worker: worker, client: client, type: "job", n: n ?? 10_000, steps: 1)
+            case "w1lat": try await latency(engine: engine, worker: worker, client: client, n: n ?? 200)
+            default: throw ValidationError("unknown workload '\(workload)'")
+            }
+        }
+        try await admin.query("DROP DATABASE IF EXISTS \(unescaped: name) WITH (FORCE)", logger: logger)
+        try await admin.close()
+    }
+
+    func completed(_ client: PostgresClient) async throws -> Int {
+        let rows = try await client.query("SELECT count(*) FROM orchestrator.workflows WHERE status = 'completed'")
+        for try await count in rows.decode(Int64.self) { return Int(count) }
+        return 0
+    }
+
+    func throughput(engine: Engine, worker: Worker, client: PostgresClient, type: String, n: Int, steps: Int) async throws {
+        let t0 = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for lane in 0..<8 {
+                group.addTask {
+                    for i in stride(from: lane, to: n, by: 8) {
+                        _ = try await engine.start(StartRequest(type: type, input: ["i": .number(Double(i))]))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let enqueueSeconds = (ContinuousClock.now - t0).seconds
+        let spawn = ContinuousClock.now
+        let (first, firstCount, last) = try await withThrowingTaskGroup(of: (ContinuousClock.Instant, Int, ContinuousClock.Instant)?.self) { group in
+            group.addTask {
+                try await worker.run()
+                return nil
+            }
+            group.addTask {
+                var first: (ContinuousClock.Instant, Int)?
+                while true {
+                    let count = try await completed(client)
+                    let now = ContinuousClock.now
+                    if first == nil, count > 0 { first = (now, count) }
+                    if count >= n, let first { return (first.0, first.1, now) }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+            }
+            let result = try await group.next()!!
+            group.cancelAll()
+            return result
+        }
+        let perSecond = Double(n - firstCount) / (last - first).seconds
+        print(String(
+            format: "RESULT system=orchestrator workload=%@ n=%d workers=%d items_per_s=%.0f steps_per_s=%.0f enqueue_per_s=%.0f spawn_to_done_s=%.2f",
+            type == "job" ? "w2" : "w1tput", n, workers, perSecond, perSecond * Double(steps), Double(n) / enqueueSeconds, (last - spawn).seconds))
+    }
+
+    func latency(engine: Engine, worker: Worker, client: PostgresClient, n: Int) async throws {
+        var samples: [Double] = []
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await worker.run() }
+            defer { group.cancelAll() }
+            let wall = ContinuousClock.now
+            for i in -10..<n {
+                let started = ContinuousClock.now
+                let id = try await engine.start(StartRequest(type: "chain3", input: ["i": .number(Double(i))])).workflow.id
+                while try await engine.workflow(id).status != .completed { try await Task.sleep(for: .milliseconds(1)) }
+                if i >= 0 { samples.append((ContinuousClock.now - started).seconds * 1000) }
+            }
+            let sorted = samples.sorted()
+            func rank(_ p: Double) -> Double { sorted[max(0, Int((p * Double(sorted.count)).rounded(.up)) - 1)] }
+            print(String(
+                format: "RESULT system=orchestrator workload=w1lat n=%d workers=%d p50_ms=%.1f p95_ms=%.1f p99_ms=%.1f max_ms=%.1f seq_per_s=%.1f",
+                n, workers, rank(0.5), rank(0.95), rank(0.99), sorted.last ?? 0, Double(n) / (ContinuousClock.now - wall).seconds))
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import Activities
+import Foundation
+import Orchestrator
+import PostgresNIO
+import Testing
+
+/// The `orchestrator` executable as operators use it.
+@Suite struct CommandLineTests {
+    static let slowpoke = """
+        type: slowpoke
+        start: work
+        states:
+          work: {task: sleep, input: {duration: 2s}, next: done}
+          done: {succeed: true}
+        """
+
+    static var invalidFixtures: String {
+        Executable.packageRoot.appendingPathComponent("Tests/WorkflowsTests/Fixtures/invalid").path
+    }
+
+    @Test func serveFinishesRunningTasksOnSIGTERMAndExitsCleanly() async throws {
+        try #require(Executable.exists)
+        var registry = TestDatabase.registry()
+        registry.register(SleepActivity())
+        try await TestDatabase.withHarness(workflows: [Self.slowpoke], registry: registry, clockStart: Date()) { harness in
+            let folder = try Executable.temporaryFolder()
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try Self.slowpoke.write(to: folder.appendingPathComponent("slowpoke.yaml"), atomically: true, encoding: .utf8)
+            let (server, output) = try Executable.process(
+                ["serve", "--workers", "2", "--workflows-dir", folder.path, "--database-url", harness.databaseURL], in: folder)
+            try server.run()
+            let ids = [try await harness.start("slowpoke").id, try await harness.start("slowpoke").id]
+            var running: Int64 = 0
+            let deadline = ContinuousClock.now + .seconds(60)
+            while running < 2, ContinuousClock.now < deadline {
+                running = try await harness.query("SELECT count(*) FROM orchestrator.tasks WHERE status = 'running'", as: Int64.self).first ?? 0
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(running == 2)
+            kill(server.processIdentifier, SIGTERM)
+            let exitDeadline = ContinuousClock.now + .seconds(30)
+            while server.isRunning, ContinuousClock.now < exitDeadline { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(!server.isRunning)
+            server.waitUntilExit()
+            #expect(server.terminationStatus == 0, "\(try String(contentsOf: output, encoding: .utf8))")
+            for id in ids { #expect(try await harness.engine.workflow(id).status == .completed) }
+        }
+    }
+
+    @Test func validatePrintsEveryErrorAndExitsNonZero() async throws {
+        try #require(Executable.exists)
+        let folder = try Executable.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (status, output) = try await Executable.run(["validate", "--workflows-dir", Self.invalidFixtures], in: folder)
+        #expect(status != 0)
+        for file in try FileManager.default.contentsOfDirectory(atPath: Self.invalidFixtures) {
+            #expect(output.contains(file), "no error printed for \(file)")
+        }
+        #expect(output.contains("unknown_next.yaml: state 'a', field 'next': unknown state 'nowhere'"))
+    }
+
+    @Test func serveRefusesToStartOnAnInvalidWorkflowFile() async throws {
+        try #require(Executable.exists)
+        let folder = try Executable.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (status, output) = try await Executable.run(
+            ["serve", "--workflows-dir", Self.invalidFixtures, "--database-url", "postgres://nobody@127.0.0.1:1/none"], in: folder)
+        #expect(status != 0)
+        #expect(output.contains("invalid workflow files"))
+        #expect(output.contains("missing_next.yaml"))
+    }
+
+    @Test func validateWithADatabaseReportsInstancesInRemovedStates() async throws {
+        try #require(Executable.exists)
+        let v1 = """
+            type: moving
+            start: old_step
+            states:
+              old_step: {task: noop, next: done}
+              done: {succeed: true}
+            """
+        try await TestDatabase.withHarness(workflows: [v1]) { harness in
+            let stranded = try await harness.start("moving")
+            let folder = try Executable.temporaryFolder()
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try """
+                type: moving
+                start: new_step
+                states:
+                  new_step: {task: noop, next: done}
+                  done: {succeed: true}
+                """.write(to: folder.appendingPathComponent("moving.yaml"), atomically: true, encoding: .utf8)
+            let (status, output) = try await Executable.run(
+                ["validate", "--workflows-dir", folder.path], in: folder, environment: ["DATABASE_URL": harness.databaseURL])
+            #expect(status == 0)
+            #expect(output.contains("workflow \(stranded.id) (moving) is running in state 'old_step'"))
+        }
+    }
+}

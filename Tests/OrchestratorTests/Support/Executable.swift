@@ -1,0 +1,54 @@
+import Foundation
+
+/// The `orchestrator` executable of this build, and helpers to run it.
+enum Executable {
+    static var packageRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+    }
+
+    static var url: URL { packageRoot.appendingPathComponent(".build/debug/orchestrator") }
+
+    static var exists: Bool { FileManager.default.isExecutableFile(atPath: url.path) }
+
+    /// A process of the executable with stdout and stderr captured to files in `folder`.
+    static func process(_ arguments: [String], in folder: URL, environment: [String: String] = [:]) throws -> (Process, output: URL) {
+        let process = Process()
+        process.executableURL = url
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "DATABASE_URL")
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let output = folder.appendingPathComponent("output-\(UUID().uuidString).log")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: output)
+        process.standardOutput = handle
+        process.standardError = handle
+        return (process, output)
+    }
+
+    /// Runs to completion (bounded); returns the exit status and everything printed.
+    static func run(_ arguments: [String], in folder: URL, environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
+        let (process, output) = try process(arguments, in: folder, environment: environment)
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(60)
+        while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        return (process.terminationStatus, try String(contentsOf: output, encoding: .utf8))
+    }
+
+    static func temporaryFolder() throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("orchestrator-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return folder
+    }
+}
+
+extension TestHarness {
+    /// This harness's database as a URL for a child process.
+    var databaseURL: String {
+        "postgres://\(database.username)@\(database.host):\(database.port)/\(database.database)"
+    }
+}
