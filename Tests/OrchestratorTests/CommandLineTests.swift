@@ -42,7 +42,8 @@ import Testing
             while server.isRunning, ContinuousClock.now < exitDeadline { try await Task.sleep(for: .milliseconds(20)) }
             #expect(!server.isRunning)
             server.waitUntilExit()
-            #expect(server.terminationStatus == 0, "\(try String(contentsOf: output, encoding: .utf8))")
+            let log = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+            #expect(server.terminationStatus == 0, "\(log)")
             for id in ids { #expect(try await harness.engine.workflow(id).status == .completed) }
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Orchestrator
 
 /// The `orchestrator` executable of this build, and helpers to run it.
 enum Executable {
