@@ -76,37 +76,19 @@ extension JSONValue: Codable {
 }
 
 extension JSONValue {
-    /// Parses JSON text; throws `OrchestratorError` with code `json.invalid` on malformed input.
-    public init(json text: String) throws {
-        try self.init(jsonData: Data(text.utf8))
-    }
-
-    public init(jsonData: Data) throws {
-        do {
-            self = try JSONDecoder().decode(JSONValue.self, from: jsonData)
-        } catch {
-            throw OrchestratorError(.invalidJSON, "malformed JSON: \(error)")
-        }
-    }
-
-    /// Compact JSON text with sorted keys, so equal values have equal text (used for request hashes).
-    public var jsonText: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding a JSONValue cannot fail: every case maps to a JSON primitive.
-        return String(decoding: (try? encoder.encode(self)) ?? Data("null".utf8), as: UTF8.self)
-    }
-
     /// Converts any `Encodable` into a JSON value.
     public init(encoding value: some Encodable) throws {
-        let data = try JSONEncoder().encode(value)
-        self = try JSONDecoder().decode(JSONValue.self, from: data)
+        if let value = value as? JSONValue {
+            self = value
+            return
+        }
+        self = try JSONValue(jsonData: try JSONEncoder().encode(value))
     }
 
     /// Decodes this value into a `Decodable` type.
     public func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        let data = try JSONEncoder().encode(self)
-        return try JSONDecoder().decode(type, from: data)
+        if let value = self as? T { return value }
+        return try JSONDecoder().decode(type, from: Data(jsonText.utf8))
     }
 }
 
