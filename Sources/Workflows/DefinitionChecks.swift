@@ -7,10 +7,10 @@ struct DefinitionChecks {
     let file: String
     let knownActivities: Set<String>
 
-    func run() -> [ValidationError] {
-        var errors: [ValidationError] = []
+    func run() -> [WorkflowFileError] {
+        var errors: [WorkflowFileError] = []
         func fail(_ state: String?, _ field: String?, _ message: String) {
-            errors.append(ValidationError(file: file, state: state, field: field, message: message))
+            errors.append(WorkflowFileError(file: file, state: state, field: field, message: message))
         }
         let states = definition.states
         if states[definition.start] == nil { fail(nil, "start", "unknown state '\(definition.start)'") }

@@ -22,21 +22,21 @@ public struct WorkflowLoader: Sendable {
             names = try FileManager.default.contentsOfDirectory(atPath: directory)
                 .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
         } catch {
-            throw ValidationFailure(errors: [ValidationError(file: directory, message: "cannot read the workflows folder: \(error.localizedDescription)")])
+            throw ValidationFailure(errors: [WorkflowFileError(file: directory, message: "cannot read the workflows folder: \(error.localizedDescription)")])
         }
         var definitions: [WorkflowDefinition] = []
-        var errors: [ValidationError] = []
+        var errors: [WorkflowFileError] = []
         var seen: [String: String] = [:]
         for name in names {
             let fileURL = url.appendingPathComponent(name)
             guard let text = try? String(contentsOf: fileURL, encoding: .utf8) else {
-                errors.append(ValidationError(file: name, message: "cannot read the file as UTF-8"))
+                errors.append(WorkflowFileError(file: name, message: "cannot read the file as UTF-8"))
                 continue
             }
             switch load(yaml: text, file: name) {
             case .success(let definition):
                 if let other = seen[definition.type] {
-                    errors.append(ValidationError(file: name, field: "type", message: "type '\(definition.type)' is already defined in \(other)"))
+                    errors.append(WorkflowFileError(file: name, field: "type", message: "type '\(definition.type)' is already defined in \(other)"))
                 }
                 seen[definition.type] = name
                 definitions.append(definition)
@@ -54,10 +54,10 @@ public struct WorkflowLoader: Sendable {
         do {
             root = try Yams.compose(yaml: yaml)
         } catch {
-            return .failure(ValidationFailure(errors: [ValidationError(file: file, message: "invalid YAML: \(error)")]))
+            return .failure(ValidationFailure(errors: [WorkflowFileError(file: file, message: "invalid YAML: \(error)")]))
         }
         guard let root else {
-            return .failure(ValidationFailure(errors: [ValidationError(file: file, message: "the file is empty")]))
+            return .failure(ValidationFailure(errors: [WorkflowFileError(file: file, message: "the file is empty")]))
         }
         var parser = DefinitionParser(reader: NodeReader(file: file), knownActivities: knownActivities)
         let parsed = parser.parse(root, fileType: Self.typeName(of: file))
@@ -71,7 +71,7 @@ public struct WorkflowLoader: Sendable {
         do {
             definition.version = try definition.computedVersion()
         } catch {
-            return .failure(ValidationFailure(errors: [ValidationError(file: file, message: "cannot normalize: \(error)")]))
+            return .failure(ValidationFailure(errors: [WorkflowFileError(file: file, message: "cannot normalize: \(error)")]))
         }
         return .success(definition)
     }

@@ -5,10 +5,10 @@ import Yams
 /// collects every error of a file.
 struct NodeReader {
     let file: String
-    var errors: [ValidationError] = []
+    var errors: [WorkflowFileError] = []
 
     mutating func fail(_ node: Node?, state: String?, field: String?, _ message: String) {
-        errors.append(ValidationError(file: file, line: node?.mark?.line, state: state, field: field, message: message))
+        errors.append(WorkflowFileError(file: file, line: node?.mark?.line, state: state, field: field, message: message))
     }
 
     /// The mapping's entries by key, reporting keys outside `allowed`.

@@ -8,7 +8,7 @@ import Workflows
 
     static var fixtures: URL { Bundle.module.url(forResource: "Fixtures", withExtension: nil)! }
 
-    func errors(_ file: String) throws -> [ValidationError] {
+    func errors(_ file: String) throws -> [WorkflowFileError] {
         let url = Self.fixtures.appendingPathComponent("invalid/\(file)")
         let text = try String(contentsOf: url, encoding: .utf8)
         switch loader.load(yaml: text, file: file) {

@@ -12,7 +12,14 @@ final class Completer: Sendable {
 
     private let engine: Engine
     private let logger: Logger
-    private let pending = Mutex<[(Item, CheckedContinuation<Void, Never>)]>([])
+    private struct Queue {
+        /// Each continuation is resumed with `true` once the item is committed (or given up on).
+        var items: [(Item, CheckedContinuation<Bool, Never>)] = []
+        /// Set when `run()` has ended: later items are committed by their submitter.
+        var closed = false
+    }
+
+    private let queue = Mutex(Queue())
     private let doorbell = Doorbell()
     static let maxBatch = 200
 
@@ -23,27 +30,34 @@ final class Completer: Sendable {
 
     /// Hands an item over; returns once it is committed (or given up on, to be rescued later).
     func submit(_ item: Item) async {
-        await withCheckedContinuation { continuation in
-            pending.withLock { $0.append((item, continuation)) }
-            doorbell.ring()
+        let committed = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let queued = queue.withLock { queue -> Bool in
+                guard !queue.closed else { return false }
+                queue.items.append((item, continuation))
+                return true
+            }
+            if queued { doorbell.ring() } else { continuation.resume(returning: false) }
         }
+        if !committed { await commit([item]) }
     }
 
     /// Commits until cancelled, then drains what is left.
     func run() async {
         while true {
-            let batch = pending.withLock { pending in
-                let batch = Array(pending.prefix(Self.maxBatch))
-                pending.removeFirst(batch.count)
+            let cancelled = Task.isCancelled
+            let batch = queue.withLock { queue in
+                let batch = Array(queue.items.prefix(Self.maxBatch))
+                queue.items.removeFirst(batch.count)
+                if batch.isEmpty && cancelled { queue.closed = true }
                 return batch
             }
             if batch.isEmpty {
-                if Task.isCancelled { return }
+                if cancelled { return }
                 await doorbell.wait(timeout: .seconds(1))
                 continue
             }
             await commit(batch.map(\.0))
-            for (_, continuation) in batch { continuation.resume() }
+            for (_, continuation) in batch { continuation.resume(returning: true) }
         }
     }
 

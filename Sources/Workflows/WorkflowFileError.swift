@@ -1,5 +1,5 @@
 /// One problem in a workflow file, located by file, line, state and field.
-public struct ValidationError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct WorkflowFileError: Error, Sendable, Hashable, CustomStringConvertible {
     public var file: String
     public var line: Int?
     public var state: String?
@@ -26,7 +26,7 @@ public struct ValidationError: Error, Sendable, Hashable, CustomStringConvertibl
 
 /// Every problem found while loading a set of workflow files; nothing of them was loaded.
 public struct ValidationFailure: Error, Sendable, CustomStringConvertible {
-    public var errors: [ValidationError]
+    public var errors: [WorkflowFileError]
     public var description: String {
         "\(errors.count) error(s) in workflow files:\n" + errors.map { "  \($0)" }.joined(separator: "\n")
     }
