@@ -64,7 +64,7 @@ extension Engine {
         try await apply(machine.start(input: request.input, now: now), to: &workflow, machine: machine, on: connection)
         try await store.save(workflow, on: connection)
         logger.debug("workflow started", metadata: [LogKey.workflowID: "\(id)", LogKey.workflowType: "\(definition.type)"])
-        return (try await record(id, on: connection), true)
+        return (workflow.record(input: request.input, createdAt: now), true)
     }
 
     func record(_ id: String, on connection: PostgresConnection) async throws -> WorkflowRecord {

@@ -47,6 +47,13 @@ struct LockedWorkflow: Sendable {
         newTasks.append(task)
     }
 
+    /// The client's view of this instance as it will be once the transaction commits.
+    func record(input: JSONValue, createdAt: Date) -> WorkflowRecord {
+        WorkflowRecord(
+            id: id, type: type, version: version, status: status, state: state, input: input, context: context, output: output,
+            error: error, createdAt: createdAt, updatedAt: now, completedAt: status.isTerminal ? now : nil)
+    }
+
     /// True while a transition may still move the instance (dead-lettered map siblings still finish).
     var isActive: Bool { !status.isTerminal }
 }

@@ -26,7 +26,7 @@ extension WorkflowStore {
         let graceMilliseconds = grace.milliseconds
         // Unlimited tasks use the `tasks_claim` partial index, a group's tasks `tasks_claim_limited`.
         let keyColumn = concurrencyKey == nil ? "concurrency_key IS NULL AND ''" : "concurrency_key"
-        let rows = try await connection.query(
+        let query: PostgresQuery = 
             """
             WITH picked AS (
                 SELECT id FROM orchestrator.tasks
@@ -39,7 +39,11 @@ extension WorkflowStore {
             WHERE t.id = picked.id AND w.id = t.workflow_id
             RETURNING t.id, t.workflow_id, w.type, t.state, t.visit, t.kind, t.activity, t.item_index, t.input::text,
                       t.attempt, t.timeout_ms, t.idempotency_key, t.correlation_id
-            """, logger: logger)
+            """
+        let rows =
+            concurrencyKey == nil
+            ? try await connection.prepared(HotQuery.Claim.self, query, logger: logger)
+            : try await connection.prepared(HotQuery.ClaimGroup.self, query, logger: logger)
         var tasks: [ClaimedTask] = []
         for try await row in rows {
             let (id, workflowID, type, state, visit, kind, activity, itemIndex, input, attempt, timeout, key, correlationID) =
@@ -83,10 +87,11 @@ extension WorkflowStore {
         on connection: PostgresConnection
     ) async throws -> Date? {
         let errorsText = try error.map { try JSONValue(encoding: [$0]).jsonText } ?? "[]"
-        let rows = try await connection.query(
+        let rows = try await connection.prepared(HotQuery.FinishAttempt.self,
             """
-            UPDATE orchestrator.tasks SET status = \(status.rawValue), result = \(result?.jsonText)::jsonb,
-                errors = errors || \(errorsText)::jsonb, run_at = coalesce(\(retryAt), run_at),
+            UPDATE orchestrator.tasks SET status = \(status.rawValue), result = nullif(\(result?.jsonText ?? ""), '')::jsonb,
+                errors = errors || \(errorsText)::jsonb,
+                run_at = CASE WHEN \(retryAt != nil) THEN \(retryAt ?? now)::timestamptz ELSE run_at END,
                 lease_owner = NULL, lease_expires_at = NULL,
                 completed_at = CASE WHEN \(status.rawValue) IN ('completed', 'dead') THEN \(now)::timestamptz END
             WHERE id = \(task.id) AND status = 'running' AND lease_owner = \(task.leaseOwner) AND attempt = \(Int32(task.attempt))

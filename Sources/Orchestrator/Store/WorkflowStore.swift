@@ -39,12 +39,13 @@ public struct WorkflowStore: Sendable {
 
     /// Inserts a new instance; `false` when the id or the idempotency key already exists.
     func insertWorkflow(_ workflow: LockedWorkflow, input: JSONValue, idempotencyKey: String?, requestHash: String, on connection: PostgresConnection) async throws -> Bool {
-        let rows = try await connection.query(
+        let rows = try await connection.prepared(HotQuery.InsertWorkflow.self,
             """
             INSERT INTO orchestrator.workflows
                 (id, type, version, status, state, input, context, idempotency_key, request_hash, correlation_id, created_at, updated_at)
             VALUES (\(workflow.id), \(workflow.type), \(workflow.version), 'running', NULL, \(input.jsonText)::jsonb,
-                    \(workflow.context.jsonText)::jsonb, \(idempotencyKey), \(requestHash), \(workflow.correlationID),
+                    \(workflow.context.jsonText)::jsonb, nullif(\(idempotencyKey ?? ""), ''), \(requestHash),
+                    nullif(\(workflow.correlationID ?? ""), ''),
                     \(workflow.now), \(workflow.now))
             ON CONFLICT DO NOTHING
             RETURNING 1
@@ -70,7 +71,7 @@ public struct WorkflowStore: Sendable {
 
     /// Loads and locks an instance for a transition (`FOR UPDATE`): transitions of one workflow are serial.
     func lockWorkflow(_ id: String, now: Date, on connection: PostgresConnection) async throws -> LockedWorkflow? {
-        let rows = try await connection.query(
+        let rows = try await connection.prepared(HotQuery.LockWorkflow.self,
             """
             SELECT type, version, status, state, context::text, waiting_for, visit, event_seq, cancel_requested, correlation_id
             FROM orchestrator.workflows WHERE id = \(id) FOR UPDATE
@@ -86,65 +87,59 @@ public struct WorkflowStore: Sendable {
         return nil
     }
 
-    /// Writes a transition: the workflow row, its new tasks and its events; wakes workers if a task is ready.
+    // Prepared (hot-path) queries bind no NULLs: a NULL bind leaves the parameter's type to the
+    // server on first use. Optional text travels as '' and becomes NULL with nullif.
+
+    /// Writes a transition in one statement: the workflow row, its new tasks, its events, and a
+    /// notification when a task is ready now.
     func save(_ workflow: LockedWorkflow, on connection: PostgresConnection) async throws {
-        try await connection.query(
+        let tasks = workflow.newTasks
+        let events = workflow.newEvents
+        let errorText = try workflow.error.map { try JSONValue(encoding: $0).jsonText }
+        let wakeWorkers = tasks.contains { $0.runAt <= workflow.now }
+        let rows = try await connection.prepared(HotQuery.Save.self,
             """
-            UPDATE orchestrator.workflows SET
-                status = \(workflow.status.rawValue), state = \(workflow.state), context = \(workflow.context.jsonText)::jsonb,
-                output = \(workflow.output?.jsonText)::jsonb, error = \(try workflow.error.map { try JSONValue(encoding: $0).jsonText })::jsonb,
-                waiting_for = \(workflow.waitingFor), visit = \(workflow.visit), event_seq = \(Int32(workflow.eventSeq)),
-                cancel_requested = \(workflow.cancelRequested), updated_at = \(workflow.now),
-                completed_at = CASE WHEN \(workflow.status.isTerminal) THEN \(workflow.now) ELSE NULL END
-            WHERE id = \(workflow.id)
+            WITH saved AS (
+                UPDATE orchestrator.workflows SET
+                    status = \(workflow.status.rawValue), state = nullif(\(workflow.state ?? ""), ''),
+                    context = \(workflow.context.jsonText)::jsonb, output = nullif(\(workflow.output?.jsonText ?? ""), '')::jsonb,
+                    error = nullif(\(errorText ?? ""), '')::jsonb, waiting_for = nullif(\(workflow.waitingFor ?? ""), ''), visit = \(workflow.visit), event_seq = \(Int32(workflow.eventSeq)),
+                    cancel_requested = \(workflow.cancelRequested), updated_at = \(workflow.now),
+                    completed_at = CASE WHEN \(workflow.status.isTerminal) THEN \(workflow.now)::timestamptz END
+                WHERE id = \(workflow.id)),
+            new_tasks AS (
+                INSERT INTO orchestrator.tasks
+                    (workflow_id, state, visit, kind, activity, item_index, input, status, max_attempts, run_at, timeout_ms,
+                     idempotency_key, concurrency_key, correlation_id, created_at)
+                SELECT \(workflow.id), t.state, t.visit, t.kind, t.activity, nullif(t.item_index, -1), t.input::jsonb, 'ready',
+                       t.max_attempts, t.run_at, t.timeout_ms, t.idempotency_key, nullif(t.concurrency_key, ''),
+                       nullif(\(workflow.correlationID ?? ""), ''), \(workflow.now)
+                FROM unnest(\(tasks.map(\.state))::text[], \(tasks.map(\.visit))::int8[], \(tasks.map(\.kind.rawValue))::text[],
+                            \(tasks.map(\.activity))::text[], \(tasks.map { Int32($0.itemIndex ?? -1) })::int4[],
+                            \(tasks.map(\.input.jsonText))::text[], \(tasks.map { Int32($0.maxAttempts) })::int4[],
+                            \(tasks.map(\.runAt))::timestamptz[], \(tasks.map(\.timeoutMilliseconds))::int8[],
+                            \(tasks.map(\.idempotencyKey))::text[], \(tasks.map { $0.concurrencyKey ?? "" })::text[])
+                    AS t(state, visit, kind, activity, item_index, input, max_attempts, run_at, timeout_ms, idempotency_key, concurrency_key)),
+            new_events AS (
+                INSERT INTO orchestrator.events (workflow_id, seq, type, state, attempt, data, at)
+                SELECT \(workflow.id), e.seq, e.type, nullif(e.state, ''), nullif(e.attempt, 0), nullif(e.data, '')::jsonb, e.at
+                FROM unnest(\(events.map { Int32($0.seq) })::int4[], \(events.map(\.type.rawValue))::text[],
+                            \(events.map { $0.state ?? "" })::text[], \(events.map { Int32($0.attempt ?? 0) })::int4[],
+                            \(events.map { $0.data?.jsonText ?? "" })::text[], \(events.map(\.at))::timestamptz[])
+                    AS e(seq, type, state, attempt, data, at))
+            SELECT pg_notify(\(Self.taskChannel), '') WHERE \(wakeWorkers)
             """, logger: logger)
-        try await insertTasks(workflow.newTasks, workflowID: workflow.id, on: connection)
-        try await appendEvents(workflow.newEvents, workflowID: workflow.id, on: connection)
-        if workflow.newTasks.contains(where: { $0.runAt <= workflow.now }) {
-            try await notifyWorkers(on: connection)
-        }
+        for try await _ in rows {}
     }
 
     func notifyWorkers(on connection: PostgresConnection) async throws {
         try await connection.query("SELECT pg_notify(\(Self.taskChannel), '')", logger: logger)
     }
 
-    private func insertTasks(_ tasks: [NewTask], workflowID: String, on connection: PostgresConnection) async throws {
-        guard !tasks.isEmpty else { return }
-        try await connection.query(
-            """
-            INSERT INTO orchestrator.tasks
-                (workflow_id, state, visit, kind, activity, item_index, input, status, max_attempts, run_at, timeout_ms,
-                 idempotency_key, concurrency_key, correlation_id, created_at)
-            SELECT \(workflowID), t.state, t.visit, t.kind, t.activity, nullif(t.item_index, -1), t.input::jsonb, 'ready',
-                   t.max_attempts, t.run_at, t.timeout_ms, t.idempotency_key, nullif(t.concurrency_key, ''),
-                   \(tasks[0].correlationID), \(tasks[0].createdAt)
-            FROM unnest(\(tasks.map(\.state))::text[], \(tasks.map(\.visit))::int8[], \(tasks.map(\.kind.rawValue))::text[],
-                        \(tasks.map(\.activity))::text[], \(tasks.map { Int32($0.itemIndex ?? -1) })::int4[],
-                        \(tasks.map(\.input.jsonText))::text[], \(tasks.map { Int32($0.maxAttempts) })::int4[],
-                        \(tasks.map(\.runAt))::timestamptz[], \(tasks.map(\.timeoutMilliseconds))::int8[],
-                        \(tasks.map(\.idempotencyKey))::text[], \(tasks.map { $0.concurrencyKey ?? "" })::text[])
-                AS t(state, visit, kind, activity, item_index, input, max_attempts, run_at, timeout_ms, idempotency_key, concurrency_key)
-            """, logger: logger)
-    }
-
-    private func appendEvents(_ events: [NewEvent], workflowID: String, on connection: PostgresConnection) async throws {
-        guard !events.isEmpty else { return }
-        try await connection.query(
-            """
-            INSERT INTO orchestrator.events (workflow_id, seq, type, state, attempt, data, at)
-            SELECT \(workflowID), e.seq, e.type, nullif(e.state, ''), nullif(e.attempt, 0), nullif(e.data, '')::jsonb, e.at
-            FROM unnest(\(events.map { Int32($0.seq) })::int4[], \(events.map(\.type.rawValue))::text[],
-                        \(events.map { $0.state ?? "" })::text[], \(events.map { Int32($0.attempt ?? 0) })::int4[],
-                        \(events.map { $0.data?.jsonText ?? "" })::text[], \(events.map(\.at))::timestamptz[])
-                AS e(seq, type, state, attempt, data, at)
-            """, logger: logger)
-    }
-
     // MARK: Reads
 
     public func workflow(_ id: String, on connection: PostgresConnection) async throws -> WorkflowRecord? {
-        let rows = try await connection.query(
+        let rows = try await connection.prepared(HotQuery.ReadWorkflow.self,
             """
             SELECT id, type, version, status, state, input::text, context::text, output::text, error::text,
                    created_at, updated_at, completed_at
