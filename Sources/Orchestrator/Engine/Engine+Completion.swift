@@ -33,6 +33,7 @@ extension Engine {
             }
             workflow.record(.taskStarted, state: task.state, attempt: task.attempt, at: startedAt)
             workflow.record(.taskCompleted, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, ["result": result]))
+            EngineMetrics.attemptEnded(activity: task.activity, outcome: "completed")
             if isCurrent {
                 if task.itemIndex != nil {
                     try await advanceMap(task, in: &workflow, machine: machine, on: connection)
@@ -57,6 +58,7 @@ extension Engine {
                     "error": errorJSON, "retry_at": .string(ISO8601DateFormatter().string(from: retryAt)),
                 ]))
                 try await store.save(workflow, on: connection)
+                EngineMetrics.attemptEnded(activity: task.activity, outcome: "retried")
                 logger.info("task failed, will retry", metadata: Self.metadata(task, ["error.code": "\(error.code)", "retry_in": "\(delay)"]))
                 return true
             }
@@ -67,6 +69,7 @@ extension Engine {
             workflow.record(.taskFailed, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, ["error": errorJSON]))
             if isCurrent {
                 if let caught = machine.caught(in: task.state, code: error.code, message: error.message, context: workflow.context, now: now) {
+                    EngineMetrics.attemptEnded(activity: task.activity, outcome: "caught")
                     if task.itemIndex != nil {
                         try await store.cancelTasks(workflowID: workflow.id, visit: task.visit, now: now, on: connection)
                     }
@@ -74,6 +77,7 @@ extension Engine {
                 } else {
                     let deadLetterID = try await store.insertDeadLetter(task: task, workflowType: workflow.type, errorCode: error.code, now: now, on: connection)
                     workflow.status = .deadLettered
+                    EngineMetrics.attemptEnded(activity: task.activity, outcome: "dead_lettered")
                     workflow.record(.taskDeadLettered, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, [
                         "dead_letter_id": .number(Double(deadLetterID)), "error": errorJSON,
                     ]))
@@ -105,6 +109,7 @@ extension Engine {
     }
 
     private func fenced(_ task: ClaimedTask) -> Bool {
+        EngineMetrics.attemptEnded(activity: task.activity, outcome: "lease_lost")
         logger.info("lease lost, attempt discarded", metadata: Self.metadata(task, [:]))
         return false
     }

@@ -46,6 +46,7 @@ extension Engine {
                 try await apply(machine.enter(onCancel, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
             } else {
                 workflow.status = .cancelled
+                EngineMetrics.workflowEnded(type: workflow.type, status: .cancelled)
                 workflow.record(.workflowCancelled, state: workflow.state, data: ["reason": reason.map(JSONValue.string) ?? .null, "by": .string(actor)])
             }
             try await store.save(workflow, on: connection)

@@ -63,6 +63,7 @@ extension Engine {
         let machine = StateMachine(definition)
         try await apply(machine.start(input: request.input, now: now), to: &workflow, machine: machine, on: connection)
         try await store.save(workflow, on: connection)
+        EngineMetrics.workflowStarted(type: definition.type)
         logger.debug("workflow started", metadata: [LogKey.workflowID: "\(id)", LogKey.workflowType: "\(definition.type)"])
         return (workflow.record(input: request.input, createdAt: now), true)
     }

@@ -57,6 +57,7 @@ extension Engine {
             workflow.status = status
             workflow.record(event, state: workflow.state, data: data)
         }
+        EngineMetrics.workflowEnded(type: workflow.type, status: workflow.status)
     }
 
     func schedule(_ spec: StateDefinition.TaskSpec, state: String, input: JSONValue, itemIndex: Int?, in workflow: inout LockedWorkflow) {

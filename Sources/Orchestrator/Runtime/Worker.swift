@@ -126,7 +126,9 @@ public final class Worker: Service {
         case .transactional(let body):
             await completer.submit(.transactional(task, body, context))
         case .plain(let body):
+            let started = ContinuousClock.now
             let outcome = await Self.run(body, input: task.input, context: context, timeout: task.timeout)
+            EngineMetrics.attemptDuration(activity: task.activity, ContinuousClock.now - started)
             await completer.submit(.outcome(task, outcome))
         }
     }

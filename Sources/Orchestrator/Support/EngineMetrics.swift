@@ -1,0 +1,22 @@
+import Metrics
+
+/// The engine's swift-metrics instruments. Labels carry types, activities and outcomes, never ids.
+enum EngineMetrics {
+    static func workflowStarted(type: String) {
+        Counter(label: "orchestrator_workflows_started_total", dimensions: [("type", type)]).increment()
+    }
+
+    static func workflowEnded(type: String, status: WorkflowStatus) {
+        Counter(label: "orchestrator_workflows_ended_total", dimensions: [("type", type), ("status", status.rawValue)]).increment()
+    }
+
+    /// One attempt's outcome: `completed`, `retried`, `caught`, `dead_lettered` or `lease_lost`.
+    static func attemptEnded(activity: String, outcome: String) {
+        Counter(label: "orchestrator_tasks_total", dimensions: [("activity", activity), ("outcome", outcome)]).increment()
+    }
+
+    static func attemptDuration(activity: String, _ duration: Duration) {
+        Timer(label: "orchestrator_task_duration_seconds", dimensions: [("activity", activity)]).recordNanoseconds(
+            duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+    }
+}
