@@ -12,16 +12,9 @@ public struct Scheduler: Service {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    for workflow in try await engine.fireDueSchedules() {
-                        engine.logger.info("scheduled workflow started", metadata: [LogKey.workflowID: "\(workflow.id)", LogKey.workflowType: "\(workflow.type)"])
-                    }
-                } catch {
-                    engine.logger.warning("scheduler pass failed", metadata: [LogKey.error: "\(String(reflecting: error))"])
-                }
-                try? await Task.sleep(for: interval)
+        await engine.repeatUntilShutdown(every: interval, name: "scheduler") {
+            for workflow in try await engine.fireDueSchedules() {
+                engine.logger.info("scheduled workflow started", metadata: [LogKey.workflowID: "\(workflow.id)", LogKey.workflowType: "\(workflow.type)"])
             }
         }
     }
