@@ -19,13 +19,6 @@ public struct StateMachine: Sendable {
         case sleep(state: String, until: Date)
         case completed(output: JSONValue)
         case failed(WorkflowFailure)
-
-        public var state: String? {
-            switch self {
-            case .task(let state, _, _), .map(let state, _, _), .wait(let state, _, _), .sleep(let state, _): state
-            case .completed, .failed: nil
-            }
-        }
     }
 
     public struct Transition: Sendable, Hashable {

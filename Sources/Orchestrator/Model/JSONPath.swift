@@ -38,8 +38,6 @@ public struct JSONPath: Sendable, Hashable, Codable, CustomStringConvertible {
         self.segments = segments
     }
 
-    public static let root = JSONPath(segments: [])
-
     public var description: String {
         "$" + segments.map { segment in
             switch segment {

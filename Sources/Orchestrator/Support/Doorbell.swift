@@ -1,7 +1,7 @@
 import Synchronization
 
 /// Wakes one waiting loop: a ring before the wait is remembered, so no wake-up is lost.
-public final class Doorbell: Sendable {
+final class Doorbell: Sendable {
     private struct State {
         var rung = false
         var waiter: CheckedContinuation<Void, Never>?
@@ -10,9 +10,9 @@ public final class Doorbell: Sendable {
 
     private let state = Mutex(State())
 
-    public init() {}
+    init() {}
 
-    public func ring() {
+    func ring() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             if let waiter = state.waiter {
                 state.waiter = nil
@@ -25,7 +25,7 @@ public final class Doorbell: Sendable {
     }
 
     /// Returns when rung, after `timeout`, or when the task is cancelled.
-    public func wait(timeout: Duration) async {
+    func wait(timeout: Duration) async {
         let generation: Int? = state.withLock { state in
             if state.rung {
                 state.rung = false
