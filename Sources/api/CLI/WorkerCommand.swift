@@ -13,11 +13,8 @@ struct WorkerCommand: AsyncParsableCommand {
         let logger = try options.makeLogger(label: "orchestrator.worker")
         let workers = try engineOptions.workerCount()
         guard workers > 0 else { throw ValidationError("a worker process needs --workers of at least 1") }
-        let (runtime, definitions) = try EngineRuntime.make(options: options, engineOptions: engineOptions, logger: logger)
-        try await runtime.run(definitions: definitions) { runtime in
-            [Worker(
-                engine: runtime.engine, registry: runtime.registry, database: runtime.database,
-                configuration: .init(concurrency: workers), logger: logger)]
-        }
+        let runtime = try EngineRuntime.make(
+            loaded: try EngineRuntime.loadDefinitions(options: options), engineOptions: engineOptions, database: try options.database(), logger: logger)
+        try await runtime.run([runtime.worker(concurrency: workers)])
     }
 }

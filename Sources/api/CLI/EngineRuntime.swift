@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Activities
 import Foundation
 import Logging
+import NIOCore
 import Orchestrator
 import PostgresNIO
 import ServiceLifecycle
@@ -15,35 +16,47 @@ struct EngineRuntime {
     let engine: Engine
     let registry: ActivityRegistry
     let httpClient: HTTPClient
+    let definitions: [WorkflowDefinition]
     let logger: Logger
 
-    /// Loads and validates the workflow files before touching the database, so an invalid file
-    /// stops the process with every error listed.
-    static func make(options: CommonOptions, engineOptions: EngineOptions, logger: Logger) throws -> (EngineRuntime, [WorkflowDefinition]) {
-        let database = try options.database()
+    /// The activities and the validated workflow files, loaded before anything touches the
+    /// database, so an invalid file stops the process with every error listed.
+    typealias Loaded = (registry: ActivityRegistry, httpClient: HTTPClient, definitions: [WorkflowDefinition])
+
+    static func loadDefinitions(options: CommonOptions) throws -> Loaded {
         var httpConfiguration = HTTPClient.Configuration()
         httpConfiguration.timeout = .init(connect: .seconds(5), read: .seconds(60))
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
         let registry = ActivityRegistry.builtins(httpClient: httpClient)
-        let definitions: [WorkflowDefinition]
         do {
-            definitions = try WorkflowLoader(knownActivities: registry.names).loadDirectory(options.resolvedWorkflowsDir)
+            let definitions = try WorkflowLoader(knownActivities: registry.names).loadDirectory(options.resolvedWorkflowsDir)
+            return (registry, httpClient, definitions)
         } catch {
             try? httpClient.syncShutdown()
             throw ExitMessage("invalid workflow files in \(options.resolvedWorkflowsDir):\n\(error.errors.map { "  \($0)" }.joined(separator: "\n"))")
         }
+    }
+
+    static func make(loaded: Loaded, engineOptions: EngineOptions, database: DatabaseConfiguration, logger: Logger) throws -> EngineRuntime {
+        let (registry, httpClient, definitions) = loaded
         let client = PostgresClient(configuration: database.clientConfiguration(), backgroundLogger: logger)
         var configuration = Engine.Configuration()
         configuration.activityLimits = try engineOptions.parsedActivityLimits()
         configuration.lateAfter = try engineOptions.parsedLateAfter()
         let engine = Engine(client: client, configuration: configuration, logger: logger)
-        return (EngineRuntime(database: database, client: client, engine: engine, registry: registry, httpClient: httpClient, logger: logger), definitions)
+        return EngineRuntime(
+            database: database, client: client, engine: engine, registry: registry, httpClient: httpClient,
+            definitions: definitions, logger: logger)
+    }
+
+    func worker(concurrency: Int) -> Worker {
+        Worker(engine: engine, registry: registry, database: database, configuration: .init(concurrency: concurrency), logger: logger)
     }
 
     /// Runs `services` beside the database client until SIGTERM/SIGINT, after migrating and
     /// installing the definitions.
-    func run(definitions: [WorkflowDefinition], services: (EngineRuntime) -> [any Service]) async throws {
-        let preparation = PreparationService(runtime: self, definitions: definitions, services: services(self))
+    func run(_ services: [any Service]) async throws {
+        let preparation = PreparationService(runtime: self, services: services)
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: ClientService(client: client)), .init(service: preparation)],
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -65,17 +78,14 @@ struct ClientService: Service {
 /// nested group so they shut down before the pool does.
 struct PreparationService: Service {
     let runtime: EngineRuntime
-    let definitions: [WorkflowDefinition]
     let services: [any Service]
 
     func run() async throws {
         let applied = try await Migrator().migrate(client: runtime.client, logger: runtime.logger)
         if !applied.isEmpty { runtime.logger.info("migrations applied", metadata: ["migrations": "\(applied.joined(separator: ", "))"]) }
-        try await runtime.engine.install(definitions)
-        runtime.logger.info("workflow definitions installed", metadata: ["types": "\(definitions.map { "\($0.type)@\($0.version)" }.sorted().joined(separator: ", "))"])
-        let group = ServiceGroup(configuration: .init(
-            services: services.map { .init(service: $0) },
-            logger: runtime.logger))
+        try await runtime.engine.install(runtime.definitions)
+        runtime.logger.info("workflow definitions installed", metadata: ["types": "\(runtime.definitions.map { "\($0.type)@\($0.version)" }.sorted().joined(separator: ", "))"])
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: runtime.logger))
         try await withGracefulShutdownHandler {
             try await group.run()
         } onGracefulShutdown: {

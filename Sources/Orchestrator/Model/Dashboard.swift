@@ -1,0 +1,63 @@
+import Foundation
+
+/// What ops and monitoring look at: late tasks, open dead letters, queues, workers, throughput.
+public struct Dashboard: Sendable, Hashable {
+    public struct LateTask: Sendable, Hashable {
+        public enum Reason: String, Sendable, Hashable {
+            /// Ready (or due to retry) and not started within the late threshold.
+            case notStarted = "not_started"
+            /// Running longer than its timeout, lease not yet expired.
+            case runningPastTimeout = "running_past_timeout"
+            /// Its worker stopped renewing: the rescuer will take it back.
+            case leaseExpired = "lease_expired"
+        }
+        public var taskID: Int64
+        public var workflowID: String
+        public var workflowType: String
+        public var state: String
+        public var activity: String
+        public var reason: Reason
+        public var lateBySeconds: Double
+    }
+
+    public struct DeadLetterGroup: Sendable, Hashable {
+        public var activity: String
+        public var errorCode: String
+        public var open: Int
+    }
+
+    public struct Queue: Sendable, Hashable {
+        public var activity: String
+        /// Due now and waiting for a worker.
+        public var ready: Int
+        /// Waiting for their retry or timer time.
+        public var scheduled: Int
+        public var running: Int
+        public var oldestReadyAgeSeconds: Double?
+    }
+
+    public struct WorkerInfo: Sendable, Hashable {
+        public var id: String
+        public var host: String
+        public var pid: Int
+        public var concurrency: Int
+        public var startedAt: Date
+        public var heartbeatAt: Date
+    }
+
+    public struct Throughput: Sendable, Hashable {
+        public var tasksLastMinute: Int
+        public var tasksLastHour: Int
+        public var workflowsLastMinute: Int
+        public var workflowsLastHour: Int
+    }
+
+    public var generatedAt: Date
+    public var lateTasks: [LateTask]
+    public var openDeadLetters: Int
+    public var deadLetterGroups: [DeadLetterGroup]
+    public var queues: [Queue]
+    public var workers: [WorkerInfo]
+    public var throughput: Throughput
+    public var workflowsByStatus: [String: Int]
+}

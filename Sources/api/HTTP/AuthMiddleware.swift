@@ -1,0 +1,33 @@
+import Foundation
+import Hummingbird
+import Logging
+
+/// Requires `Authorization: Bearer <key>` with one of `roles`: 401 without a valid key, 403 for
+/// the wrong role. Keys are never logged.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = APIRequestContext
+    let keyring: APIKeyring
+    let roles: Set<Role>
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
+            throw Self.unauthorized("missing Authorization: Bearer <key>")
+        }
+        guard let key = keyring.authenticate(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)) else {
+            throw Self.unauthorized("unknown API key")
+        }
+        guard roles.contains(key.role) else {
+            throw APIError(.forbidden, "auth.forbidden", "a \(key.role.rawValue) key may not do this")
+        }
+        var context = context
+        context.key = key
+        context.logger[metadataKey: "api_key"] = "\(key.name)"
+        return try await next(request, context)
+    }
+
+    static func unauthorized(_ message: String) -> APIError {
+        var error = APIError(.unauthorized, "auth.unauthorized", message)
+        error.headers[.wwwAuthenticate] = "Bearer"
+        return error
+    }
+}

@@ -1,0 +1,55 @@
+import Hummingbird
+import Orchestrator
+
+/// Ops routes: inspect dead letters and resolve each once.
+struct DeadLetterRoutes {
+    let engine: Engine
+
+    func register(on group: RouterGroup<APIRequestContext>) {
+        group.get("dead-letters", use: list)
+        group.get("dead-letters/{id}", use: get)
+        group.post("dead-letters/{id}/retry", use: retry)
+        group.post("dead-letters/{id}/discard", use: discard)
+    }
+
+    func id(_ context: APIRequestContext) throws -> Int64 {
+        guard let id = Int64(try context.parameters.require("id")) else {
+            throw APIError(.notFound, OrchestratorError.Code.deadLetterNotFound.rawValue, "no such dead letter")
+        }
+        return id
+    }
+
+    @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> Response {
+        let limit = try request.pageLimit()
+        var filter = DeadLetterFilter(
+            workflowID: request.query("workflow_id"), workflowType: request.query("workflow_type"),
+            activity: request.query("activity"), errorCode: request.query("error_code"))
+        if let text = request.query("status") {
+            guard let status = DeadLetterRecord.Status(rawValue: text) else {
+                throw APIError.badRequest("request.invalid_status", "status must be open, retried or discarded")
+            }
+            filter.status = status
+        }
+        var before: Int64?
+        if let cursor = try Cursor.decode(request.query("cursor")) {
+            guard let value = Int64(cursor) else { throw APIError.badRequest("request.invalid_cursor", "cursor is not one this server issued") }
+            before = value
+        }
+        let fetched = try await engine.deadLetters(filter, limit: limit + 1, before: before)
+        return .json(Cursor.page(fetched, limit: limit, key: { String($0.id) }, json: Representation.deadLetter))
+    }
+
+    @Sendable func get(_ request: Request, context: APIRequestContext) async throws -> Response {
+        .json(Representation.deadLetter(try await engine.deadLetter(try id(context))))
+    }
+
+    @Sendable func retry(_ request: Request, context: APIRequestContext) async throws -> Response {
+        _ = try await engine.retryDeadLetter(try id(context), by: context.key?.name ?? "api")
+        return .json(Representation.deadLetter(try await engine.deadLetter(try id(context))))
+    }
+
+    @Sendable func discard(_ request: Request, context: APIRequestContext) async throws -> Response {
+        _ = try await engine.discardDeadLetter(try id(context), by: context.key?.name ?? "api")
+        return .json(Representation.deadLetter(try await engine.deadLetter(try id(context))))
+    }
+}

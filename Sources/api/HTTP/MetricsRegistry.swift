@@ -1,0 +1,68 @@
+import Metrics
+import Orchestrator
+import Prometheus
+import Synchronization
+
+/// The process's Prometheus registry: swift-metrics reports into it, and each scrape refreshes the
+/// gauges that describe the database (queue depth, late tasks, dead letters, live workflows).
+final class MetricsRegistry: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    private let gaugeLabels = Mutex<[String: Set<[String]>]>([:])
+
+    /// Makes swift-metrics report here; once per process.
+    static let shared: MetricsRegistry = {
+        let metrics = MetricsRegistry()
+        var factory = PrometheusMetricsFactory(registry: metrics.registry)
+        factory.defaultDurationHistogramBuckets = [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(30), .seconds(120)]
+        MetricsSystem.bootstrap(factory)
+        return metrics
+    }()
+
+    /// The text exposition after refreshing the database gauges from `dashboard`.
+    func scrape(_ dashboard: Dashboard) -> String {
+        setGauges("orchestrator_queue_ready_tasks", dashboard.queues.map { ([("activity", $0.activity)], Double($0.ready)) })
+        setGauges("orchestrator_queue_running_tasks", dashboard.queues.map { ([("activity", $0.activity)], Double($0.running)) })
+        setGauges("orchestrator_queue_oldest_ready_age_seconds", dashboard.queues.map { ([("activity", $0.activity)], $0.oldestReadyAgeSeconds ?? 0) })
+        let lateByReason = Dictionary(grouping: dashboard.lateTasks, by: \.reason.rawValue)
+        setGauges("orchestrator_late_tasks", ["not_started", "running_past_timeout", "lease_expired"].map { ([("reason", $0)], Double(lateByReason[$0]?.count ?? 0)) })
+        setGauges("orchestrator_dead_letters_open", dashboard.deadLetterGroups.map { ([("activity", $0.activity), ("error_code", $0.errorCode)], Double($0.open)) })
+        setGauges("orchestrator_workflows_active", ["running", "waiting", "dead_lettered"].map { ([("status", $0)], Double(dashboard.workflowsByStatus[$0] ?? 0)) })
+        setGauges("orchestrator_workers_live", [([], Double(dashboard.workers.count))])
+        return registry.emitToString()
+    }
+
+    /// Sets each labelled gauge and zeroes those of label sets that disappeared.
+    private func setGauges(_ name: String, _ values: [([(String, String)], Double)]) {
+        let current = Set(values.map { $0.0.map { "\($0.0)=\($0.1)" } })
+        let stale = gaugeLabels.withLock { known -> Set<[String]> in
+            let stale = (known[name] ?? []).subtracting(current)
+            known[name] = (known[name] ?? []).union(current)
+            return stale
+        }
+        for (labels, value) in values {
+            gauge(name, labels).set(to: value)
+        }
+        for labels in stale {
+            let pairs = labels.map { label -> (String, String) in
+                let parts = label.split(separator: "=", maxSplits: 1).map(String.init)
+                return (parts[0], parts.count > 1 ? parts[1] : "")
+            }
+            gauge(name, pairs).set(to: 0)
+        }
+    }
+
+    private func gauge(_ name: String, _ labels: [(String, String)]) -> Prometheus.Gauge {
+        registry.makeGauge(
+            descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: Self.help[name] ?? name), labels: labels)
+    }
+
+    static let help = [
+        "orchestrator_queue_ready_tasks": "Tasks due now and waiting for a worker, by activity.",
+        "orchestrator_queue_running_tasks": "Tasks running now, by activity.",
+        "orchestrator_queue_oldest_ready_age_seconds": "Age of the oldest due task not yet started, by activity.",
+        "orchestrator_late_tasks": "Late tasks by reason.",
+        "orchestrator_dead_letters_open": "Open dead letters by activity and error code.",
+        "orchestrator_workflows_active": "Live workflows by status.",
+        "orchestrator_workers_live": "Workers with a recent heartbeat.",
+    ]
+}

@@ -1,0 +1,57 @@
+import Hummingbird
+import Logging
+import Orchestrator
+
+/// Monitoring routes: dashboard and metrics (monitor, ops), liveness and readiness (anyone).
+struct OperationsRoutes {
+    let engine: Engine
+    let metrics: MetricsRegistry
+
+    func dashboard(_ request: Request, context: APIRequestContext) async throws -> Response {
+        .json(Representation.dashboard(try await engine.dashboard()))
+    }
+
+    func metrics(_ request: Request, context: APIRequestContext) async throws -> Response {
+        let text = metrics.scrape(try await engine.dashboard())
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    func healthz(_ request: Request, context: APIRequestContext) async throws -> Response {
+        .json(["status": "ok"])
+    }
+
+    /// Ready when the database answers and its migrations are current.
+    func readyz(_ request: Request, context: APIRequestContext) async throws -> Response {
+        let migrator = try Migrator()
+        do {
+            let version = try await withTimeout(.seconds(3)) {
+                try await migrator.currentVersion(client: engine.client, logger: context.logger)
+            }
+            guard version == migrator.latestVersion else {
+                throw APIError(.serviceUnavailable, "ready.migrations_pending", "database schema is at \(version), this server needs \(migrator.latestVersion)")
+            }
+            return .json(["status": "ready", "schema_version": .number(Double(version))])
+        } catch let error as APIError {
+            throw error
+        } catch {
+            context.logger.warning("not ready", metadata: [LogKey.error: "\(String(reflecting: error))"])
+            throw APIError(.serviceUnavailable, "ready.database_unreachable", "the database does not answer")
+        }
+    }
+}
+
+/// Runs `body`, throwing `CancellationError` if it takes longer than `timeout`.
+func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let value = first else { throw CancellationError() }
+        return value
+    }
+}

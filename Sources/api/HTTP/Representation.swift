@@ -1,0 +1,111 @@
+import Foundation
+import Orchestrator
+
+/// The JSON names an outside client relies on (DESIGN.md), in one place.
+enum Representation {
+    static let timestamp = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
+    static func time(_ date: Date?) -> JSONValue {
+        date.map { .string(timestamp.format($0)) } ?? .null
+    }
+
+    static func workflow(_ record: WorkflowRecord) -> JSONValue {
+        [
+            "id": .string(record.id),
+            "type": .string(record.type),
+            "version": .string(record.version),
+            "status": .string(record.status.rawValue),
+            "state": record.state.map(JSONValue.string) ?? .null,
+            "input": record.input,
+            "context": record.context,
+            "output": record.output ?? .null,
+            "error": record.error.map { ["code": .string($0.code), "message": .string($0.message)] } ?? .null,
+            "created_at": time(record.createdAt),
+            "updated_at": time(record.updatedAt),
+            "completed_at": time(record.completedAt),
+        ]
+    }
+
+    static func event(_ event: EventRecord) -> JSONValue {
+        [
+            "seq": .number(Double(event.seq)),
+            "type": .string(event.type.rawValue),
+            "state": event.state.map(JSONValue.string) ?? .null,
+            "attempt": event.attempt.map { .number(Double($0)) } ?? .null,
+            "at": time(event.at),
+            "data": event.data ?? .null,
+        ]
+    }
+
+    static func deadLetter(_ letter: DeadLetterRecord) -> JSONValue {
+        [
+            "id": .string(String(letter.id)),
+            "task_id": .string(String(letter.taskID)),
+            "workflow_id": .string(letter.workflowID),
+            "workflow_type": .string(letter.workflowType),
+            "state": .string(letter.state),
+            "activity": .string(letter.activity),
+            "error_code": .string(letter.errorCode),
+            "status": .string(letter.status.rawValue),
+            "attempts": .array(letter.attempts.map { attempt in
+                [
+                    "attempt": .number(Double(attempt.attempt)),
+                    "error": ["code": .string(attempt.code), "message": .string(attempt.message)],
+                    "at": time(attempt.at),
+                ]
+            }),
+            "created_at": time(letter.createdAt),
+            "resolved_at": time(letter.resolvedAt),
+            "resolved_by": letter.resolvedBy.map(JSONValue.string) ?? .null,
+        ]
+    }
+
+    static func dashboard(_ dashboard: Dashboard) -> JSONValue {
+        [
+            "generated_at": time(dashboard.generatedAt),
+            "late_tasks": .array(dashboard.lateTasks.map { task in
+                [
+                    "task_id": .string(String(task.taskID)),
+                    "workflow_id": .string(task.workflowID),
+                    "workflow_type": .string(task.workflowType),
+                    "state": .string(task.state),
+                    "activity": .string(task.activity),
+                    "reason": .string(task.reason.rawValue),
+                    "late_by_seconds": .number((task.lateBySeconds * 1000).rounded() / 1000),
+                ]
+            }),
+            "dead_letters": [
+                "open": .number(Double(dashboard.openDeadLetters)),
+                "groups": .array(dashboard.deadLetterGroups.map { group in
+                    ["activity": .string(group.activity), "error_code": .string(group.errorCode), "open": .number(Double(group.open))]
+                }),
+            ],
+            "queues": .array(dashboard.queues.map { queue in
+                [
+                    "activity": .string(queue.activity),
+                    "ready": .number(Double(queue.ready)),
+                    "scheduled": .number(Double(queue.scheduled)),
+                    "running": .number(Double(queue.running)),
+                    "oldest_ready_age_seconds": queue.oldestReadyAgeSeconds.map { .number(($0 * 1000).rounded() / 1000) } ?? .null,
+                ]
+            }),
+            "workers": .array(dashboard.workers.map { worker in
+                [
+                    "id": .string(worker.id),
+                    "host": .string(worker.host),
+                    "pid": .number(Double(worker.pid)),
+                    "concurrency": .number(Double(worker.concurrency)),
+                    "started_at": time(worker.startedAt),
+                    "heartbeat_at": time(worker.heartbeatAt),
+                ]
+            }),
+            "throughput": [
+                "tasks_last_minute": .number(Double(dashboard.throughput.tasksLastMinute)),
+                "tasks_last_hour": .number(Double(dashboard.throughput.tasksLastHour)),
+                "workflows_last_minute": .number(Double(dashboard.throughput.workflowsLastMinute)),
+                "workflows_last_hour": .number(Double(dashboard.throughput.workflowsLastHour)),
+            ],
+            "workflows": .object(dashboard.workflowsByStatus.mapValues { .number(Double($0)) }),
+        ]
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Orchestrator
+
+extension Request {
+    static let idempotencyKeyField = HTTPField.Name("Idempotency-Key")!
+
+    /// The body as a JSON object (`{}` when empty), within the context's body limit.
+    mutating func jsonObject(context: APIRequestContext, allowEmpty: Bool = false) async throws -> [String: JSONValue] {
+        let buffer = try await collectBody(upTo: context.maxUploadSize)
+        if buffer.readableBytes == 0 || String(buffer: buffer).allSatisfy(\.isWhitespace) {
+            guard allowEmpty else { throw APIError.badRequest("request.body_required", "a JSON object body is required") }
+            return [:]
+        }
+        let value: JSONValue
+        do {
+            value = try JSONValue(json: String(buffer: buffer))
+        } catch let error as OrchestratorError {
+            throw APIError.badRequest("request.malformed_json", error.message)
+        }
+        guard let object = value.objectValue else {
+            throw APIError(.unprocessableContent, "request.invalid", "the body must be a JSON object")
+        }
+        return object
+    }
+
+    /// The `Idempotency-Key` header, checked for length.
+    func idempotencyKey() throws -> String? {
+        guard let key = headers[Self.idempotencyKeyField] else { return nil }
+        guard (1...200).contains(key.count) else {
+            throw APIError.badRequest("request.invalid_idempotency_key", "Idempotency-Key must have 1 to 200 characters")
+        }
+        return key
+    }
+
+    /// `limit` from the query: 1...500, default 50.
+    func pageLimit() throws -> Int {
+        guard let text = uri.queryParameters.get("limit") else { return 50 }
+        guard let limit = Int(text), (1...500).contains(limit) else {
+            throw APIError.badRequest("request.invalid_limit", "limit must be a whole number from 1 to 500")
+        }
+        return limit
+    }
+
+    func query(_ name: String) -> String? {
+        uri.queryParameters.get(name).flatMap { $0.isEmpty ? nil : $0 }
+    }
+}
+
+/// Opaque keyset-pagination cursors: the last item's key, base64url-encoded.
+enum Cursor {
+    static func encode(_ key: String) -> String {
+        Data(key.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func decode(_ cursor: String?) throws -> String? {
+        guard let cursor else { return nil }
+        var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        guard let data = Data(base64Encoded: base64), let key = String(data: data, encoding: .utf8), !key.isEmpty else {
+            throw APIError.badRequest("request.invalid_cursor", "cursor is not one this server issued")
+        }
+        return key
+    }
+
+    /// A page of `items`, fetched with one extra to know whether another page follows.
+    static func page<T>(_ fetched: [T], limit: Int, key: (T) -> String, json: (T) -> JSONValue) -> JSONValue {
+        let items = Array(fetched.prefix(limit))
+        let next: JSONValue = fetched.count > limit ? items.last.map { .string(encode(key($0))) } ?? .null : .null
+        return ["items": .array(items.map(json)), "next_cursor": next]
+    }
+}
+
+extension Dictionary where Key == String, Value == JSONValue {
+    /// Rejects fields outside `allowed`.
+    func onlyFields(_ allowed: Set<String>) throws -> Self {
+        if let unknown = keys.sorted().first(where: { !allowed.contains($0) }) {
+            throw APIError(.unprocessableContent, "request.invalid", "unknown field '\(unknown)'")
+        }
+        return self
+    }
+}

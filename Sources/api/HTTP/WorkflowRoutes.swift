@@ -1,0 +1,83 @@
+import Hummingbird
+import Orchestrator
+
+/// Client routes: start, read, list, signal, cancel.
+struct WorkflowRoutes {
+    let engine: Engine
+
+    func register(on group: RouterGroup<APIRequestContext>) {
+        group.post("workflows", use: start)
+        group.get("workflows", use: list)
+        group.get("workflows/{id}", use: get)
+        group.get("workflows/{id}/history", use: history)
+        group.post("workflows/{id}/signals/{name}", use: signal)
+        group.post("workflows/{id}/cancel", use: cancel)
+    }
+
+    @Sendable func start(_ request: Request, context: APIRequestContext) async throws -> Response {
+        var request = request
+        let body = try await request.jsonObject(context: context).onlyFields(["type", "input", "id"])
+        guard let type = body["type"]?.stringValue, !type.isEmpty else {
+            throw APIError(.unprocessableContent, "request.invalid", "'type' must be a non-empty string")
+        }
+        let input = body["input"] ?? .emptyObject
+        guard input.objectValue != nil else {
+            throw APIError(.unprocessableContent, OrchestratorError.Code.invalidInput.rawValue, "'input' must be a JSON object")
+        }
+        var id: String?
+        if let given = body["id"] {
+            guard let text = given.stringValue, (1...200).contains(text.count) else {
+                throw APIError(.unprocessableContent, "request.invalid", "'id' must be a string of 1 to 200 characters")
+            }
+            id = text
+        }
+        let (workflow, created) = try await engine.start(StartRequest(
+            type: type, input: input, id: id, idempotencyKey: try request.idempotencyKey(), correlationID: context.correlationID))
+        var response = Response.json(Representation.workflow(workflow), status: created ? .created : .ok)
+        response.headers[.location] = "/v1/workflows/\(workflow.id)"
+        return response
+    }
+
+    @Sendable func get(_ request: Request, context: APIRequestContext) async throws -> Response {
+        .json(Representation.workflow(try await engine.workflow(try context.parameters.require("id"))))
+    }
+
+    @Sendable func history(_ request: Request, context: APIRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        _ = try await engine.workflow(id)  // 404 for an unknown id, not an empty list
+        let events = try await engine.history(id)
+        return .json(["workflow_id": .string(id), "items": .array(events.map(Representation.event))])
+    }
+
+    @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> Response {
+        let limit = try request.pageLimit()
+        var status: WorkflowStatus?
+        if let text = request.query("status") {
+            guard let parsed = WorkflowStatus(rawValue: text) else {
+                throw APIError.badRequest("request.invalid_status", "status must be one of \(WorkflowStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            status = parsed
+        }
+        let fetched = try await engine.workflows(type: request.query("type"), status: status, limit: limit + 1, after: try Cursor.decode(request.query("cursor")))
+        return .json(Cursor.page(fetched, limit: limit, key: \.id, json: Representation.workflow))
+    }
+
+    @Sendable func signal(_ request: Request, context: APIRequestContext) async throws -> Response {
+        var request = request
+        let id = try context.parameters.require("id")
+        let name = try context.parameters.require("name")
+        guard (1...200).contains(name.count) else { throw APIError.badRequest("request.invalid", "signal name must have 1 to 200 characters") }
+        let body = try await request.jsonObject(context: context, allowEmpty: true).onlyFields(["payload"])
+        let delivery = try await engine.signal(
+            workflowID: id, name: name, payload: body["payload"] ?? .emptyObject, idempotencyKey: try request.idempotencyKey())
+        return .json(["workflow_id": .string(id), "signal": .string(name), "delivery": .string(delivery.rawValue)], status: .accepted)
+    }
+
+    @Sendable func cancel(_ request: Request, context: APIRequestContext) async throws -> Response {
+        var request = request
+        let body = try await request.jsonObject(context: context, allowEmpty: true).onlyFields(["reason"])
+        let workflow = try await engine.cancel(
+            workflowID: try context.parameters.require("id"), reason: body["reason"]?.stringValue, by: context.key?.name ?? "api")
+        return .json(Representation.workflow(workflow))
+    }
+}
