@@ -1,6 +1,21 @@
+import HTTPTypes
 import Hummingbird
 import Logging
 import Orchestrator
+
+/// One route: method, path template and handler.
+struct Endpoint: Sendable {
+    typealias Handler = @Sendable (Request, APIRequestContext) async throws -> Response
+    var method: HTTPRequest.Method
+    var path: String
+    var handler: Handler
+
+    init(_ method: HTTPRequest.Method, _ path: String, _ handler: @escaping Handler) {
+        self.method = method
+        self.path = path
+        self.handler = handler
+    }
+}
 
 /// Builds the HTTP application: the routes of DESIGN.md's table behind their roles.
 enum APIServer {
@@ -17,14 +32,31 @@ enum APIServer {
         router.add(middleware: CorrelationMiddleware(bodyLimit: settings.bodyLimit))
 
         let operations = OperationsRoutes(engine: engine, metrics: MetricsRegistry.shared)
-        router.get("healthz", use: operations.healthz)
-        router.get("readyz", use: operations.readyz)
-        router.group().add(middleware: AuthMiddleware(keyring: settings.keyring, roles: [.monitor, .ops]))
-            .get("metrics", use: operations.metrics)
-            .get("v1/dashboard", use: operations.dashboard)
-
-        WorkflowRoutes(engine: engine).register(on: router.group("v1").add(middleware: AuthMiddleware(keyring: settings.keyring, roles: [.client, .ops])))
-        DeadLetterRoutes(engine: engine).register(on: router.group("v1").add(middleware: AuthMiddleware(keyring: settings.keyring, roles: [.ops])))
+        let sections: [(roles: Set<Role>?, endpoints: [Endpoint])] = [
+            (nil, operations.publicEndpoints),
+            ([.monitor, .ops], operations.monitorEndpoints),
+            ([.client, .ops], WorkflowRoutes(engine: engine).endpoints),
+            ([.ops], DeadLetterRoutes(engine: engine).endpoints),
+        ]
+        for (roles, endpoints) in sections {
+            let group = router.group()
+            if let roles { group.add(middleware: AuthMiddleware(keyring: settings.keyring, roles: roles)) }
+            for endpoint in endpoints {
+                group.on(RouterPath(endpoint.path), method: endpoint.method, use: endpoint.handler)
+            }
+        }
+        // A known path with another method answers 405 with Allow, before any authentication.
+        let all = sections.flatMap(\.endpoints)
+        for (path, allowed) in Dictionary(grouping: all, by: \.path) {
+            let allow = allowed.map(\.method.rawValue).sorted().joined(separator: ", ")
+            for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] where !allowed.contains(where: { $0.method == method }) {
+                router.on(RouterPath(path), method: method) { _, _ -> Response in
+                    var error = APIError(.methodNotAllowed, "route.method_not_allowed", "\(path) accepts \(allow)")
+                    error.headers[.allow] = allow
+                    throw error
+                }
+            }
+        }
         return router
     }
 

@@ -5,11 +5,13 @@ import Orchestrator
 struct DeadLetterRoutes {
     let engine: Engine
 
-    func register(on group: RouterGroup<APIRequestContext>) {
-        group.get("dead-letters", use: list)
-        group.get("dead-letters/{id}", use: get)
-        group.post("dead-letters/{id}/retry", use: retry)
-        group.post("dead-letters/{id}/discard", use: discard)
+    var endpoints: [Endpoint] {
+        [
+            Endpoint(.get, "/v1/dead-letters", list),
+            Endpoint(.get, "/v1/dead-letters/{id}", get),
+            Endpoint(.post, "/v1/dead-letters/{id}/retry", retry),
+            Endpoint(.post, "/v1/dead-letters/{id}/discard", discard),
+        ]
     }
 
     func id(_ context: APIRequestContext) throws -> Int64 {

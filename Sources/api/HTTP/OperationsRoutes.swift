@@ -7,23 +7,31 @@ struct OperationsRoutes {
     let engine: Engine
     let metrics: MetricsRegistry
 
-    func dashboard(_ request: Request, context: APIRequestContext) async throws -> Response {
+    var monitorEndpoints: [Endpoint] {
+        [Endpoint(.get, "/v1/dashboard", dashboard), Endpoint(.get, "/metrics", metrics)]
+    }
+
+    var publicEndpoints: [Endpoint] {
+        [Endpoint(.get, "/healthz", healthz), Endpoint(.get, "/readyz", readyz)]
+    }
+
+    @Sendable func dashboard(_ request: Request, context: APIRequestContext) async throws -> Response {
         .json(Representation.dashboard(try await engine.dashboard()))
     }
 
-    func metrics(_ request: Request, context: APIRequestContext) async throws -> Response {
+    @Sendable func metrics(_ request: Request, context: APIRequestContext) async throws -> Response {
         let text = metrics.scrape(try await engine.dashboard())
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
-    func healthz(_ request: Request, context: APIRequestContext) async throws -> Response {
+    @Sendable func healthz(_ request: Request, context: APIRequestContext) async throws -> Response {
         .json(["status": "ok"])
     }
 
     /// Ready when the database answers and its migrations are current.
-    func readyz(_ request: Request, context: APIRequestContext) async throws -> Response {
+    @Sendable func readyz(_ request: Request, context: APIRequestContext) async throws -> Response {
         let migrator = try Migrator()
         do {
             let version = try await withTimeout(.seconds(3)) {

@@ -5,13 +5,15 @@ import Orchestrator
 struct WorkflowRoutes {
     let engine: Engine
 
-    func register(on group: RouterGroup<APIRequestContext>) {
-        group.post("workflows", use: start)
-        group.get("workflows", use: list)
-        group.get("workflows/{id}", use: get)
-        group.get("workflows/{id}/history", use: history)
-        group.post("workflows/{id}/signals/{name}", use: signal)
-        group.post("workflows/{id}/cancel", use: cancel)
+    var endpoints: [Endpoint] {
+        [
+            Endpoint(.post, "/v1/workflows", start),
+            Endpoint(.get, "/v1/workflows", list),
+            Endpoint(.get, "/v1/workflows/{id}", get),
+            Endpoint(.get, "/v1/workflows/{id}/history", history),
+            Endpoint(.post, "/v1/workflows/{id}/signals/{name}", signal),
+            Endpoint(.post, "/v1/workflows/{id}/cancel", cancel),
+        ]
     }
 
     @Sendable func start(_ request: Request, context: APIRequestContext) async throws -> Response {
