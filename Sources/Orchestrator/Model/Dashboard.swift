@@ -34,6 +34,14 @@ public struct Dashboard: Sendable, Hashable {
         public var scheduled: Int
         public var running: Int
         public var oldestReadyAgeSeconds: Double?
+
+        public init(activity: String, ready: Int, scheduled: Int, running: Int, oldestReadyAgeSeconds: Double?) {
+            self.activity = activity
+            self.ready = ready
+            self.scheduled = scheduled
+            self.running = running
+            self.oldestReadyAgeSeconds = oldestReadyAgeSeconds
+        }
     }
 
     public struct WorkerInfo: Sendable, Hashable {

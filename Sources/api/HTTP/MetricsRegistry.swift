@@ -19,10 +19,16 @@ final class MetricsRegistry: Sendable {
     }()
 
     /// The text exposition after refreshing the database gauges from `dashboard`.
-    func scrape(_ dashboard: Dashboard) -> String {
-        setGauges("orchestrator_queue_ready_tasks", dashboard.queues.map { ([("activity", $0.activity)], Double($0.ready)) })
-        setGauges("orchestrator_queue_running_tasks", dashboard.queues.map { ([("activity", $0.activity)], Double($0.running)) })
-        setGauges("orchestrator_queue_oldest_ready_age_seconds", dashboard.queues.map { ([("activity", $0.activity)], $0.oldestReadyAgeSeconds ?? 0) })
+    /// `activities` (those of the installed definitions) always have queue series, zero when idle.
+    func scrape(_ dashboard: Dashboard, activities: Set<String>) -> String {
+        let idle = activities.subtracting(dashboard.queues.map(\.activity)).sorted().map {
+            Dashboard.Queue(activity: $0, ready: 0, scheduled: 0, running: 0, oldestReadyAgeSeconds: nil)
+        }
+        let queues = dashboard.queues + idle
+        setGauges("orchestrator_queue_ready_tasks", queues.map { ([("activity", $0.activity)], Double($0.ready)) })
+        setGauges("orchestrator_queue_running_tasks", queues.map { ([("activity", $0.activity)], Double($0.running)) })
+        setGauges("orchestrator_queue_oldest_ready_age_seconds", queues.map { ([("activity", $0.activity)], $0.oldestReadyAgeSeconds ?? 0) })
+        setGauges("orchestrator_dead_letters_open_total", [([], Double(dashboard.openDeadLetters))])
         let lateByReason = Dictionary(grouping: dashboard.lateTasks, by: \.reason.rawValue)
         setGauges("orchestrator_late_tasks", ["not_started", "running_past_timeout", "lease_expired"].map { ([("reason", $0)], Double(lateByReason[$0]?.count ?? 0)) })
         setGauges("orchestrator_dead_letters_open", dashboard.deadLetterGroups.map { ([("activity", $0.activity), ("error_code", $0.errorCode)], Double($0.open)) })
@@ -62,6 +68,7 @@ final class MetricsRegistry: Sendable {
         "orchestrator_queue_oldest_ready_age_seconds": "Age of the oldest due task not yet started, by activity.",
         "orchestrator_late_tasks": "Late tasks by reason.",
         "orchestrator_dead_letters_open": "Open dead letters by activity and error code.",
+        "orchestrator_dead_letters_open_total": "Open dead letters.",
         "orchestrator_workflows_active": "Live workflows by status.",
         "orchestrator_workers_live": "Workers with a recent heartbeat.",
     ]

@@ -20,7 +20,8 @@ struct OperationsRoutes {
     }
 
     @Sendable func metrics(_ request: Request, context: APIRequestContext) async throws -> Response {
-        let text = metrics.scrape(try await engine.dashboard())
+        let activities = Set(engine.definitions.flatMap { $0.states.values.compactMap(\.taskSpec?.activity) })
+        let text = metrics.scrape(try await engine.dashboard(), activities: activities)
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
