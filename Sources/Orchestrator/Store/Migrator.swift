@@ -88,10 +88,6 @@ public struct Migrator: Sendable {
     }
 
     /// The highest applied migration, 0 on an empty database.
-    public func currentVersion(client: PostgresClient, logger: Logger) async throws -> Int {
-        try await client.withConnection { try await currentVersion(on: $0, logger: logger) }
-    }
-
     private func currentVersion(on connection: PostgresConnection, logger: Logger) async throws -> Int {
         let exists = try await connection.query(
             "SELECT to_regclass('orchestrator.schema_migrations') IS NOT NULL", logger: logger)

@@ -91,18 +91,27 @@ struct EmbeddedPostgres {
         }
     }
 
+    /// Runs a tool to completion with posix_spawn and waitpid. Its output goes to a file, not a
+    /// pipe: the server that `pg_ctl start` leaves running would hold a pipe open forever.
     private static func run(_ executable: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let printed = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw ExitMessage("\((executable as NSString).lastPathComponent) \(arguments.first ?? "") failed:\n\(String(decoding: printed, as: UTF8.self))")
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("orchestrator-\(UUID().uuidString).log").path
+        defer { unlink(log) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        guard spawned == 0 else { throw ExitMessage("cannot run \(executable): error \(spawned)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        guard status == 0 else {
+            let printed = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            throw ExitMessage("\((executable as NSString).lastPathComponent) \(arguments.first ?? "") failed:\n\(printed)")
         }
     }
 

@@ -55,9 +55,11 @@ struct ServeCommand: AsyncParsableCommand {
         defer { embedded?.stop() }
 
         let runtime = try EngineRuntime.make(loaded: loaded, engineOptions: engineOptions, database: database, logger: logger)
+        let probe = DatabaseProbe(database: database, logger: logger)
         var services: [any Service] = [
-            Scheduler(engine: runtime.engine), Rescuer(engine: runtime.engine),
-            APIServer.application(engine: runtime.engine, settings: .init(host: host, port: port, keyring: keyring, bodyLimit: bodyLimit), logger: logger),
+            probe, Scheduler(engine: runtime.engine), Rescuer(engine: runtime.engine),
+            try APIServer.application(
+                engine: runtime.engine, settings: .init(host: host, port: port, keyring: keyring, bodyLimit: bodyLimit, probe: probe), logger: logger),
         ]
         if workers > 0 { services.append(runtime.worker(concurrency: workers)) }
         printBanner(host: host, port: port, keyring: keyring, generated: generated, embedded: embedded != nil, dataFolder: dataFolder, runtime: runtime)

@@ -24,14 +24,16 @@ enum APIServer {
         var port: Int
         var keyring: APIKeyring
         var bodyLimit: Int
+        var probe: DatabaseProbe
     }
 
-    static func router(engine: Engine, settings: Settings) -> Router<APIRequestContext> {
+    static func router(engine: Engine, settings: Settings) throws -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: HTTPMetricsMiddleware())
-        router.add(middleware: CorrelationMiddleware(bodyLimit: settings.bodyLimit))
+        router.add(middleware: CorrelationMiddleware(bodyLimit: settings.bodyLimit, probe: settings.probe))
 
-        let operations = OperationsRoutes(engine: engine, metrics: MetricsRegistry.shared)
+        let operations = OperationsRoutes(
+            engine: engine, metrics: MetricsRegistry.shared, probe: settings.probe, latestSchemaVersion: try Migrator().latestVersion)
         let sections: [(roles: Set<Role>?, endpoints: [Endpoint])] = [
             (nil, operations.publicEndpoints),
             ([.monitor, .ops], operations.monitorEndpoints),
@@ -60,9 +62,9 @@ enum APIServer {
         return router
     }
 
-    static func application(engine: Engine, settings: Settings, logger: Logger) -> some ApplicationProtocol {
+    static func application(engine: Engine, settings: Settings, logger: Logger) throws -> some ApplicationProtocol {
         Application(
-            router: router(engine: engine, settings: settings),
+            router: try router(engine: engine, settings: settings),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "orchestrator"),
             logger: logger)
     }

@@ -4,12 +4,14 @@ import Hummingbird
 import NIOCore
 import Logging
 import Orchestrator
+import PostgresNIO
 
 /// Accepts or generates `X-Correlation-Id`, puts it in the logger and on the response, applies the
 /// body limit, and turns every error into problem+json (a 500 keeps its internals in the log).
 struct CorrelationMiddleware: RouterMiddleware {
     typealias Context = APIRequestContext
     let bodyLimit: Int
+    let probe: DatabaseProbe
 
     static let header = HTTPField.Name("X-Correlation-Id")!
 
@@ -23,6 +25,12 @@ struct CorrelationMiddleware: RouterMiddleware {
         context.logger[metadataKey: LogKey.correlationID] = "\(context.correlationID)"
         var response: Response
         do {
+            // Fail fast while the database is away, except for liveness and readiness.
+            guard probe.isReachable || request.uri.path == "/healthz" || request.uri.path == "/readyz" else {
+                var error = APIError(.serviceUnavailable, "database.unavailable", "the database is unavailable; retry later")
+                error.headers[.retryAfter] = "2"
+                throw error
+            }
             response = try await next(request, context)
         } catch {
             response = try Self.problem(for: error, request: request, context: context)
@@ -32,7 +40,7 @@ struct CorrelationMiddleware: RouterMiddleware {
     }
 
     static func problem(for error: any Error, request: Request, context: Context) throws -> Response {
-        let apiError: APIError
+        var apiError: APIError
         switch error {
         case let error as APIError:
             apiError = error
@@ -43,6 +51,10 @@ struct CorrelationMiddleware: RouterMiddleware {
             }
         case let error as HTTPError:
             apiError = Self.map(error)
+        case let error as PSQLError where error.code != .server:
+            context.logger.warning("database unavailable", metadata: [LogKey.error: "\(String(reflecting: error))"])
+            apiError = APIError(.serviceUnavailable, "database.unavailable", "the database is unavailable; retry later")
+            apiError.headers[.retryAfter] = "2"
         case is NIOTooManyBytesError:
             apiError = APIError(.contentTooLarge, "request.too_large", "the request body exceeds \(context.bodyLimit) bytes")
         default:

@@ -6,6 +6,8 @@ import Orchestrator
 struct OperationsRoutes {
     let engine: Engine
     let metrics: MetricsRegistry
+    let probe: DatabaseProbe
+    let latestSchemaVersion: Int
 
     var monitorEndpoints: [Endpoint] {
         [Endpoint(.get, "/v1/dashboard", dashboard), Endpoint(.get, "/metrics", metrics)]
@@ -33,34 +35,13 @@ struct OperationsRoutes {
 
     /// Ready when the database answers and its migrations are current.
     @Sendable func readyz(_ request: Request, context: APIRequestContext) async throws -> Response {
-        let migrator = try Migrator()
-        do {
-            let version = try await withTimeout(.seconds(3)) {
-                try await migrator.currentVersion(client: engine.client, logger: context.logger)
-            }
-            guard version == migrator.latestVersion else {
-                throw APIError(.serviceUnavailable, "ready.migrations_pending", "database schema is at \(version), this server needs \(migrator.latestVersion)")
-            }
-            return .json(["status": "ready", "schema_version": .number(Double(version))])
-        } catch let error as APIError {
-            throw error
-        } catch {
-            context.logger.warning("not ready", metadata: [LogKey.error: "\(String(reflecting: error))"])
+        let status = probe.status
+        guard probe.isReachable else {
             throw APIError(.serviceUnavailable, "ready.database_unreachable", "the database does not answer")
         }
-    }
-}
-
-/// Runs `body`, throwing `CancellationError` if it takes longer than `timeout`.
-func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            return nil
+        guard status.schemaVersion == latestSchemaVersion else {
+            throw APIError(.serviceUnavailable, "ready.migrations_pending", "database schema is at \(status.schemaVersion), this server needs \(latestSchemaVersion)")
         }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else { throw CancellationError() }
-        return value
+        return .json(["status": "ready", "schema_version": .number(Double(status.schemaVersion))])
     }
 }

@@ -47,8 +47,13 @@ final class APIServerProcess: Sendable {
         if let databaseURL { arguments += ["--database-url", databaseURL] }
         if getuid() == 0 { try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.path) }
         (process, output) = try Executable.process(arguments, in: folder)
-        try process.run()
-        try await waitUntilReady()
+        do {
+            try process.run()
+            try await waitUntilReady()
+        } catch {
+            await stop()
+            throw error
+        }
     }
 
     var log: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
