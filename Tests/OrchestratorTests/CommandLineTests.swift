@@ -97,4 +97,37 @@ import Testing
             #expect(output.contains("workflow \(stranded.id) (moving) is running in state 'old_step'"))
         }
     }
+
+    @Test func opsCommandsListShowAndResolveDeadLetters() async throws {
+        try #require(Executable.exists)
+        try await TestDatabase.withHarness(workflows: [ExecutionTests.flaky]) { harness in
+            let workflow = try await harness.start("flaky", input: ["fail": "card_declined", "retryable": false])
+            try await harness.drain()
+            let folder = try Executable.temporaryFolder()
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let env = ["DATABASE_URL": harness.databaseURL, "USER": "carol"]
+
+            let (listStatus, listed) = try await Executable.run(["dead-letters", "list", "--json"], in: folder, environment: env)
+            #expect(listStatus == 0)
+            let letter = try #require(try JSONValue(json: listed).arrayValue?.first)
+            #expect(letter["workflow_id"] == .string(workflow.id) && letter["error_code"] == "card_declined")
+            let letterID = try #require(letter["id"]?.stringValue)
+
+            let (_, shown) = try await Executable.run(["dead-letters", "show", letterID], in: folder, environment: env)
+            #expect(shown.contains("card_declined") && shown.contains("scripted failure 1"))
+            let (_, table) = try await Executable.run(["workflows", "list"], in: folder, environment: env)
+            #expect(table.hasPrefix("ID") && table.contains(workflow.id) && table.contains("dead_lettered"))
+
+            let (retryStatus, _) = try await Executable.run(["dead-letters", "retry", letterID], in: folder, environment: env)
+            #expect(retryStatus == 0)
+            #expect(try await harness.engine.deadLetter(Int64(letterID)!).resolvedBy == "cli:carol")
+            let (againStatus, again) = try await Executable.run(["dead-letters", "retry", letterID], in: folder, environment: env)
+            #expect(againStatus != 0 && again.contains("dead_letter.already_resolved"))
+
+            let (_, history) = try await Executable.run(["workflows", "history", workflow.id, "--json"], in: folder, environment: env)
+            #expect(try JSONValue(json: history).arrayValue?.contains { $0["type"] == "dead_letter_retried" } == true)
+            let (lateStatus, late) = try await Executable.run(["late", "--late-after", "1s", "--json"], in: folder, environment: env)
+            #expect(lateStatus == 0 && (try? JSONValue(json: late).arrayValue) != nil)
+        }
+    }
 }

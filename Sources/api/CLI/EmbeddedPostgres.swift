@@ -43,6 +43,12 @@ struct EmbeddedPostgres {
         return server.with(database: "orchestrator")
     }
 
+    /// The running cluster's database, if a server started it from this folder.
+    func runningConfiguration() -> DatabaseConfiguration? {
+        guard let port = try? runningPort(), let password = try? String(contentsOf: passwordFile, encoding: .utf8) else { return nil }
+        return DatabaseConfiguration(port: port, username: "postgres", password: password.trimmingCharacters(in: .whitespacesAndNewlines), database: "orchestrator")
+    }
+
     func stop() {
         guard let binaries = try? Self.findBinaries() else { return }
         do {
