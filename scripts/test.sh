@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the whole test suite against a throwaway PostgreSQL cluster on a free loopback port.
+# Runs the whole test suite (Swift tests, then the OpenAPI conformance run) against a throwaway PostgreSQL cluster on a free loopback port.
 # Installs what is missing, and stops the cluster even when tests fail. Safe to run repeatedly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,3 +21,7 @@ echo "test cluster on 127.0.0.1:$port"
 
 swift build --build-tests
 swift test --skip-build "$@"
+# The HTTP contract: schemathesis against the live server (skipped when a filter selects tests).
+if [ $# -eq 0 ]; then
+    scripts/conformance.sh "$ORCHESTRATOR_TEST_DATABASE_URL"
+fi

@@ -15,7 +15,7 @@ struct DeadLetterRoutes {
     }
 
     func id(_ context: APIRequestContext) throws -> Int64 {
-        guard let id = Int64(try context.parameters.require("id")) else {
+        guard let id = Int64(try context.path("id")) else {
             throw APIError(.notFound, OrchestratorError.Code.deadLetterNotFound.rawValue, "no such dead letter")
         }
         return id
@@ -24,16 +24,16 @@ struct DeadLetterRoutes {
     @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> Response {
         let limit = try request.pageLimit()
         var filter = DeadLetterFilter(
-            workflowID: request.query("workflow_id"), workflowType: request.query("workflow_type"),
-            activity: request.query("activity"), errorCode: request.query("error_code"))
-        if let text = request.query("status") {
+            workflowID: try request.query("workflow_id"), workflowType: try request.query("workflow_type"),
+            activity: try request.query("activity"), errorCode: try request.query("error_code"))
+        if let text = try request.query("status") {
             guard let status = DeadLetterRecord.Status(rawValue: text) else {
                 throw APIError.badRequest("request.invalid_status", "status must be open, retried or discarded")
             }
             filter.status = status
         }
         var before: Int64?
-        if let cursor = try Cursor.decode(request.query("cursor")) {
+        if let cursor = try Cursor.decode(try request.query("cursor")) {
             guard let value = Int64(cursor) else { throw APIError.badRequest("request.invalid_cursor", "cursor is not one this server issued") }
             before = value
         }

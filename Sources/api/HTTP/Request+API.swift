@@ -22,6 +22,9 @@ extension Request {
         guard let object = value.objectValue else {
             throw APIError(.unprocessableContent, "request.invalid", "the body must be a JSON object")
         }
+        guard !value.containsNUL else {
+            throw APIError(.unprocessableContent, "request.invalid", "strings may not contain the NUL character (\\u0000)")
+        }
         return object
     }
 
@@ -43,8 +46,35 @@ extension Request {
         return limit
     }
 
-    func query(_ name: String) -> String? {
-        uri.queryParameters.get(name).flatMap { $0.isEmpty ? nil : $0 }
+    func query(_ name: String) throws -> String? {
+        guard let value = uri.queryParameters.get(name), !value.isEmpty else { return nil }
+        return try Self.clean(value, name)
+    }
+
+    /// PostgreSQL text cannot hold NUL: refuse it at the edge with a clear error.
+    static func clean(_ value: String, _ name: String) throws -> String {
+        guard !value.contains("\0") else {
+            throw APIError.badRequest("request.invalid", "'\(name)' may not contain the NUL character")
+        }
+        return value
+    }
+}
+
+extension APIRequestContext {
+    /// A path parameter, refused if it holds NUL.
+    func path(_ name: String) throws -> String {
+        try Request.clean(try parameters.require(name), name)
+    }
+}
+
+extension JSONValue {
+    var containsNUL: Bool {
+        switch self {
+        case .string(let text): text.contains("\0")
+        case .array(let items): items.contains(where: \.containsNUL)
+        case .object(let fields): fields.contains { $0.key.contains("\0") || $0.value.containsNUL }
+        default: false
+        }
     }
 }
 

@@ -41,11 +41,11 @@ struct WorkflowRoutes {
     }
 
     @Sendable func get(_ request: Request, context: APIRequestContext) async throws -> Response {
-        .json(Representation.workflow(try await engine.workflow(try context.parameters.require("id"))))
+        .json(Representation.workflow(try await engine.workflow(try context.path("id"))))
     }
 
     @Sendable func history(_ request: Request, context: APIRequestContext) async throws -> Response {
-        let id = try context.parameters.require("id")
+        let id = try context.path("id")
         _ = try await engine.workflow(id)  // 404 for an unknown id, not an empty list
         let events = try await engine.history(id)
         return .json(["workflow_id": .string(id), "items": .array(events.map(Representation.event))])
@@ -54,20 +54,20 @@ struct WorkflowRoutes {
     @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> Response {
         let limit = try request.pageLimit()
         var status: WorkflowStatus?
-        if let text = request.query("status") {
+        if let text = try request.query("status") {
             guard let parsed = WorkflowStatus(rawValue: text) else {
                 throw APIError.badRequest("request.invalid_status", "status must be one of \(WorkflowStatus.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             status = parsed
         }
-        let fetched = try await engine.workflows(type: request.query("type"), status: status, limit: limit + 1, after: try Cursor.decode(request.query("cursor")))
+        let fetched = try await engine.workflows(type: try request.query("type"), status: status, limit: limit + 1, after: try Cursor.decode(try request.query("cursor")))
         return .json(Cursor.page(fetched, limit: limit, key: \.id, json: Representation.workflow))
     }
 
     @Sendable func signal(_ request: Request, context: APIRequestContext) async throws -> Response {
         var request = request
-        let id = try context.parameters.require("id")
-        let name = try context.parameters.require("name")
+        let id = try context.path("id")
+        let name = try context.path("name")
         guard (1...200).contains(name.count) else { throw APIError.badRequest("request.invalid", "signal name must have 1 to 200 characters") }
         let body = try await request.jsonObject(context: context, allowEmpty: true).onlyFields(["payload"])
         let delivery = try await engine.signal(
@@ -79,7 +79,7 @@ struct WorkflowRoutes {
         var request = request
         let body = try await request.jsonObject(context: context, allowEmpty: true).onlyFields(["reason"])
         let workflow = try await engine.cancel(
-            workflowID: try context.parameters.require("id"), reason: body["reason"]?.stringValue, by: context.key?.name ?? "api")
+            workflowID: try context.path("id"), reason: body["reason"]?.stringValue, by: context.key?.name ?? "api")
         return .json(Representation.workflow(workflow))
     }
 }
