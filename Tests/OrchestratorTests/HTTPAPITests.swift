@@ -179,7 +179,9 @@ import Testing
         try await remote.start()
         defer { Task { await remote.stop() } }
         try await TestDatabase.withServer(workflows: [Self.remote]) { server, harness in
-            let started = try await server.json(.POST, "/v1/workflows", role: "client", ["type": "remote", "input": ["url": .string(remote.url)]])
+            let started = try await server.json(
+                .POST, "/v1/workflows", role: "client", ["type": "remote", "input": ["url": .string(remote.url)]],
+                headers: [("X-Correlation-Id", "checkout-4711")])
             let id = try #require(started.json["id"]?.stringValue)
             _ = try await server.waitForWorkflow(id) { $0["status"] == "dead_lettered" }
             let list = try await server.request(.GET, "/v1/dead-letters?workflow_id=\(id)&status=open", role: "ops").json
@@ -187,6 +189,7 @@ import Testing
             let letterID = try #require(letter["id"]?.stringValue)
             #expect(letter["error_code"] == "http.404")
             #expect(letter["attempts"]?.arrayValue?.first?["error"]?["code"] == "http.404")
+            #expect(remote.requests.first?.headers["x-correlation-id"] == "checkout-4711")
             let byActivity = try await server.request(.GET, "/v1/dead-letters?activity=http&error_code=http.404", role: "ops").json
             #expect(byActivity["items"]?.arrayValue?.count == 1)
 
@@ -237,7 +240,7 @@ import Testing
             #expect(reply.headers.first(name: "Content-Type")?.hasPrefix("text/plain") == true)
             for family in [
                 "orchestrator_tasks_total{activity=\"noop\",outcome=\"completed\"}",
-                "orchestrator_task_duration_seconds_bucket", "orchestrator_queue_ready_tasks", "orchestrator_late_tasks",
+                "orchestrator_task_duration_seconds_bucket", "orchestrator_task_schedule_to_start_seconds_bucket", "orchestrator_queue_ready_tasks", "orchestrator_late_tasks",
                 "orchestrator_dead_letters_open_total", "orchestrator_workflows_active", "orchestrator_workflows_started_total",
                 "orchestrator_workflows_ended_total", "orchestrator_http_requests_total{route=\"/v1/workflows\",method=\"POST\",status=\"201\"}",
                 "orchestrator_workers_live",

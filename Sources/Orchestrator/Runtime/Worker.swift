@@ -111,6 +111,9 @@ public final class Worker: Service {
     }
 
     func execute(_ task: ClaimedTask, completer: Completer) async {
+        if let dueAt = task.dueAt {
+            EngineMetrics.scheduleToStart(activity: task.activity, seconds: engine.clock.now().timeIntervalSince(dueAt))
+        }
         if task.isTimer {
             await completer.submit(.outcome(task, .completed(.null)))
             return

@@ -17,6 +17,8 @@ public struct ClaimedTask: Sendable, Hashable {
     public var idempotencyKey: String
     public var correlationID: String?
     public var leaseOwner: String
+    /// When the attempt became due (its `run_at`); `nil` where the caller did not load it.
+    public var dueAt: Date? = nil
 }
 
 extension WorkflowStore {
@@ -38,7 +40,7 @@ extension WorkflowStore {
             FROM picked, orchestrator.workflows w
             WHERE t.id = picked.id AND w.id = t.workflow_id
             RETURNING t.id, t.workflow_id, w.type, t.state, t.visit, t.kind, t.activity, t.item_index, t.input::text,
-                      t.attempt, t.timeout_ms, t.idempotency_key, t.correlation_id
+                      t.attempt, t.timeout_ms, t.idempotency_key, t.correlation_id, t.run_at
             """
         let rows =
             concurrencyKey == nil
@@ -46,12 +48,12 @@ extension WorkflowStore {
             : try await connection.prepared(HotQuery.ClaimGroup.self, query, logger: logger)
         var tasks: [ClaimedTask] = []
         for try await row in rows {
-            let (id, workflowID, type, state, visit, kind, activity, itemIndex, input, attempt, timeout, key, correlationID) =
-                try row.decode((Int64, String, String, String, Int64, String, String, Int32?, String, Int32, Int64, String, String?).self)
+            let (id, workflowID, type, state, visit, kind, activity, itemIndex, input, attempt, timeout, key, correlationID, dueAt) =
+                try row.decode((Int64, String, String, String, Int64, String, String, Int32?, String, Int32, Int64, String, String?, Date).self)
             tasks.append(ClaimedTask(
                 id: id, workflowID: workflowID, workflowType: type, state: state, visit: visit, isTimer: kind == "timer",
                 activity: activity, itemIndex: itemIndex.map(Int.init), input: try JSONValue(json: input), attempt: Int(attempt),
-                timeout: .milliseconds(timeout), idempotencyKey: key, correlationID: correlationID, leaseOwner: owner))
+                timeout: .milliseconds(timeout), idempotencyKey: key, correlationID: correlationID, leaseOwner: owner, dueAt: dueAt))
         }
         return tasks
     }

@@ -15,6 +15,12 @@ enum EngineMetrics {
         Counter(label: "orchestrator_tasks_total", dimensions: [("activity", activity), ("outcome", outcome)]).increment()
     }
 
+    /// How long a due task waited for a worker.
+    static func scheduleToStart(activity: String, seconds: Double) {
+        Timer(label: "orchestrator_task_schedule_to_start_seconds", dimensions: [("activity", activity)])
+            .recordNanoseconds(Int64(max(seconds, 0) * 1e9))
+    }
+
     static func attemptDuration(activity: String, _ duration: Duration) {
         Timer(label: "orchestrator_task_duration_seconds", dimensions: [("activity", activity)]).recordNanoseconds(
             duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
