@@ -155,12 +155,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
         @Argument var id: Int64
 
         func run() async throws {
-            let (id, actor) = (id, options.actor)
-            let letter = try await options.withEngine { engine in
-                _ = try await engine.retryDeadLetter(id, by: actor)
-                return try await engine.deadLetter(id)
-            }
-            options.emit(Representation.deadLetter(letter), table: "dead letter \(id) retried by \(actor)")
+            try await DeadLettersCommand.resolve(id, verb: "retried", options: options) { try await $0.retryDeadLetter($1, by: $2) }
         }
     }
 
@@ -170,13 +165,21 @@ struct DeadLettersCommand: AsyncParsableCommand {
         @Argument var id: Int64
 
         func run() async throws {
-            let (id, actor) = (id, options.actor)
-            let letter = try await options.withEngine { engine in
-                _ = try await engine.discardDeadLetter(id, by: actor)
-                return try await engine.deadLetter(id)
-            }
-            options.emit(Representation.deadLetter(letter), table: "dead letter \(id) discarded by \(actor)")
+            try await DeadLettersCommand.resolve(id, verb: "discarded", options: options) { try await $0.discardDeadLetter($1, by: $2) }
         }
+    }
+
+    /// Resolves a dead letter once, as the command-line user, and prints the result.
+    static func resolve(
+        _ id: Int64, verb: String, options: OpsOptions,
+        _ action: @escaping @Sendable (Engine, Int64, String) async throws -> DeadLetterRecord
+    ) async throws {
+        let actor = options.actor
+        let letter = try await options.withEngine { engine in
+            _ = try await action(engine, id, actor)
+            return try await engine.deadLetter(id)
+        }
+        options.emit(Representation.deadLetter(letter), table: "dead letter \(id) \(verb) by \(actor)")
     }
 
     static func describe(_ letter: DeadLetterRecord) -> String {
