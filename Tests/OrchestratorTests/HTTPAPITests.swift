@@ -232,10 +232,12 @@ import Testing
     }
 
     @Test func metricsExposeTheDocumentedFamilies() async throws {
-        try await TestDatabase.withServer(workflows: [Self.greet]) { server, _ in
+        try await TestDatabase.withServer(workflows: [Self.greet, Self.approval]) { server, _ in
             let started = try await server.json(.POST, "/v1/workflows", role: "client", ["type": "greet", "input": [:]])
+            _ = try await server.json(.POST, "/v1/workflows", role: "client", ["type": "approval", "input": [:]])
             _ = try await server.waitForWorkflow(started.json["id"]?.stringValue ?? "") { $0["status"] == "completed" }
             let reply = try await server.request(.GET, "/metrics", role: "monitor")
+            #expect(reply.text.contains("orchestrator_workflows_active{type=\"approval\",status=\"waiting\"} 1"))
             #expect(reply.status == 200)
             #expect(reply.headers.first(name: "Content-Type")?.hasPrefix("text/plain") == true)
             for family in [

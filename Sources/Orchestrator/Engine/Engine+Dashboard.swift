@@ -19,7 +19,7 @@ extension Engine {
                 queues: try await store.queues(now: now, on: connection),
                 workers: try await store.liveWorkers(since: now.addingTimeInterval(-30), on: connection),
                 throughput: try await store.throughput(now: now, on: connection),
-                workflowsByStatus: try await store.activeWorkflowCounts(on: connection))
+                activeWorkflows: try await store.activeWorkflowCounts(on: connection))
         }
     }
 }

@@ -67,5 +67,17 @@ public struct Dashboard: Sendable, Hashable {
     public var queues: [Queue]
     public var workers: [WorkerInfo]
     public var throughput: Throughput
-    public var workflowsByStatus: [String: Int]
+    /// Live instances by type and status.
+    public var activeWorkflows: [ActiveWorkflows]
+
+    public struct ActiveWorkflows: Sendable, Hashable {
+        public var type: String
+        public var status: String
+        public var count: Int
+    }
+
+    /// Live instances by status, all types together.
+    public var workflowsByStatus: [String: Int] {
+        activeWorkflows.reduce(into: [:]) { $0[$1.status, default: 0] += $1.count }
+    }
 }

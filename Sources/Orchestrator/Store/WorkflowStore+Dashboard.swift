@@ -97,15 +97,17 @@ extension WorkflowStore {
         return .init(tasksLastMinute: 0, tasksLastHour: 0, workflowsLastMinute: 0, workflowsLastHour: 0)
     }
 
-    /// Live instances by status (terminal ones are history, counted by throughput).
-    func activeWorkflowCounts(on connection: PostgresConnection) async throws -> [String: Int] {
+    /// Live instances by type and status (terminal ones are history, counted by throughput).
+    func activeWorkflowCounts(on connection: PostgresConnection) async throws -> [Dashboard.ActiveWorkflows] {
         let rows = try await connection.query(
             """
-            SELECT status, count(*) FROM orchestrator.workflows
-            WHERE status IN ('running', 'waiting', 'dead_lettered') GROUP BY status
+            SELECT type, status, count(*) FROM orchestrator.workflows
+            WHERE status IN ('running', 'waiting', 'dead_lettered') GROUP BY type, status ORDER BY type, status
             """, logger: logger)
-        var counts: [String: Int] = [:]
-        for try await (status, count) in rows.decode((String, Int64).self) { counts[status] = Int(count) }
+        var counts: [Dashboard.ActiveWorkflows] = []
+        for try await (type, status, count) in rows.decode((String, String, Int64).self) {
+            counts.append(.init(type: type, status: status, count: Int(count)))
+        }
         return counts
     }
 }

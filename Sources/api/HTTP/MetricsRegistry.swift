@@ -32,7 +32,7 @@ final class MetricsRegistry: Sendable {
         let lateByReason = Dictionary(grouping: dashboard.lateTasks, by: \.reason.rawValue)
         setGauges("orchestrator_late_tasks", ["not_started", "running_past_timeout", "lease_expired"].map { ([("reason", $0)], Double(lateByReason[$0]?.count ?? 0)) })
         setGauges("orchestrator_dead_letters_open", dashboard.deadLetterGroups.map { ([("activity", $0.activity), ("error_code", $0.errorCode)], Double($0.open)) })
-        setGauges("orchestrator_workflows_active", ["running", "waiting", "dead_lettered"].map { ([("status", $0)], Double(dashboard.workflowsByStatus[$0] ?? 0)) })
+        setGauges("orchestrator_workflows_active", dashboard.activeWorkflows.map { ([("type", $0.type), ("status", $0.status)], Double($0.count)) })
         setGauges("orchestrator_workers_live", [([], Double(dashboard.workers.count))])
         return registry.emitToString()
     }
@@ -69,7 +69,7 @@ final class MetricsRegistry: Sendable {
         "orchestrator_late_tasks": "Late tasks by reason.",
         "orchestrator_dead_letters_open": "Open dead letters by activity and error code.",
         "orchestrator_dead_letters_open_total": "Open dead letters.",
-        "orchestrator_workflows_active": "Live workflows by status.",
+        "orchestrator_workflows_active": "Live workflows by type and status.",
         "orchestrator_workers_live": "Workers with a recent heartbeat.",
     ]
 }
