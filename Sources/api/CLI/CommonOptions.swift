@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Orchestrator
+import Synchronization
 
 /// Settings every command shares; each flag falls back to its environment variable.
 struct CommonOptions: ParsableArguments {
@@ -41,10 +42,9 @@ struct CommonOptions: ParsableArguments {
 
 /// Bootstraps swift-log once per process.
 enum LoggingBootstrap {
-    nonisolated(unsafe) private static var done = false
+    private static let done = Mutex(false)
     static func once(level: Logger.Level) {
-        guard !done else { return }
-        done = true
+        guard done.withLock({ done in defer { done = true }; return !done }) else { return }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
