@@ -7,7 +7,16 @@ extension Engine {
     public func signal(workflowID: String, name: String, payload: JSONValue = .emptyObject, idempotencyKey: String? = nil) async throws -> SignalDelivery {
         try await transaction { connection in
             let now = clock.now()
-            var workflow = try await lockActive(workflowID, now: now, on: connection)
+            guard var workflow = try await store.lockWorkflow(workflowID, now: now, on: connection) else {
+                throw OrchestratorError(.workflowNotFound, "no workflow '\(workflowID)'")
+            }
+            guard workflow.isActive else {
+                // A client retrying a delivered signal gets the same answer, even after the end.
+                if let idempotencyKey, try await store.signalExists(workflowID: workflowID, name: name, idempotencyKey: idempotencyKey, on: connection) {
+                    return .duplicate
+                }
+                throw OrchestratorError(.workflowNotActive, "workflow '\(workflowID)' is already \(workflow.status.rawValue)")
+            }
             guard try await store.insertSignal(workflowID: workflowID, name: name, payload: payload, idempotencyKey: idempotencyKey, now: now, on: connection) != nil else {
                 return .duplicate
             }

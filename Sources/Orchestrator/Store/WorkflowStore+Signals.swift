@@ -15,6 +15,16 @@ extension WorkflowStore {
         return nil
     }
 
+    func signalExists(workflowID: String, name: String, idempotencyKey: String, on connection: PostgresConnection) async throws -> Bool {
+        let rows = try await connection.query(
+            """
+            SELECT 1 FROM orchestrator.signals
+            WHERE workflow_id = \(workflowID) AND name = \(name) AND idempotency_key = \(idempotencyKey)
+            """, logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
     /// Marks the oldest unconsumed signal `name` consumed and returns its payload.
     func consumeSignal(workflowID: String, name: String, now: Date, on connection: PostgresConnection) async throws -> JSONValue? {
         let rows = try await connection.query(
