@@ -194,3 +194,23 @@ import Testing
         }
     }
 }
+
+extension ExecutionTests {
+    @Test func resultHoldingNULFailsTheAttemptInsteadOfTheCommit() async throws {
+        var registry = TestDatabase.registry()
+        registry.register("nul") { _, _ in ["text": "a\u{0}b"] }
+        let yaml = """
+            type: nulled
+            start: call
+            states:
+              call: {task: nul, next: done, catch: [{errors: [activity.invalid_output], next: bad}]}
+              done: {succeed: true}
+              bad: {fail: {error: bad_output}}
+            """
+        try await TestDatabase.withHarness(workflows: [yaml], registry: registry) { harness in
+            let workflow = try await harness.start("nulled")
+            #expect(try await harness.drain() == 1)
+            #expect(try await harness.engine.workflow(workflow.id).error?.code == "bad_output")
+        }
+    }
+}

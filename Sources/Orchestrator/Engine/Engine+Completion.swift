@@ -13,6 +13,10 @@ extension Engine {
     /// dead-letter or move on. Returns `false` when the lease was lost (nothing was written).
     @discardableResult
     public func finish(_ task: ClaimedTask, outcome: TaskOutcome, on connection: PostgresConnection) async throws -> Bool {
+        var outcome = outcome
+        if case .completed(let result) = outcome, result.containsNUL {
+            outcome = .failed(.nonRetryable("activity.invalid_output", "the result holds a NUL character, which PostgreSQL cannot store"))
+        }
         let now = clock.now()
         guard var workflow = try await store.lockWorkflow(task.workflowID, now: now, on: connection) else { return false }
         let definition = try await catalog.definition(type: workflow.type, version: workflow.version, store: store, on: connection)

@@ -31,6 +31,16 @@ public enum JSONValue: Sendable, Hashable {
         return nil
     }
 
+    /// PostgreSQL's jsonb cannot store the NUL character; values holding it are refused early.
+    public var containsNUL: Bool {
+        switch self {
+        case .string(let text): text.contains("\0")
+        case .array(let items): items.contains(where: \.containsNUL)
+        case .object(let fields): fields.contains { $0.key.contains("\0") || $0.value.containsNUL }
+        default: false
+        }
+    }
+
     public var numberValue: Double? {
         if case .number(let value) = self { return value }
         return nil

@@ -88,6 +88,8 @@ final class Completer: Sendable {
             let outcome: TaskOutcome
             do {
                 let result = try await body(task.input, context, connection)
+                // A result the engine will refuse must not leave its writes behind.
+                guard !result.containsNUL else { throw ActivityError.nonRetryable("activity.invalid_output", "the result holds a NUL character") }
                 try await connection.query("RELEASE SAVEPOINT activity", logger: logger)
                 outcome = .completed(result)
             } catch {

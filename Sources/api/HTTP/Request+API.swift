@@ -67,16 +67,6 @@ extension APIRequestContext {
     }
 }
 
-extension JSONValue {
-    var containsNUL: Bool {
-        switch self {
-        case .string(let text): text.contains("\0")
-        case .array(let items): items.contains(where: \.containsNUL)
-        case .object(let fields): fields.contains { $0.key.contains("\0") || $0.value.containsNUL }
-        default: false
-        }
-    }
-}
 
 /// Opaque keyset-pagination cursors: the last item's key, base64url-encoded.
 enum Cursor {
