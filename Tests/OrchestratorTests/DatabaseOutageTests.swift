@@ -44,7 +44,6 @@ import Testing
             throw error
         }
         await server.stop()
-        #expect(!FileManager.default.fileExists(atPath: server.folder.path))
     }
 
     /// Runs pg_ctl (as the postgres user when root) with posix_spawn and waitpid.

@@ -3,7 +3,8 @@ import PostgresNIO
 
 extension Engine {
     /// Assembles the dashboard in one read-only transaction (a consistent snapshot).
-    public func dashboard(lateLimit: Int = 100) async throws -> Dashboard {
+    /// `lateAfter` overrides the configured threshold (the ops `late` command takes it as a flag).
+    public func dashboard(lateAfter: Duration? = nil, lateLimit: Int = 100) async throws -> Dashboard {
         let now = clock.now()
         let thresholds = Dictionary(uniqueKeysWithValues: catalog.all.compactMap { definition in
             definition.lateAfter.map { (definition.type, $0) }
@@ -13,7 +14,7 @@ extension Engine {
             let groups = try await store.deadLetterGroups(on: connection)
             return Dashboard(
                 generatedAt: now,
-                lateTasks: try await store.lateTasks(now: now, lateAfter: configuration.lateAfter, thresholds: thresholds, limit: lateLimit, on: connection),
+                lateTasks: try await store.lateTasks(now: now, lateAfter: lateAfter ?? configuration.lateAfter, thresholds: thresholds, limit: lateLimit, on: connection),
                 openDeadLetters: groups.reduce(0) { $0 + $1.open },
                 deadLetterGroups: groups,
                 queues: try await store.queues(now: now, on: connection),

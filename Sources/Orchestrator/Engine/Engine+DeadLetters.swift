@@ -8,7 +8,7 @@ extension Engine {
             let now = clock.now()
             let deadLetter = try await resolve(id, as: .retried, by: actor, now: now, on: connection)
             var workflow = try await lockActive(deadLetter.workflowID, now: now, on: connection)
-            guard try await store.requeueTask(deadLetter.taskID, now: now, on: connection) != nil else {
+            guard try await store.requeueTask(deadLetter.taskID, now: now, on: connection) else {
                 throw OrchestratorError(.deadLetterResolved, "the task of dead letter \(id) is no longer dead")
             }
             workflow.record(.deadLetterRetried, state: deadLetter.state, data: ["dead_letter_id": .number(Double(id)), "by": .string(actor)])

@@ -16,9 +16,7 @@ public struct OrchestratorError: Error, Sendable, Hashable, CustomStringConverti
         public static let idempotencyKeyReused = Code("idempotency.key_reused")
         public static let deadLetterNotFound = Code("dead_letter.not_found")
         public static let deadLetterResolved = Code("dead_letter.already_resolved")
-        public static let definitionInvalid = Code("definition.invalid")
         public static let definitionMissing = Code("definition.missing")
-        public static let unknownActivity = Code("activity.unknown")
         public static let database = Code("database.error")
         public static let configuration = Code("configuration.invalid")
     }

@@ -60,21 +60,16 @@ extension WorkflowStore {
     }
 
     /// Puts a dead task back in the queue with fresh attempts (its key stays the same).
-    func requeueTask(_ taskID: Int64, now: Date, on connection: PostgresConnection) async throws -> ClaimedTask? {
+    func requeueTask(_ taskID: Int64, now: Date, on connection: PostgresConnection) async throws -> Bool {
         let rows = try await connection.query(
             """
             UPDATE orchestrator.tasks SET status = 'ready', attempt = 0, errors = '[]', run_at = \(now), completed_at = NULL,
                 lease_owner = NULL, lease_expires_at = NULL
             WHERE id = \(taskID) AND status = 'dead'
-            RETURNING state, visit, activity, item_index
+            RETURNING 1
             """, logger: logger)
-        for try await (state, visit, activity, itemIndex) in rows.decode((String, Int64, String, Int32?).self) {
-            return ClaimedTask(
-                id: taskID, workflowID: "", workflowType: "", state: state, visit: visit, isTimer: false, activity: activity,
-                itemIndex: itemIndex.map(Int.init), input: .null, attempt: 0, timeout: .zero, idempotencyKey: "", correlationID: nil,
-                leaseOwner: "")
-        }
-        return nil
+        for try await _ in rows { return true }
+        return false
     }
 
     public func deadLetter(_ id: Int64, on connection: PostgresConnection) async throws -> DeadLetterRecord? {

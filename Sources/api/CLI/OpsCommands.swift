@@ -175,10 +175,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
         _ action: @escaping @Sendable (Engine, Int64, String) async throws -> DeadLetterRecord
     ) async throws {
         let actor = options.actor
-        let letter = try await options.withEngine { engine in
-            _ = try await action(engine, id, actor)
-            return try await engine.deadLetter(id)
-        }
+        let letter = try await options.withEngine { try await action($0, id, actor) }
         options.emit(Representation.deadLetter(letter), table: "dead letter \(id) \(verb) by \(actor)")
     }
 
@@ -197,11 +194,7 @@ struct LateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let lateAfter = try engineOptions.parsedLateAfter()
-        let dashboard = try await options.withEngine { engine in
-            var configuration = Engine.Configuration()
-            configuration.lateAfter = lateAfter
-            return try await Engine(client: engine.client, configuration: configuration, logger: engine.logger).dashboard()
-        }
+        let dashboard = try await options.withEngine { try await $0.dashboard(lateAfter: lateAfter) }
         options.emit(Representation.dashboard(dashboard)["late_tasks"] ?? [], table: table(
             ["TASK", "WORKFLOW", "TYPE", "STATE", "ACTIVITY", "REASON", "LATE BY"],
             dashboard.lateTasks.map { ["\($0.taskID)", $0.workflowID, $0.workflowType, $0.state, $0.activity, $0.reason.rawValue, String(format: "%.1fs", $0.lateBySeconds)] }))

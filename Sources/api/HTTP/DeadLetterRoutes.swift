@@ -46,12 +46,10 @@ struct DeadLetterRoutes {
     }
 
     @Sendable func retry(_ request: Request, context: APIRequestContext) async throws -> Response {
-        _ = try await engine.retryDeadLetter(try id(context), by: context.key?.name ?? "api")
-        return .json(Representation.deadLetter(try await engine.deadLetter(try id(context))))
+        .json(Representation.deadLetter(try await engine.retryDeadLetter(try id(context), by: context.key?.name ?? "api")))
     }
 
     @Sendable func discard(_ request: Request, context: APIRequestContext) async throws -> Response {
-        _ = try await engine.discardDeadLetter(try id(context), by: context.key?.name ?? "api")
-        return .json(Representation.deadLetter(try await engine.deadLetter(try id(context))))
+        .json(Representation.deadLetter(try await engine.discardDeadLetter(try id(context), by: context.key?.name ?? "api")))
     }
 }

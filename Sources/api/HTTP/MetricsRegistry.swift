@@ -7,7 +7,7 @@ import Synchronization
 /// gauges that describe the database (queue depth, late tasks, dead letters, live workflows).
 final class MetricsRegistry: Sendable {
     let registry = PrometheusCollectorRegistry()
-    private let gaugeLabels = Mutex<[String: Set<[String]>]>([:])
+    private let gaugeLabels = Mutex<[String: Set<[Label]>]>([:])
 
     /// Makes swift-metrics report here; once per process.
     static let shared: MetricsRegistry = {
@@ -39,22 +39,19 @@ final class MetricsRegistry: Sendable {
 
     /// Sets each labelled gauge and zeroes those of label sets that disappeared.
     private func setGauges(_ name: String, _ values: [([(String, String)], Double)]) {
-        let current = Set(values.map { $0.0.map { "\($0.0)=\($0.1)" } })
-        let stale = gaugeLabels.withLock { known -> Set<[String]> in
-            let stale = (known[name] ?? []).subtracting(current)
-            known[name] = (known[name] ?? []).union(current)
-            return stale
+        let current = Set(values.map { $0.0.map(Label.init) })
+        let stale = gaugeLabels.withLock { known -> Set<[Label]> in
+            defer { known[name, default: []].formUnion(current) }
+            return known[name, default: []].subtracting(current)
         }
-        for (labels, value) in values {
-            gauge(name, labels).set(to: value)
-        }
-        for labels in stale {
-            let pairs = labels.map { label -> (String, String) in
-                let parts = label.split(separator: "=", maxSplits: 1).map(String.init)
-                return (parts[0], parts.count > 1 ? parts[1] : "")
-            }
-            gauge(name, pairs).set(to: 0)
-        }
+        for (labels, value) in values { gauge(name, labels).set(to: value) }
+        for labels in stale { gauge(name, labels.map { ($0.name, $0.value) }).set(to: 0) }
+    }
+
+    private struct Label: Hashable {
+        var name: String
+        var value: String
+        init(_ pair: (String, String)) { (name, value) = pair }
     }
 
     private func gauge(_ name: String, _ labels: [(String, String)]) -> Prometheus.Gauge {
