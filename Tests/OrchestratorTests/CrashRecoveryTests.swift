@@ -45,9 +45,10 @@ import Testing
             #expect(child.terminationReason == .uncaughtSignal)
             #expect(running == 4)
 
-            // Past the leases (20s timeout + 5s grace), the rescuer returns the tasks; a new worker finishes.
-            harness.clock.advance(by: .seconds(30))
+            // Past the leases (20s timeout + 5s grace), the rescuer returns the tasks; after their backoff a new worker finishes.
+            harness.clock.set(Date().addingTimeInterval(30))
             #expect(try await harness.engine.rescueExpiredLeases() == 4)
+            harness.clock.advance(by: .seconds(1))  // the retry policy's backoff
             try await harness.drain()
             for id in ids {
                 #expect(try await harness.engine.workflow(id).status == .completed)

@@ -166,6 +166,7 @@ import Testing
             // The slow worker's lease (30s timeout + 5s grace) expires; the rescuer takes the task back.
             harness.clock.advance(by: .seconds(36))
             #expect(try await harness.engine.rescueExpiredLeases() == 1)
+            harness.clock.advance(by: .seconds(1))  // the retry policy's backoff
             let fresh = try #require(try await harness.engine.claim(owner: "fast-worker", limit: 1).first)
             #expect(fresh.id == stale.id && fresh.attempt == 2)
             let staleMoved = try await harness.engine.transaction { try await harness.engine.finish(stale, outcome: .completed(["stale": true]), on: $0) }

@@ -13,12 +13,18 @@ extension Engine {
     /// dead-letter or move on. Returns `false` when the lease was lost (nothing was written).
     @discardableResult
     public func finish(_ task: ClaimedTask, outcome: TaskOutcome, on connection: PostgresConnection) async throws -> Bool {
+        guard let workflow = try await store.lockWorkflow(task.workflowID, now: clock.now(), on: connection) else { return false }
+        return try await finish(task, outcome: outcome, in: workflow, on: connection)
+    }
+
+    /// `finish` for an instance the caller has locked already.
+    func finish(_ task: ClaimedTask, outcome: TaskOutcome, in workflow: LockedWorkflow, on connection: PostgresConnection) async throws -> Bool {
+        var workflow = workflow
         var outcome = outcome
         if case .completed(let result) = outcome, result.containsNUL {
             outcome = .failed(.nonRetryable("activity.invalid_output", "the result holds a NUL character, which PostgreSQL cannot store"))
         }
-        let now = clock.now()
-        guard var workflow = try await store.lockWorkflow(task.workflowID, now: now, on: connection) else { return false }
+        let now = workflow.now
         let definition = try await catalog.definition(type: workflow.type, version: workflow.version, store: store, on: connection)
         let machine = StateMachine(definition)
         let isCurrent = workflow.isActive && workflow.state == task.state && workflow.visit == task.visit
@@ -63,7 +69,7 @@ extension Engine {
                 ]))
                 try await store.save(workflow, on: connection)
                 EngineMetrics.attemptEnded(activity: task.activity, outcome: "retried")
-                logger.info("task failed, will retry", metadata: Self.metadata(task, ["error.code": "\(error.code)", "retry_in": "\(delay)"]))
+                logger.info("task failed, will retry", metadata: Self.metadata(task, [LogKey.errorCode: "\(error.code)", "retry_in": "\(delay)"]))
                 return true
             }
             guard let startedAt = try await store.finishAttempt(task, status: .dead, result: nil, error: attemptError, retryAt: nil, now: now, on: connection) else {
@@ -85,7 +91,9 @@ extension Engine {
                     workflow.record(.taskDeadLettered, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, [
                         "dead_letter_id": .number(Double(deadLetterID)), "error": errorJSON,
                     ]))
-                    logger.warning("task dead-lettered", metadata: Self.metadata(task, ["error.code": "\(error.code)", "dead_letter.id": "\(deadLetterID)"]))
+                    logger.warning("task dead-lettered", metadata: Self.metadata(task, [LogKey.errorCode: "\(error.code)", LogKey.deadLetterID: "\(deadLetterID)"]))
+                    // A dead item frees its slot: the map's other items go on.
+                    if task.itemIndex != nil { try await advanceMap(task, in: &workflow, machine: machine, on: connection) }
                 }
             }
         }
@@ -93,8 +101,9 @@ extension Engine {
         return true
     }
 
-    /// A map item finished: when every item has a result, the list of results is the state's result;
-    /// otherwise start the next items, keeping at most `max_concurrency` in flight.
+    /// A map item finished (completed or dead-lettered): when every item has a result, the list of
+    /// results is the state's result; otherwise start the next items, keeping at most
+    /// `max_concurrency` in flight (a dead item is not in flight).
     private func advanceMap(_ task: ClaimedTask, in workflow: inout LockedWorkflow, machine: StateMachine, on connection: PostgresConnection) async throws {
         guard case .map(let spec)? = machine.definition.states[task.state]?.kind else { return }
         let items = spec.items.read(workflow.context)?.arrayValue ?? []

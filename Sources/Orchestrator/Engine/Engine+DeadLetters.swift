@@ -6,8 +6,11 @@ extension Engine {
     public func retryDeadLetter(_ id: Int64, by actor: String) async throws -> DeadLetterRecord {
         try await transaction { connection in
             let now = clock.now()
+            var workflow = try await lockWorkflow(ofDeadLetter: id, now: now, on: connection)
             let deadLetter = try await resolve(id, as: .retried, by: actor, now: now, on: connection)
-            var workflow = try await lockActive(deadLetter.workflowID, now: now, on: connection)
+            guard workflow.isActive else {
+                throw OrchestratorError(.workflowNotActive, "workflow '\(workflow.id)' is already \(workflow.status.rawValue): its task cannot run again; discard dead letter \(id) instead")
+            }
             guard try await store.requeueTask(deadLetter.taskID, now: now, on: connection) else {
                 throw OrchestratorError(.deadLetterResolved, "the task of dead letter \(id) is no longer dead")
             }
@@ -22,15 +25,19 @@ extension Engine {
     }
 
     /// Gives up on a dead-lettered task: the instance takes its `on_discard` path, or fails with the
-    /// task's error code. Once per dead letter.
+    /// task's error code. Once per dead letter; on an instance that has ended, only closes the row.
     public func discardDeadLetter(_ id: Int64, by actor: String) async throws -> DeadLetterRecord {
         try await transaction { connection in
             let now = clock.now()
+            var workflow = try await lockWorkflow(ofDeadLetter: id, now: now, on: connection)
             let deadLetter = try await resolve(id, as: .discarded, by: actor, now: now, on: connection)
-            var workflow = try await lockActive(deadLetter.workflowID, now: now, on: connection)
             workflow.record(.deadLetterDiscarded, state: deadLetter.state, data: ["dead_letter_id": .number(Double(id)), "by": .string(actor)])
+            guard workflow.isActive else {
+                try await store.save(workflow, on: connection)
+                return deadLetter
+            }
             try await store.cancelTasks(workflowID: workflow.id, visit: nil, now: now, on: connection)
-            try await store.discardDeadLetters(workflowID: workflow.id, by: actor, now: now, on: connection)
+            _ = try await store.discardDeadLetters(workflowID: workflow.id, by: actor, now: now, on: connection)
             let machine = try await self.machine(for: workflow, on: connection)
             if let onDiscard = machine.definition.onDiscard {
                 try await apply(machine.enter(onDiscard, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
@@ -41,6 +48,18 @@ extension Engine {
             try await store.save(workflow, on: connection)
             return deadLetter
         }
+    }
+
+    /// Locks the instance a dead letter belongs to: instance first, dead letter after, the order
+    /// every transition locks in.
+    private func lockWorkflow(ofDeadLetter id: Int64, now: Date, on connection: PostgresConnection) async throws -> LockedWorkflow {
+        guard let deadLetter = try await store.deadLetter(id, on: connection) else {
+            throw OrchestratorError(.deadLetterNotFound, "no dead letter \(id)")
+        }
+        guard let workflow = try await store.lockWorkflow(deadLetter.workflowID, now: now, on: connection) else {
+            throw OrchestratorError(.workflowNotFound, "no workflow '\(deadLetter.workflowID)'")
+        }
+        return workflow
     }
 
     private func resolve(_ id: Int64, as status: DeadLetterRecord.Status, by actor: String, now: Date, on connection: PostgresConnection) async throws -> DeadLetterRecord {

@@ -2,8 +2,8 @@ import Foundation
 import PostgresNIO
 
 extension Engine {
-    /// Returns tasks whose lease expired to the queue (the attempt counts, as `lease_expired`);
-    /// an expired timer simply fires. Returns how many were rescued.
+    /// Returns tasks whose lease expired to the queue (the attempt counts, as `lease_expired`, and
+    /// the retry policy's backoff applies); an expired timer simply fires. Returns how many were rescued.
     @discardableResult
     public func rescueExpiredLeases(limit: Int = 500) async throws -> Int {
         let expired = try await client.withConnection { connection in
@@ -14,56 +14,58 @@ extension Engine {
             let outcome: TaskOutcome =
                 task.isTimer
                 ? .completed(.null)
-                : .failed(ActivityError(code: "lease_expired", message: "the worker holding the task stopped answering (lease expired)", retryAfter: .zero))
+                : .failed(ActivityError(code: "lease_expired", message: "the worker holding the task stopped answering (lease expired)"))
             if try await transaction({ try await finish(task, outcome: outcome, on: $0) }) {
                 rescued += 1
-                logger.warning("rescued task with expired lease", metadata: Self.metadata(task, ["lease.owner": "\(task.leaseOwner)"]))
+                logger.warning("rescued task with expired lease", metadata: Self.metadata(task, [LogKey.leaseOwner: "\(task.leaseOwner)"]))
             }
         }
         return rescued
     }
 
-    /// Starts one instance per due fire time of each schedule. The instance id is derived from the
-    /// fire time and the schedule row is locked, so any number of schedulers start it once.
+    /// Starts one instance per due fire time of each schedule this process knows the type of, each
+    /// schedule in its own transaction. The schedule row is locked and the instance id derived from
+    /// the fire time, so any number of schedulers start it once. A fire whose id another workflow
+    /// already holds is skipped (logged); a type this process does not know is left to one that does.
     @discardableResult
     public func fireDueSchedules() async throws -> [WorkflowRecord] {
+        let now = clock.now()
+        let known = catalog.all.filter { $0.schedule != nil }.map(\.type)
+        let due = try await client.withConnection { try await store.dueSchedules(types: known, now: now, on: $0) }
+        var started: [WorkflowRecord] = []
+        for type in due {
+            if let workflow = try await fire(type, now: now) { started.append(workflow) }
+        }
+        return started
+    }
+
+    private func fire(_ type: String, now: Date) async throws -> WorkflowRecord? {
         try await transaction { connection in
-            let now = clock.now()
-            var started: [WorkflowRecord] = []
-            for due in try await store.lockDueSchedules(now: now, on: connection) {
-                let cron = try CronExpression(due.cron)
-                let next = cron.next(after: max(due.fireAt, now)) ?? now.addingTimeInterval(86_400 * 365)
-                try await store.advanceSchedule(type: due.type, fired: due.fireAt, next: next, on: connection)
-                guard let definition = catalog.current(due.type) else { continue }
-                let stamp = ISO8601DateFormatter().string(from: due.fireAt)
-                let request = StartRequest(
-                    type: due.type, input: definition.schedule?.input ?? .emptyObject, id: "\(due.type)@\(stamp)",
-                    correlationID: "schedule:\(due.type)@\(stamp)")
+            guard let due = try await store.lockDueSchedule(type: type, now: now, on: connection),
+                let definition = catalog.current(type)
+            else { return nil }
+            let cron = try CronExpression(due.cron)
+            let next = cron.next(after: max(due.fireAt, now)) ?? now.addingTimeInterval(86_400 * 365)
+            try await store.advanceSchedule(type: type, fired: due.fireAt, next: next, on: connection)
+            let stamp = ISO8601DateFormatter().string(from: due.fireAt)
+            let request = StartRequest(
+                type: type, input: definition.schedule?.input ?? .emptyObject, id: Self.scheduledID(type: type, fireAt: due.fireAt),
+                correlationID: "schedule:\(type)@\(stamp)")
+            do {
                 let (workflow, created) = try await start(request, on: connection)
-                if created { started.append(workflow) }
+                return created ? workflow : nil
+            } catch let error as OrchestratorError where error.code == .workflowIDConflict {
+                logger.error(
+                    "scheduled fire skipped: its workflow id is taken by another request",
+                    metadata: [LogKey.workflowType: "\(type)", LogKey.workflowID: "\(request.id ?? "")", LogKey.error: "\(error)"])
+                return nil
             }
-            return started
         }
     }
 
-    /// Claims due tasks for `owner`: first unlimited ones, then each limited group within its room.
-    public func claim(owner: String, limit: Int) async throws -> [ClaimedTask] {
-        let now = clock.now()
-        var tasks = try await client.withConnection { connection in
-            try await store.claim(owner: owner, limit: limit, concurrencyKey: nil, now: now, grace: configuration.leaseGrace, on: connection)
-        }
-        for group in configuration.activityLimits where tasks.count < limit {
-            let room = limit - tasks.count
-            tasks += try await transaction { connection in
-                guard let (groupLimit, running) = try await store.lockConcurrencyGroup(group.pattern.pattern, on: connection),
-                    groupLimit > running
-                else { return [] }
-                return try await store.claim(
-                    owner: owner, limit: min(room, groupLimit - running), concurrencyKey: group.pattern.pattern, now: now,
-                    grace: configuration.leaseGrace, on: connection)
-            }
-        }
-        return tasks
+    /// The id of the instance a schedule starts for one fire time.
+    static func scheduledID(type: String, fireAt: Date) -> String {
+        "\(type)@\(ISO8601DateFormatter().string(from: fireAt))"
     }
 
     // MARK: Reads

@@ -48,7 +48,7 @@ extension Engine {
                 throw OrchestratorError(.workflowNotActive, "workflow '\(workflowID)' is already \(workflow.status.rawValue)")
             }
             try await store.cancelTasks(workflowID: workflowID, visit: nil, now: now, on: connection)
-            try await store.discardDeadLetters(workflowID: workflowID, by: actor, now: now, on: connection)
+            _ = try await store.discardDeadLetters(workflowID: workflowID, by: actor, now: now, on: connection)
             workflow.cancelRequested = true
             let machine = try await self.machine(for: workflow, on: connection)
             if let onCancel = machine.definition.onCancel {

@@ -6,6 +6,15 @@ extension Engine {
     /// landing state needs, and settles the status. A `wait_for` whose signal is already buffered
     /// consumes it and moves on at once.
     func apply(_ transition: StateMachine.Transition, to workflow: inout LockedWorkflow, machine: StateMachine, on connection: PostgresConnection) async throws {
+        if workflow.status == .deadLettered {
+            // Leaving the state its dead letters belong to (a sibling's error was caught): they
+            // can no longer be retried, so they are closed, on the record.
+            for id in try await store.discardDeadLetters(workflowID: workflow.id, by: Self.engineActor, now: workflow.now, on: connection) {
+                workflow.record(.deadLetterDiscarded, state: workflow.state, data: [
+                    "dead_letter_id": .number(Double(id)), "by": .string(Self.engineActor), "reason": "the workflow left the state",
+                ])
+            }
+        }
         var transition = transition
         while true {
             workflow.context = transition.context
@@ -48,6 +57,9 @@ extension Engine {
         }
     }
 
+    /// `resolved_by` of what the engine itself resolves.
+    static let engineActor = "engine"
+
     /// Ends the instance; one whose cancellation ran a compensation path ends `cancelled` either way.
     private func finish(_ workflow: inout LockedWorkflow, as status: WorkflowStatus, event: EventRecord.Kind, data: JSONValue) {
         if workflow.cancelRequested {
@@ -66,7 +78,7 @@ extension Engine {
         workflow.enqueue(NewTask(
             state: state, visit: workflow.visit, kind: .activity, activity: spec.activity, itemIndex: itemIndex, input: input,
             maxAttempts: spec.retry.maxAttempts, runAt: workflow.now, timeoutMilliseconds: spec.timeout.milliseconds,
-            idempotencyKey: key, concurrencyKey: concurrencyKey(for: spec.activity), correlationID: workflow.correlationID,
+            idempotencyKey: key, correlationID: workflow.correlationID,
             createdAt: workflow.now))
         var data: JSONValue = ["activity": .string(spec.activity)]
         if let itemIndex { JSONPath(segments: [.key("item_index")]).write(.number(Double(itemIndex)), into: &data) }
@@ -77,6 +89,6 @@ extension Engine {
         workflow.enqueue(NewTask(
             state: state, visit: workflow.visit, kind: .timer, activity: "timer", itemIndex: nil, input: .null, maxAttempts: 1000,
             runAt: date, timeoutMilliseconds: 10_000, idempotencyKey: "\(workflow.id)/\(state)/\(workflow.visit)/timer",
-            concurrencyKey: nil, correlationID: workflow.correlationID, createdAt: workflow.now))
+            correlationID: workflow.correlationID, createdAt: workflow.now))
     }
 }

@@ -9,7 +9,10 @@ public final class Engine: Sendable {
     public struct Configuration: Sendable {
         /// Added to a task's timeout to form its lease.
         public var leaseGrace: Duration = .seconds(5)
+        /// Limits this process writes to the database at `install` (any process may set more; all enforce them all).
         public var activityLimits: [ActivityLimit] = []
+        /// How long a claimer trusts its copy of the database's activity limits.
+        public var activityLimitsRefresh: Duration = .seconds(1)
         /// A ready task not started within this is late.
         public var lateAfter: Duration = .seconds(60)
         public init() {}
@@ -21,6 +24,7 @@ public final class Engine: Sendable {
     public let logger: Logger
     public let configuration: Configuration
     let catalog = DefinitionCatalog()
+    let claimPlanner = ClaimPlanner()
 
     public init(client: PostgresClient, configuration: Configuration = .init(), clock: any WallClock = SystemWallClock(), logger: Logger) {
         self.client = client
@@ -45,19 +49,14 @@ public final class Engine: Sendable {
             }
             try await store.deleteSchedules(
                 except: definitions.filter { $0.schedule != nil }.map(\.type), among: definitions.map(\.type), on: connection)
-            try await store.saveConcurrencyLimits(configuration.activityLimits, on: connection)
         }
+        for limit in configuration.activityLimits { try await setActivityLimit(limit) }
         catalog.install(definitions)
     }
 
     public var definitions: [WorkflowDefinition] { catalog.all }
 
     public func definition(_ type: String) -> WorkflowDefinition? { catalog.current(type) }
-
-    /// The group key for an activity's concurrency limit, if one applies.
-    func concurrencyKey(for activity: String) -> String? {
-        configuration.activityLimits.first { $0.pattern.matches(activity) }?.pattern.pattern
-    }
 
     @discardableResult
     public func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {

@@ -15,7 +15,8 @@ struct LockedWorkflow: Sendable {
     var eventSeq: Int
     var cancelRequested: Bool
     let correlationID: String?
-    let now: Date
+    /// The time of this transition (the engine's clock, which follows the database's).
+    var now: Date
 
     private(set) var newEvents: [NewEvent] = []
     private(set) var newTasks: [NewTask] = []
@@ -81,7 +82,6 @@ struct NewTask: Sendable {
     var runAt: Date
     var timeoutMilliseconds: Int64
     var idempotencyKey: String
-    var concurrencyKey: String?
     var correlationID: String?
     var createdAt: Date
 }

@@ -4,13 +4,16 @@ public struct DottedPattern: Sendable, Hashable, Codable, CustomStringConvertibl
 
     public init(_ pattern: String) { self.pattern = pattern }
 
+    /// What matching names start with (`http.` for `http.*`, empty for `*`); `nil` for an exact pattern.
+    public var prefix: String? {
+        if pattern == "*" { return "" }
+        if pattern.hasSuffix(".*") { return String(pattern.dropLast(1)) }  // keep the dot: `http.` matches `http.404`
+        return nil
+    }
+
     public func matches(_ code: String) -> Bool {
-        if pattern == "*" { return true }
-        if pattern.hasSuffix(".*") {
-            let prefix = pattern.dropLast(1)  // keep the dot: `http.` matches `http.404`
-            return code.hasPrefix(prefix)
-        }
-        return code == pattern
+        guard let prefix else { return code == pattern }
+        return code.hasPrefix(prefix)
     }
 
     public var description: String { pattern }

@@ -3,101 +3,145 @@ import PostgresNIO
 import Synchronization
 
 /// Commits the outcomes of finished attempts, many per transaction when many finish together
-/// (group commit); transactional activities run here, inside that transaction.
+/// (group commit), locking their workflows in one global order (by id) so two completers never
+/// deadlock.
+///
+/// An outcome is kept until it is committed, or its commit proves the lease gone (fenced): while
+/// the database is away the batch waits and is tried again with backoff; an outcome whose own
+/// commit fails is set aside and retried with backoff while the others go on.
 final class Completer: Sendable {
-    enum Item: Sendable {
-        case outcome(ClaimedTask, TaskOutcome)
-        case transactional(ClaimedTask, ActivityRegistry.TransactionalBody, ActivityContext)
+    private struct Pending: Sendable {
+        var task: ClaimedTask
+        var outcome: TaskOutcome
+        /// Resumed with `true` once committed, `false` if the completer stopped first.
+        var continuation: CheckedContinuation<Bool, Never>
+        var failures = 0
+        var notBefore = ContinuousClock.now
+    }
+
+    private struct Queue {
+        var pending: [Pending] = []
+        var stopped = false
+        /// Once shutting down, pending outcomes are given up at this instant.
+        var drainDeadline: ContinuousClock.Instant?
     }
 
     private let engine: Engine
     private let logger: Logger
-    private struct Queue {
-        /// Each continuation is resumed with `true` once the item is committed (or given up on).
-        var items: [(Item, CheckedContinuation<Bool, Never>)] = []
-        /// Set when `run()` has ended: later items are committed by their submitter.
-        var closed = false
-    }
-
     private let queue = Mutex(Queue())
     private let doorbell = Doorbell()
     static let maxBatch = 200
+    static let maxBackoff: Duration = .seconds(5)
 
     init(engine: Engine, logger: Logger) {
         self.engine = engine
         self.logger = logger
     }
 
-    /// Hands an item over; returns once it is committed (or given up on, to be rescued later).
-    func submit(_ item: Item) async {
-        let committed = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+    /// Hands an outcome over; returns `true` once it is committed (fenced counts: the lease was
+    /// provably gone), `false` if the completer stopped before it could be.
+    @discardableResult
+    func submit(_ task: ClaimedTask, _ outcome: TaskOutcome) async -> Bool {
+        await withCheckedContinuation { continuation in
             let queued = queue.withLock { queue -> Bool in
-                guard !queue.closed else { return false }
-                queue.items.append((item, continuation))
+                guard !queue.stopped else { return false }
+                queue.pending.append(Pending(task: task, outcome: outcome, continuation: continuation))
                 return true
             }
             if queued { doorbell.ring() } else { continuation.resume(returning: false) }
         }
-        if !committed { await commit([item]) }
     }
 
-    /// Commits until cancelled, then drains what is left.
+    /// After cancellation, `run()` gives up what is still pending at `deadline`.
+    func drain(until deadline: ContinuousClock.Instant) {
+        queue.withLock { $0.drainDeadline = deadline }
+    }
+
+    /// Commits until cancelled, then until nothing is pending or the drain deadline has passed.
     func run() async {
         while true {
             let cancelled = Task.isCancelled
-            let batch = queue.withLock { queue in
-                let batch = Array(queue.items.prefix(Self.maxBatch))
-                queue.items.removeFirst(batch.count)
-                if batch.isEmpty && cancelled { queue.closed = true }
-                return batch
+            let now = ContinuousClock.now
+            let (batch, nextDue, done) = queue.withLock { queue -> ([Pending], ContinuousClock.Instant?, Bool) in
+                if cancelled, queue.pending.isEmpty || queue.drainDeadline.map({ now >= $0 }) == true {
+                    queue.stopped = true
+                    return ([], nil, true)
+                }
+                var batch: [Pending] = []
+                var waiting: [Pending] = []
+                for item in queue.pending {
+                    if item.notBefore <= now && batch.count < Self.maxBatch { batch.append(item) } else { waiting.append(item) }
+                }
+                queue.pending = waiting
+                return (batch, waiting.map(\.notBefore).min(), false)
+            }
+            if done {
+                abandonPending()
+                return
             }
             if batch.isEmpty {
-                if cancelled { return }
-                await doorbell.wait(timeout: .seconds(1))
+                let wait = min(nextDue.map { $0 - now } ?? .seconds(1), .seconds(1))
+                if cancelled {
+                    // The doorbell returns at once in a cancelled task: sleep outside it.
+                    await Task { try? await Task.sleep(for: wait) }.value
+                } else {
+                    await doorbell.wait(timeout: wait)
+                }
                 continue
             }
-            await commit(batch.map(\.0))
-            for (_, continuation) in batch { continuation.resume(returning: true) }
+            await commit(batch)
         }
     }
 
-    private func commit(_ items: [Item]) async {
-        for attempt in 1...5 {
-            do {
-                try await engine.transaction { connection in
-                    for item in items { try await process(item, on: connection) }
-                }
-                return
-            } catch {
-                logger.warning("completion batch failed", metadata: [LogKey.error: "\(String(reflecting: error))", "attempt": "\(attempt)", "batch": "\(items.count)"])
-                if items.count > 1 { break }
-                try? await Task.sleep(for: .milliseconds(200 * (1 << attempt)))
-            }
+    private func abandonPending() {
+        let abandoned = queue.withLock { queue in
+            defer { queue.pending = [] }
+            return queue.pending
         }
-        guard items.count > 1 else { return }
-        // One item broke the batch: commit each alone so the others are not held back.
-        for item in items { await commit([item]) }
+        if !abandoned.isEmpty {
+            logger.warning("completer stopped with outcomes not committed; their leases will expire", metadata: ["outcomes": "\(abandoned.count)"])
+        }
+        for item in abandoned { item.continuation.resume(returning: false) }
     }
 
-    private func process(_ item: Item, on connection: PostgresConnection) async throws {
-        switch item {
-        case .outcome(let task, let outcome):
-            try await engine.finish(task, outcome: outcome, on: connection)
-        case .transactional(let task, let body, let context):
-            try await connection.query("SAVEPOINT activity", logger: logger)
-            let outcome: TaskOutcome
-            do {
-                let result = try await body(task.input, context, connection)
-                // A result the engine will refuse must not leave its writes behind.
-                guard !result.containsNUL else { throw ActivityError.nonRetryable("activity.invalid_output", "the result holds a NUL character") }
-                try await connection.query("RELEASE SAVEPOINT activity", logger: logger)
-                outcome = .completed(result)
-            } catch {
-                try await connection.query("ROLLBACK TO SAVEPOINT activity", logger: logger)
-                outcome = .failed(ActivityError(error))
+    private func commit(_ batch: [Pending]) async {
+        let ordered = batch.sorted { ($0.task.workflowID, $0.task.id) < ($1.task.workflowID, $1.task.id) }
+        do {
+            try await engine.transaction { connection in
+                for item in ordered { try await engine.finish(item.task, outcome: item.outcome, on: connection) }
             }
-            try await engine.finish(task, outcome: outcome, on: connection)
+            for item in ordered { item.continuation.resume(returning: true) }
+        } catch where ordered.count > 1 && Self.isAboutTheItems(error) {
+            // One outcome broke the batch: commit each alone, so the others are not held back.
+            logger.warning("completion batch failed, committing its outcomes one by one", metadata: [
+                LogKey.error: "\(String(reflecting: error))", "outcomes": "\(ordered.count)",
+            ])
+            for item in ordered { await commit([item]) }
+        } catch {
+            logger.warning("completion failed, will retry", metadata: [
+                LogKey.error: "\(String(reflecting: error))", "outcomes": "\(ordered.count)", "failures": "\(ordered[0].failures + 1)",
+            ])
+            setAside(ordered)
         }
+    }
+
+    /// Puts failed outcomes back, due again after a backoff that grows with their failures.
+    private func setAside(_ items: [Pending]) {
+        let now = ContinuousClock.now
+        queue.withLock { queue in
+            for var item in items {
+                item.failures += 1
+                item.notBefore = now + min(.milliseconds(100) * (1 << min(item.failures, 10)), Self.maxBackoff)
+                queue.pending.append(item)
+            }
+        }
+    }
+
+    /// An error the server reported about a statement (a constraint, a lock timeout, a deadlock)
+    /// may come from one outcome; any other (connection lost, database away) concerns them all.
+    private static func isAboutTheItems(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError else { return true }
+        return error.code == .server
     }
 }
 

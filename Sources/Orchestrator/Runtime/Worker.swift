@@ -4,11 +4,12 @@ import PostgresNIO
 import ServiceLifecycle
 import Synchronization
 
-/// Claims ready tasks in batches and runs their activities, up to `concurrency` at once.
+/// Claims ready tasks of the activities it has, in batches, and runs them, up to `concurrency` at once.
 ///
 /// `LISTEN/NOTIFY` wakes it as soon as work is enqueued; polling every `pollInterval` is the
-/// fallback (and what fires durable timers). On graceful shutdown it stops claiming, lets the
-/// running attempts finish and commits them.
+/// fallback (and what fires durable timers). On graceful shutdown it stops claiming and gives the
+/// running attempts `shutdownGrace` to finish and commit; then it abandons the rest and releases
+/// their leases, so another worker takes them at once.
 public final class Worker: Service {
     public struct Configuration: Sendable {
         public var id: String
@@ -16,6 +17,7 @@ public final class Worker: Service {
         public var batchSize: Int = 32
         public var pollInterval: Duration = .seconds(1)
         public var heartbeatInterval: Duration = .seconds(5)
+        public var shutdownGrace: Duration = .seconds(30)
         public init(id: String = "worker-\(UUID().uuidString.prefix(8).lowercased())", concurrency: Int) {
             self.id = id
             self.concurrency = concurrency
@@ -29,7 +31,8 @@ public final class Worker: Service {
     let logger: Logger
     private let doorbell = Doorbell()
     private let inFlight = Mutex(0)
-    private let stopping = Mutex(false)
+    /// Set on graceful shutdown: when the running attempts are abandoned.
+    private let shutdownDeadline = Mutex<ContinuousClock.Instant?>(nil)
 
     public init(engine: Engine, registry: ActivityRegistry, database: DatabaseConfiguration, configuration: Configuration, logger: Logger) {
         self.engine = engine
@@ -41,6 +44,9 @@ public final class Worker: Service {
         self.logger = logger
     }
 
+    /// The activities this worker claims: only those it can run.
+    var activities: [String] { registry.names.sorted() }
+
     public func run() async throws {
         let completer = Completer(engine: engine, logger: logger)
         await withTaskGroup(of: Void.self) { background in
@@ -50,28 +56,38 @@ public final class Worker: Service {
             await withGracefulShutdownHandler {
                 await self.claimLoop(completer: completer)
             } onGracefulShutdown: {
-                self.stopping.withLock { $0 = true }
+                let deadline = ContinuousClock.now + self.configuration.shutdownGrace
+                self.shutdownDeadline.withLock { $0 = deadline }
+                completer.drain(until: deadline)
                 self.doorbell.ring()
             }
-            // Every attempt has been handed to the completer: stop the helpers, drain the completer.
+            // Every attempt has ended or been abandoned: stop the helpers, drain the completer.
             background.cancelAll()
         }
-        try? await engine.client.withConnection { connection in
-            try await engine.store.markStopped(workerID: configuration.id, now: engine.clock.now(), on: connection)
+        do {
+            try await engine.client.withConnection { connection in
+                let released = try await engine.store.releaseLeases(owner: configuration.id, now: engine.clock.now(), on: connection)
+                if released > 0 { logger.warning("released leases of abandoned attempts", metadata: ["tasks": "\(released)"]) }
+                try await engine.store.markStopped(workerID: configuration.id, now: engine.clock.now(), on: connection)
+            }
+        } catch {
+            logger.warning("could not release leases at shutdown; they will expire", metadata: [LogKey.error: "\(String(reflecting: error))"])
         }
         logger.info("worker stopped")
     }
 
+    private var isStopping: Bool { shutdownDeadline.withLock { $0 != nil } }
+
     private func claimLoop(completer: Completer) async {
-        logger.info("worker started", metadata: ["concurrency": "\(configuration.concurrency)"])
+        logger.info("worker started", metadata: ["concurrency": "\(configuration.concurrency)", "activities": "\(activities.joined(separator: ","))"])
         await withDiscardingTaskGroup { group in
             var failures = 0
-            while !stopping.withLock({ $0 }) && !Task.isCancelled {
+            while !isStopping && !Task.isCancelled {
                 let free = configuration.concurrency - inFlight.withLock { $0 }
                 if free > 0 {
                     let requested = min(free, configuration.batchSize)
                     do {
-                        let tasks = try await engine.claim(owner: configuration.id, limit: requested)
+                        let tasks = try await engine.claim(owner: configuration.id, limit: requested, activities: activities)
                         failures = 0
                         inFlight.withLock { $0 += tasks.count }
                         for task in tasks {
@@ -91,14 +107,28 @@ public final class Worker: Service {
                 }
                 await doorbell.wait(timeout: configuration.pollInterval)
             }
+            // Shutting down: let the running attempts finish until the deadline, then abandon them.
+            while inFlight.withLock({ $0 }) > 0, let deadline = shutdownDeadline.withLock({ $0 }), ContinuousClock.now < deadline {
+                await doorbell.wait(timeout: min(deadline - ContinuousClock.now, .seconds(1)))
+            }
+            if inFlight.withLock({ $0 }) > 0 {
+                logger.warning("shutdown grace over; abandoning running attempts", metadata: ["attempts": "\(inFlight.withLock { $0 })"])
+                group.cancelAll()
+            }
         }
     }
 
     /// Claims what is due now, runs it and commits the outcomes; returns how many tasks ran.
     /// The stepping primitive of tests and one-shot tools; `run()` is this in a loop.
     public func runDue() async throws -> Int {
-        let tasks = try await engine.claim(owner: configuration.id, limit: configuration.batchSize)
+        let tasks = try await engine.claim(owner: configuration.id, limit: configuration.batchSize, activities: activities)
         guard !tasks.isEmpty else { return 0 }
+        await run(claimed: tasks)
+        return tasks.count
+    }
+
+    /// Runs tasks this worker already holds and commits their outcomes.
+    public func run(claimed tasks: [ClaimedTask]) async {
         let completer = Completer(engine: engine, logger: logger)
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await completer.run() }
@@ -107,15 +137,15 @@ public final class Worker: Service {
             }
             group.cancelAll()
         }
-        return tasks.count
     }
 
+    /// Runs one attempt and hands its outcome over; returns without an outcome when abandoned.
     func execute(_ task: ClaimedTask, completer: Completer) async {
         if let dueAt = task.dueAt {
             EngineMetrics.scheduleToStart(activity: task.activity, seconds: engine.clock.now().timeIntervalSince(dueAt))
         }
         if task.isTimer {
-            await completer.submit(.outcome(task, .completed(.null)))
+            await completer.submit(task, .completed(.null))
             return
         }
         var taskLogger = logger
@@ -125,35 +155,38 @@ public final class Worker: Service {
             idempotencyKey: task.idempotencyKey, correlationID: task.correlationID, logger: taskLogger)
         switch registry.entry(task.activity) {
         case nil:
-            await completer.submit(.outcome(task, .failed(.nonRetryable("activity.unknown", "no activity '\(task.activity)' is registered in this worker"))))
+            // Claims take only registered activities; a registry never shrinks while running.
+            logger.error("claimed a task of an activity this worker lacks", metadata: Engine.metadata(task, [:]))
         case .transactional(let body):
-            await completer.submit(.transactional(task, body, context))
+            do {
+                try await engine.runTransactionalAttempt(task, body: body, context: context)
+            } catch where !Task.isCancelled {
+                // Nothing was committed (or the lease is gone): record the failure; the fence decides.
+                logger.warning("transactional attempt failed to commit", metadata: Engine.metadata(task, [LogKey.error: "\(String(reflecting: error))"]))
+                await completer.submit(task, .failed(ActivityError(code: "activity.transaction_failed", message: "the attempt's transaction did not commit: \(error)")))
+            } catch {}
         case .plain(let body):
             let started = ContinuousClock.now
-            let outcome = await Self.run(body, input: task.input, context: context, timeout: task.timeout)
+            guard let outcome = await Self.run(body, input: task.input, context: context, timeout: task.timeout) else { return }
             EngineMetrics.attemptDuration(activity: task.activity, ContinuousClock.now - started)
-            await completer.submit(.outcome(task, outcome))
+            await completer.submit(task, outcome)
         }
     }
 
-    /// Runs one attempt under its start-to-close timeout.
-    static func run(_ body: @escaping ActivityRegistry.Body, input: JSONValue, context: ActivityContext, timeout: Duration) async -> TaskOutcome {
-        await withTaskGroup(of: TaskOutcome?.self) { group in
-            group.addTask {
-                do {
-                    return .completed(try await body(input, context))
-                } catch {
-                    return .failed(ActivityError(error))
-                }
+    /// Runs one attempt under its start-to-close timeout. The attempt ends at the timeout even if
+    /// the activity ignores cancellation (it is left to finish unobserved). `nil` when the waiting
+    /// task is cancelled (the worker abandons the attempt).
+    static func run(_ body: @escaping ActivityRegistry.Body, input: JSONValue, context: ActivityContext, timeout: Duration) async -> TaskOutcome? {
+        let work = Task { () -> TaskOutcome in
+            do {
+                return .completed(try await body(input, context))
+            } catch {
+                return .failed(ActivityError(error))
             }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return Task.isCancelled ? nil : .failed(ActivityError(code: "timeout", message: "the attempt did not finish within \(timeout.text)"))
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first ?? .failed(ActivityError(code: "timeout", message: "the attempt did not finish within \(timeout.text)"))
         }
+        if let outcome = await Deadline.value(of: work, within: timeout) { return outcome }
+        work.cancel()
+        return Task.isCancelled ? nil : .failed(Engine.timeoutError(timeout))
     }
 
     /// Keeps a LISTEN connection open; reconnects with backoff when it drops.

@@ -67,15 +67,34 @@ public struct DatabaseConfiguration: Sendable, Hashable {
         }
         configuration.options.maximumConnections = maximumConnections
         configuration.options.minimumConnections = 0
+        configuration.options.additionalStartupParameters = Self.sessionSettings
+        configuration.options.keepAliveBehavior = .init(frequency: .seconds(15))
         return configuration
     }
 
+    /// Settings every engine session starts with. No statement may hang the engine: statements
+    /// and lock waits are cut (a transactional activity sets its own statement timeout); the
+    /// server probes idle TCP connections, so a vanished process's session (and its locks) ends
+    /// within a minute. Client-side, the pool's keep-alive query probes idle connections.
+    static let sessionSettings = [
+        ("statement_timeout", "60s"),
+        ("lock_timeout", "30s"),
+        ("idle_in_transaction_session_timeout", "10min"),
+        ("tcp_keepalives_idle", "20"),
+        ("tcp_keepalives_interval", "5"),
+        ("tcp_keepalives_count", "4"),
+    ]
+
     public func connectionConfiguration() -> PostgresConnection.Configuration {
+        var configuration: PostgresConnection.Configuration
         if let unixSocketPath {
-            return .init(unixSocketPath: unixSocketPath, username: username, password: password, database: database)
+            configuration = .init(unixSocketPath: unixSocketPath, username: username, password: password, database: database)
+        } else {
+            let tls: PostgresConnection.Configuration.TLS =
+                if useTLS, let context = try? NIOSSLContext(configuration: .makeClientConfiguration()) { .require(context) } else { .disable }
+            configuration = .init(host: host, port: port, username: username, password: password, database: database, tls: tls)
         }
-        let tls: PostgresConnection.Configuration.TLS =
-            if useTLS, let context = try? NIOSSLContext(configuration: .makeClientConfiguration()) { .require(context) } else { .disable }
-        return .init(host: host, port: port, username: username, password: password, database: database, tls: tls)
+        configuration.options.additionalStartupParameters = Self.sessionSettings
+        return configuration
     }
 }

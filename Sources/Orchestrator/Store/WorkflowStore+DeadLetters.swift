@@ -43,13 +43,18 @@ extension WorkflowStore {
         return nil
     }
 
-    /// Resolves every open dead letter of an instance (it was cancelled).
-    func discardDeadLetters(workflowID: String, by actor: String, now: Date, on connection: PostgresConnection) async throws {
-        try await connection.query(
+    /// Discards every open dead letter of an instance (it was cancelled, or left the state they
+    /// belong to); returns their ids.
+    func discardDeadLetters(workflowID: String, by actor: String, now: Date, on connection: PostgresConnection) async throws -> [Int64] {
+        let rows = try await connection.query(
             """
             UPDATE orchestrator.dead_letters SET status = 'discarded', resolved_at = \(now), resolved_by = \(actor)
             WHERE workflow_id = \(workflowID) AND status = 'open'
+            RETURNING id
             """, logger: logger)
+        var ids: [Int64] = []
+        for try await id in rows.decode(Int64.self) { ids.append(id) }
+        return ids.sorted()
     }
 
     func openDeadLetterCount(workflowID: String, on connection: PostgresConnection) async throws -> Int {
@@ -59,12 +64,13 @@ extension WorkflowStore {
         return 0
     }
 
-    /// Puts a dead task back in the queue with fresh attempts (its key stays the same).
+    /// Puts a dead task back in the queue with fresh attempts (its key stays the same, its lease
+    /// number goes on), under the activity limit that applies now.
     func requeueTask(_ taskID: Int64, now: Date, on connection: PostgresConnection) async throws -> Bool {
         let rows = try await connection.query(
             """
             UPDATE orchestrator.tasks SET status = 'ready', attempt = 0, errors = '[]', run_at = \(now), completed_at = NULL,
-                lease_owner = NULL, lease_expires_at = NULL
+                lease_owner = NULL, lease_expires_at = NULL, activity_limit = orchestrator.activity_limit_of(activity)
             WHERE id = \(taskID) AND status = 'dead'
             RETURNING 1
             """, logger: logger)

@@ -17,72 +17,78 @@ public struct ClaimedTask: Sendable, Hashable {
     public var idempotencyKey: String
     public var correlationID: String?
     public var leaseOwner: String
+    /// Which claim of the task this is; the fence compares it, so a stale attempt never passes.
+    public var leaseNumber: Int
     /// When the attempt became due (its `run_at`); `nil` where the caller did not load it.
     public var dueAt: Date? = nil
 }
 
+/// Which ready tasks a claim takes: those outside any activity limit, or those of one limit.
+enum ClaimSource: Sendable, Hashable {
+    case unlimited
+    case limited(pattern: String)
+}
+
 extension WorkflowStore {
-    /// Claims up to `limit` due tasks in one statement: walks the partial claim index in order,
-    /// skips rows other workers hold, and leases each for its timeout plus `grace`.
-    func claim(owner: String, limit: Int, concurrencyKey: String?, now: Date, grace: Duration, on connection: PostgresConnection) async throws -> [ClaimedTask] {
+    /// Claims up to `limit` due tasks of `source` in one statement: walks the claim index in order,
+    /// skips rows other workers hold and activities this worker lacks, and leases each for its
+    /// timeout plus `grace`.
+    func claim(
+        _ source: ClaimSource, owner: String, limit: Int, activities: [String]?, now: Date, grace: Duration, on connection: PostgresConnection
+    ) async throws -> [ClaimedTask] {
         let graceMilliseconds = grace.milliseconds
-        // Unlimited tasks use the `tasks_claim` partial index, a group's tasks `tasks_claim_limited`.
-        let keyColumn = concurrencyKey == nil ? "concurrency_key IS NULL AND ''" : "concurrency_key"
-        let query: PostgresQuery = 
-            """
-            WITH picked AS (
-                SELECT id FROM orchestrator.tasks
-                WHERE status IN ('ready', 'failed') AND \(unescaped: keyColumn) = \(concurrencyKey ?? "") AND run_at <= \(now)
-                ORDER BY run_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
-            UPDATE orchestrator.tasks t SET status = 'running', attempt = t.attempt + 1, lease_owner = \(owner),
-                lease_expires_at = \(now) + (t.timeout_ms + \(graceMilliseconds)) * interval '1 millisecond',
-                started_at = \(now)
-            FROM picked, orchestrator.workflows w
-            WHERE t.id = picked.id AND w.id = t.workflow_id
-            RETURNING t.id, t.workflow_id, w.type, t.state, t.visit, t.kind, t.activity, t.item_index, t.input::text,
-                      t.attempt, t.timeout_ms, t.idempotency_key, t.correlation_id, t.run_at
-            """
-        let rows =
-            concurrencyKey == nil
-            ? try await connection.prepared(HotQuery.Claim.self, query, logger: logger)
-            : try await connection.prepared(HotQuery.ClaimGroup.self, query, logger: logger)
+        let anyActivity = activities == nil
+        let names = activities ?? []
+        let rows: AsyncThrowingMapSequence<PostgresRowSequence, PostgresRow>
+        // Unlimited tasks walk the `tasks_claim` partial index, a limit's tasks `tasks_claim_limited`.
+        switch source {
+        case .unlimited:
+            rows = try await connection.prepared(HotQuery.Claim.self,
+                """
+                WITH picked AS (
+                    SELECT id FROM orchestrator.tasks
+                    WHERE status IN ('ready', 'failed') AND activity_limit IS NULL AND run_at <= \(now)
+                      AND (\(anyActivity) OR kind = 'timer' OR activity = ANY(\(names)::text[]))
+                    ORDER BY run_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+                UPDATE orchestrator.tasks t SET status = 'running', attempt = t.attempt + 1, lease_number = t.lease_number + 1,
+                    lease_owner = \(owner), lease_expires_at = \(now) + (t.timeout_ms + \(graceMilliseconds)) * interval '1 millisecond',
+                    started_at = \(now)
+                FROM picked, orchestrator.workflows w
+                WHERE t.id = picked.id AND w.id = t.workflow_id
+                RETURNING t.id, t.workflow_id, w.type, t.state, t.visit, t.kind, t.activity, t.item_index, t.input::text,
+                          t.attempt, t.timeout_ms, t.idempotency_key, t.correlation_id, t.lease_number, t.run_at
+                """, logger: logger)
+        case .limited(let pattern):
+            rows = try await connection.prepared(HotQuery.ClaimLimited.self,
+                """
+                WITH picked AS (
+                    SELECT id FROM orchestrator.tasks
+                    WHERE status IN ('ready', 'failed') AND activity_limit = \(pattern) AND run_at <= \(now)
+                      AND (\(anyActivity) OR activity = ANY(\(names)::text[]))
+                    ORDER BY run_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+                UPDATE orchestrator.tasks t SET status = 'running', attempt = t.attempt + 1, lease_number = t.lease_number + 1,
+                    lease_owner = \(owner), lease_expires_at = \(now) + (t.timeout_ms + \(graceMilliseconds)) * interval '1 millisecond',
+                    started_at = \(now)
+                FROM picked, orchestrator.workflows w
+                WHERE t.id = picked.id AND w.id = t.workflow_id
+                RETURNING t.id, t.workflow_id, w.type, t.state, t.visit, t.kind, t.activity, t.item_index, t.input::text,
+                          t.attempt, t.timeout_ms, t.idempotency_key, t.correlation_id, t.lease_number, t.run_at
+                """, logger: logger)
+        }
         var tasks: [ClaimedTask] = []
         for try await row in rows {
-            let (id, workflowID, type, state, visit, kind, activity, itemIndex, input, attempt, timeout, key, correlationID, dueAt) =
-                try row.decode((Int64, String, String, String, Int64, String, String, Int32?, String, Int32, Int64, String, String?, Date).self)
+            let (id, workflowID, type, state, visit, kind, activity, itemIndex, input, attempt, timeout, key, correlationID, leaseNumber, dueAt) =
+                try row.decode((Int64, String, String, String, Int64, String, String, Int32?, String, Int32, Int64, String, String?, Int32, Date).self)
             tasks.append(ClaimedTask(
                 id: id, workflowID: workflowID, workflowType: type, state: state, visit: visit, isTimer: kind == "timer",
                 activity: activity, itemIndex: itemIndex.map(Int.init), input: try JSONValue(json: input), attempt: Int(attempt),
-                timeout: .milliseconds(timeout), idempotencyKey: key, correlationID: correlationID, leaseOwner: owner, dueAt: dueAt))
+                timeout: .milliseconds(timeout), idempotencyKey: key, correlationID: correlationID, leaseOwner: owner,
+                leaseNumber: Int(leaseNumber), dueAt: dueAt))
         }
         return tasks
     }
 
-    /// Running tasks of `concurrencyKey` and its limit, with the limit row locked so claimers of one
-    /// group queue up behind each other and never overshoot.
-    func lockConcurrencyGroup(_ key: String, on connection: PostgresConnection) async throws -> (limit: Int, running: Int)? {
-        let rows = try await connection.query(
-            """
-            SELECT l.max_running,
-                   (SELECT count(*) FROM orchestrator.tasks WHERE status = 'running' AND concurrency_key = l.key)
-            FROM orchestrator.concurrency_limits l WHERE l.key = \(key) FOR UPDATE OF l
-            """, logger: logger)
-        for try await (limit, running) in rows.decode((Int32, Int64).self) { return (Int(limit), Int(running)) }
-        return nil
-    }
-
-    func saveConcurrencyLimits(_ limits: [ActivityLimit], on connection: PostgresConnection) async throws {
-        for limit in limits {
-            try await connection.query(
-                """
-                INSERT INTO orchestrator.concurrency_limits (key, pattern, max_running)
-                VALUES (\(limit.pattern.pattern), \(limit.pattern.pattern), \(Int32(limit.maxRunning)))
-                ON CONFLICT (key) DO UPDATE SET max_running = EXCLUDED.max_running
-                """, logger: logger)
-        }
-    }
-
-    /// Ends an attempt if the caller still holds the lease (owner and attempt match): the fence.
+    /// Ends an attempt if its lease is still current (running, same lease number): the fence.
     /// Returns when the attempt started, or `nil` when the lease was lost.
     func finishAttempt(
         _ task: ClaimedTask, status: TaskStatus, result: JSONValue?, error: AttemptError?, retryAt: Date?, now: Date,
@@ -96,11 +102,24 @@ extension WorkflowStore {
                 run_at = CASE WHEN \(retryAt != nil) THEN \(retryAt ?? now)::timestamptz ELSE run_at END,
                 lease_owner = NULL, lease_expires_at = NULL,
                 completed_at = CASE WHEN \(status.rawValue) IN ('completed', 'dead') THEN \(now)::timestamptz END
-            WHERE id = \(task.id) AND status = 'running' AND lease_owner = \(task.leaseOwner) AND attempt = \(Int32(task.attempt))
+            WHERE id = \(task.id) AND status = 'running' AND lease_number = \(Int32(task.leaseNumber))
             RETURNING started_at
             """, logger: logger)
         for try await startedAt in rows.decode(Date.self) { return startedAt }
         return nil
+    }
+
+    /// Locks the task row while its lease is current: the fence taken before a transactional
+    /// activity writes anything. `false` when the lease was lost.
+    func lockLease(_ task: ClaimedTask, on connection: PostgresConnection) async throws -> Bool {
+        let rows = try await connection.query(
+            """
+            SELECT 1 FROM orchestrator.tasks
+            WHERE id = \(task.id) AND status = 'running' AND lease_number = \(Int32(task.leaseNumber))
+            FOR UPDATE
+            """, logger: logger)
+        for try await _ in rows { return true }
+        return false
     }
 
     /// Tasks whose lease expired before `now` (their worker died or hung).
@@ -108,21 +127,38 @@ extension WorkflowStore {
         let rows = try await connection.query(
             """
             SELECT t.id, t.workflow_id, w.type, t.state, t.visit, t.kind, t.activity, t.item_index, t.attempt, t.timeout_ms,
-                   t.idempotency_key, t.correlation_id, t.lease_owner
+                   t.idempotency_key, t.correlation_id, t.lease_owner, t.lease_number
             FROM orchestrator.tasks t JOIN orchestrator.workflows w ON w.id = t.workflow_id
             WHERE t.status = 'running' AND t.lease_expires_at < \(now)
             ORDER BY t.lease_expires_at LIMIT \(limit)
             """, logger: logger)
         var tasks: [ClaimedTask] = []
         for try await row in rows {
-            let (id, workflowID, type, state, visit, kind, activity, itemIndex, attempt, timeout, key, correlationID, owner) =
-                try row.decode((Int64, String, String, String, Int64, String, String, Int32?, Int32, Int64, String, String?, String?).self)
+            let (id, workflowID, type, state, visit, kind, activity, itemIndex, attempt, timeout, key, correlationID, owner, leaseNumber) =
+                try row.decode((Int64, String, String, String, Int64, String, String, Int32?, Int32, Int64, String, String?, String?, Int32).self)
             tasks.append(ClaimedTask(
                 id: id, workflowID: workflowID, workflowType: type, state: state, visit: visit, isTimer: kind == "timer",
                 activity: activity, itemIndex: itemIndex.map(Int.init), input: .null, attempt: Int(attempt),
-                timeout: .milliseconds(timeout), idempotencyKey: key, correlationID: correlationID, leaseOwner: owner ?? ""))
+                timeout: .milliseconds(timeout), idempotencyKey: key, correlationID: correlationID, leaseOwner: owner ?? "",
+                leaseNumber: Int(leaseNumber)))
         }
         return tasks
+    }
+
+    /// Gives back the leases `owner` still holds (a worker shutting down): the tasks are due again
+    /// at once and the interrupted attempt does not count. Rows locked by an unfinished
+    /// transaction are left to expire.
+    func releaseLeases(owner: String, now: Date, on connection: PostgresConnection) async throws -> Int {
+        let rows = try await connection.query(
+            """
+            UPDATE orchestrator.tasks SET status = 'ready', attempt = attempt - 1, lease_owner = NULL, lease_expires_at = NULL,
+                run_at = \(now)
+            WHERE id IN (SELECT id FROM orchestrator.tasks WHERE status = 'running' AND lease_owner = \(owner) FOR UPDATE SKIP LOCKED)
+            RETURNING 1
+            """, logger: logger)
+        var released = 0
+        for try await _ in rows { released += 1 }
+        return released
     }
 
     /// Cancels the unfinished tasks of an instance (of one visit, or all); running ones lose their fence.
@@ -153,5 +189,20 @@ extension WorkflowStore {
             }
         }
         return (results, scheduled, dead)
+    }
+}
+
+extension WorkflowStore {
+    /// Cuts every statement of this transaction at `timeout`; returns the session's backend id.
+    func limitStatements(to timeout: Duration, on connection: PostgresConnection) async throws -> Int32 {
+        let rows = try await connection.query(
+            "SELECT pg_backend_pid(), set_config('statement_timeout', \(String(timeout.milliseconds)), true)", logger: logger)
+        for try await (backend, _) in rows.decode((Int32, String).self) { return backend }
+        throw OrchestratorError(.database, "the database did not report its session")
+    }
+
+    /// Ends another session (one whose activity ignored its timeout): its transaction rolls back.
+    func terminateSession(_ backend: Int32, on connection: PostgresConnection) async throws {
+        try await connection.query("SELECT pg_terminate_backend(\(backend))", logger: logger)
     }
 }

@@ -20,16 +20,27 @@ extension WorkflowStore {
             """, logger: logger)
     }
 
-    /// Due schedules, locked so concurrent schedulers each take different ones.
-    func lockDueSchedules(now: Date, on connection: PostgresConnection) async throws -> [(type: String, cron: String, fireAt: Date)] {
+    /// The types among `types` whose next fire time has come.
+    func dueSchedules(types: [String], now: Date, on connection: PostgresConnection) async throws -> [String] {
         let rows = try await connection.query(
             """
-            SELECT workflow_type, cron, next_fire_at FROM orchestrator.schedules
-            WHERE next_fire_at <= \(now) ORDER BY next_fire_at FOR UPDATE SKIP LOCKED
+            SELECT workflow_type FROM orchestrator.schedules
+            WHERE next_fire_at <= \(now) AND workflow_type = ANY(\(types)::text[]) ORDER BY next_fire_at
             """, logger: logger)
-        var due: [(String, String, Date)] = []
-        for try await row in rows.decode((String, String, Date).self) { due.append(row) }
-        return due.map { (type: $0.0, cron: $0.1, fireAt: $0.2) }
+        var due: [String] = []
+        for try await type in rows.decode(String.self) { due.append(type) }
+        return due
+    }
+
+    /// A due schedule, locked; `nil` when another scheduler holds it or fired it meanwhile.
+    func lockDueSchedule(type: String, now: Date, on connection: PostgresConnection) async throws -> (cron: String, fireAt: Date)? {
+        let rows = try await connection.query(
+            """
+            SELECT cron, next_fire_at FROM orchestrator.schedules
+            WHERE workflow_type = \(type) AND next_fire_at <= \(now) FOR UPDATE SKIP LOCKED
+            """, logger: logger)
+        for try await (cron, fireAt) in rows.decode((String, Date).self) { return (cron, fireAt) }
+        return nil
     }
 
     func advanceSchedule(type: String, fired: Date, next: Date, on connection: PostgresConnection) async throws {

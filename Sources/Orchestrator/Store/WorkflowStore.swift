@@ -37,16 +37,18 @@ public struct WorkflowStore: Sendable {
 
     // MARK: Workflows
 
-    /// Inserts a new instance; `false` when the id or the idempotency key already exists.
+    /// Inserts a new instance; `false` when the id or the idempotency key already exists. Takes the
+    /// activity limits' lock shared, as every transition does before it writes tasks.
     func insertWorkflow(_ workflow: LockedWorkflow, input: JSONValue, idempotencyKey: String?, requestHash: String, on connection: PostgresConnection) async throws -> Bool {
         let rows = try await connection.prepared(HotQuery.InsertWorkflow.self,
             """
             INSERT INTO orchestrator.workflows
                 (id, type, version, status, state, input, context, idempotency_key, request_hash, correlation_id, created_at, updated_at)
-            VALUES (\(workflow.id), \(workflow.type), \(workflow.version), 'running', NULL, \(input.jsonText)::jsonb,
-                    \(workflow.context.jsonText)::jsonb, nullif(\(idempotencyKey ?? ""), ''), \(requestHash),
-                    nullif(\(workflow.correlationID ?? ""), ''),
-                    \(workflow.now), \(workflow.now))
+            SELECT \(workflow.id), \(workflow.type), \(workflow.version), 'running', NULL, \(input.jsonText)::jsonb,
+                   \(workflow.context.jsonText)::jsonb, nullif(\(idempotencyKey ?? ""), ''), \(requestHash),
+                   nullif(\(workflow.correlationID ?? ""), ''),
+                   \(workflow.now), \(workflow.now)
+            FROM (SELECT pg_advisory_xact_lock_shared(\(Self.activityLimitsLock))) AS activity_limits_guard
             ON CONFLICT DO NOTHING
             RETURNING 1
             """, logger: logger)
@@ -69,13 +71,35 @@ public struct WorkflowStore: Sendable {
         return nil
     }
 
-    /// Loads and locks an instance for a transition (`FOR UPDATE`): transitions of one workflow are serial.
+    /// Loads and locks an instance for a transition (`FOR UPDATE`): transitions of one workflow are
+    /// serial. Also takes the activity limits' lock shared (see `activityLimitsLock`).
     func lockWorkflow(_ id: String, now: Date, on connection: PostgresConnection) async throws -> LockedWorkflow? {
         let rows = try await connection.prepared(HotQuery.LockWorkflow.self,
+            """
+            WITH activity_limits_guard AS (SELECT pg_advisory_xact_lock_shared(\(Self.activityLimitsLock)))
+            SELECT type, version, status, state, context::text, waiting_for, visit, event_seq, cancel_requested, correlation_id
+            FROM orchestrator.workflows, activity_limits_guard WHERE id = \(id) FOR UPDATE OF workflows
+            """, logger: logger)
+        return try await Self.lockedWorkflow(id: id, rows: rows, now: now)
+    }
+
+    /// `lockWorkflow` without the activity limits' lock, for a transaction that runs an activity
+    /// before it writes (it takes that lock with `shareActivityLimitsLock` just before, so a limit
+    /// change never waits for an activity).
+    func lockWorkflowForActivity(_ id: String, now: Date, on connection: PostgresConnection) async throws -> LockedWorkflow? {
+        let rows = try await connection.prepared(HotQuery.LockWorkflowForActivity.self,
             """
             SELECT type, version, status, state, context::text, waiting_for, visit, event_seq, cancel_requested, correlation_id
             FROM orchestrator.workflows WHERE id = \(id) FOR UPDATE
             """, logger: logger)
+        return try await Self.lockedWorkflow(id: id, rows: rows, now: now)
+    }
+
+    func shareActivityLimitsLock(on connection: PostgresConnection) async throws {
+        try await connection.query("SELECT pg_advisory_xact_lock_shared(\(Self.activityLimitsLock))", logger: logger)
+    }
+
+    private static func lockedWorkflow(id: String, rows: AsyncThrowingMapSequence<PostgresRowSequence, PostgresRow>, now: Date) async throws -> LockedWorkflow? {
         for try await row in rows {
             let (type, version, status, state, context, waitingFor, visit, eventSeq, cancelRequested, correlationID) =
                 try row.decode((String, String, String, String?, String, String?, Int64, Int32, Bool, String?).self)
@@ -105,21 +129,22 @@ public struct WorkflowStore: Sendable {
                     context = \(workflow.context.jsonText)::jsonb, output = nullif(\(workflow.output?.jsonText ?? ""), '')::jsonb,
                     error = nullif(\(errorText ?? ""), '')::jsonb, waiting_for = nullif(\(workflow.waitingFor ?? ""), ''), visit = \(workflow.visit), event_seq = \(Int32(workflow.eventSeq)),
                     cancel_requested = \(workflow.cancelRequested), updated_at = \(workflow.now),
-                    completed_at = CASE WHEN \(workflow.status.isTerminal) THEN \(workflow.now)::timestamptz END
+                    completed_at = CASE WHEN \(workflow.status.isTerminal) THEN coalesce(completed_at, \(workflow.now)::timestamptz) END
                 WHERE id = \(workflow.id)),
             new_tasks AS (
                 INSERT INTO orchestrator.tasks
                     (workflow_id, state, visit, kind, activity, item_index, input, status, max_attempts, run_at, timeout_ms,
-                     idempotency_key, concurrency_key, correlation_id, created_at)
+                     idempotency_key, activity_limit, correlation_id, created_at)
                 SELECT \(workflow.id), t.state, t.visit, t.kind, t.activity, nullif(t.item_index, -1), t.input::jsonb, 'ready',
-                       t.max_attempts, t.run_at, t.timeout_ms, t.idempotency_key, nullif(t.concurrency_key, ''),
+                       t.max_attempts, t.run_at, t.timeout_ms, t.idempotency_key,
+                       CASE WHEN t.kind = 'activity' THEN orchestrator.activity_limit_of(t.activity) END,
                        nullif(\(workflow.correlationID ?? ""), ''), \(workflow.now)
                 FROM unnest(\(tasks.map(\.state))::text[], \(tasks.map(\.visit))::int8[], \(tasks.map(\.kind.rawValue))::text[],
                             \(tasks.map(\.activity))::text[], \(tasks.map { Int32($0.itemIndex ?? -1) })::int4[],
                             \(tasks.map(\.input.jsonText))::text[], \(tasks.map { Int32($0.maxAttempts) })::int4[],
                             \(tasks.map(\.runAt))::timestamptz[], \(tasks.map(\.timeoutMilliseconds))::int8[],
-                            \(tasks.map(\.idempotencyKey))::text[], \(tasks.map { $0.concurrencyKey ?? "" })::text[])
-                    AS t(state, visit, kind, activity, item_index, input, max_attempts, run_at, timeout_ms, idempotency_key, concurrency_key)),
+                            \(tasks.map(\.idempotencyKey))::text[])
+                    AS t(state, visit, kind, activity, item_index, input, max_attempts, run_at, timeout_ms, idempotency_key)),
             new_events AS (
                 INSERT INTO orchestrator.events (workflow_id, seq, type, state, attempt, data, at)
                 SELECT \(workflow.id), e.seq, e.type, nullif(e.state, ''), nullif(e.attempt, 0), nullif(e.data, '')::jsonb, e.at

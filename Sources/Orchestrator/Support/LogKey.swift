@@ -10,4 +10,9 @@ public enum LogKey {
     public static let correlationID = "correlation_id"
     public static let workerID = "worker.id"
     public static let error = "error"
+    public static let leaseOwner = "lease.owner"
+    public static let limitPattern = "limit.pattern"
+    public static let limitMaxRunning = "limit.max_running"
+    public static let deadLetterID = "dead_letter.id"
+    public static let errorCode = "error.code"
 }

@@ -2,7 +2,8 @@ import Orchestrator
 import Synchronization
 
 /// A test activity whose behaviour per call is scripted: `{"fail": "code", "times": 2}` fails the
-/// first two attempts of each task; `{"fail": "code"}` always fails; `{"fail_item": 1}` fails for that item.
+/// first two attempts of each task; `{"fail": "code"}` always fails; `{"fail_item": 1}` fails for that item;
+/// `{"fail_codes": {"1": "code"}}` fails item 1 with that non-retryable code.
 final class ActivityScript: Sendable {
     private let calls = Mutex<[String: Int]>([:])
 
@@ -17,6 +18,9 @@ final class ActivityScript: Sendable {
             if count <= times {
                 throw ActivityError(code: code, message: "scripted failure \(count)", retryable: retryable)
             }
+        }
+        if let item = input["item"]?.numberValue, let code = input["fail_codes"]?["\(Int(item))"]?.stringValue {
+            throw ActivityError.nonRetryable(code, "item \(Int(item)) failed with \(code)")
         }
         if let item = input["fail_item"]?.numberValue, input["item"]?.numberValue == item {
             throw ActivityError.nonRetryable("item_failed", "item \(Int(item)) failed")

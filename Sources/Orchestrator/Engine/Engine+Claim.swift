@@ -1,0 +1,50 @@
+import Foundation
+import PostgresNIO
+
+extension Engine {
+    /// Claims up to `limit` due tasks for `owner`, only of `activities` (timers always; `nil`: any
+    /// activity). Each activity limit is claimed within its room, and the slots are shared fairly
+    /// between limited and unlimited work (see `ClaimPlanner`).
+    public func claim(owner: String, limit: Int, activities: [String]? = nil) async throws -> [ClaimedTask] {
+        let patterns = try await activityLimitPatterns()
+        if patterns.isEmpty {
+            return try await claim(.unlimited, owner: owner, limit: limit, activities: activities)
+        }
+        var tasks: [ClaimedTask] = []
+        var hungry: [ClaimSource] = []
+        for (source, share) in claimPlanner.plan(limit: limit, patterns: patterns) where tasks.count < limit {
+            let asked = min(share, limit - tasks.count)
+            let claimed = try await claim(source, owner: owner, limit: asked, activities: activities)
+            tasks += claimed
+            if claimed.count == asked { hungry.append(source) }
+        }
+        for source in hungry where tasks.count < limit {
+            tasks += try await claim(source, owner: owner, limit: limit - tasks.count, activities: activities)
+        }
+        return tasks
+    }
+
+    private func claim(_ source: ClaimSource, owner: String, limit: Int, activities: [String]?) async throws -> [ClaimedTask] {
+        let now = clock.now()
+        switch source {
+        case .unlimited:
+            return try await client.withConnection { connection in
+                try await store.claim(source, owner: owner, limit: limit, activities: activities, now: now, grace: configuration.leaseGrace, on: connection)
+            }
+        case .limited(let pattern):
+            return try await transaction { connection in
+                guard let (maxRunning, running) = try await store.lockActivityLimit(pattern, on: connection), maxRunning > running else { return [] }
+                return try await store.claim(
+                    source, owner: owner, limit: min(limit, maxRunning - running), activities: activities, now: now,
+                    grace: configuration.leaseGrace, on: connection)
+            }
+        }
+    }
+
+    private func activityLimitPatterns() async throws -> [String] {
+        if let cached = claimPlanner.cachedPatterns(maxAge: configuration.activityLimitsRefresh) { return cached }
+        let patterns = try await activityLimits().map(\.pattern.pattern)
+        claimPlanner.remember(patterns)
+        return patterns
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import PostgresNIO
+import Synchronization
+
+extension Engine {
+    /// Runs an attempt of a transactional activity and records its outcome, in one transaction of
+    /// its own: the instance and the task are locked and the lease checked *before* the activity
+    /// writes anything, so a lost lease (rescued, cancelled, or already committed by an earlier
+    /// try whose reply was lost) writes nothing. The activity runs in a savepoint, so a failure
+    /// rolls back only its writes, and under its timeout: its statements are cut at the timeout
+    /// (`statement_timeout`), and an activity still running a little after it is abandoned, its
+    /// session ended, and the attempt recorded as `timeout`.
+    ///
+    /// Returns whether the outcome was recorded (`false`: the lease was gone).
+    @discardableResult
+    public func runTransactionalAttempt(
+        _ task: ClaimedTask, body: @escaping ActivityRegistry.TransactionalBody, context: ActivityContext
+    ) async throws -> Bool {
+        let deadline = ContinuousClock.now + task.timeout
+        let session = Mutex<Int32?>(nil)
+        let work = Task { () -> Result<Bool, any Error> in
+            do {
+                return .success(try await transaction { connection in
+                    session.withLock { $0 = nil }
+                    let backend = try await store.limitStatements(to: task.timeout, on: connection)
+                    session.withLock { $0 = backend }
+                    return try await attempt(task, body: body, context: context, deadline: deadline, on: connection)
+                })
+            } catch {
+                return .failure(error)
+            }
+        }
+        // The statement timeout answers at the deadline; allow it a moment, then a moment more once cancelled.
+        if let result = await Deadline.value(of: work, within: task.timeout + .seconds(1)) { return try result.get() }
+        work.cancel()
+        if let result = await Deadline.value(of: work, within: .seconds(2)) { return try result.get() }
+        guard !Task.isCancelled else { throw CancellationError() }
+        if let backend = session.withLock({ $0 }) {
+            try? await client.withConnection { try await store.terminateSession(backend, on: $0) }
+        }
+        logger.warning("transactional activity ignored its timeout; its session was ended", metadata: Self.metadata(task, [:]))
+        return try await transaction { try await finish(task, outcome: .failed(Self.timeoutError(task.timeout)), on: $0) }
+    }
+
+    private func attempt(
+        _ task: ClaimedTask, body: ActivityRegistry.TransactionalBody, context: ActivityContext, deadline: ContinuousClock.Instant,
+        on connection: PostgresConnection
+    ) async throws -> Bool {
+        guard var workflow = try await store.lockWorkflowForActivity(task.workflowID, now: clock.now(), on: connection),
+            try await store.lockLease(task, on: connection)
+        else {
+            EngineMetrics.attemptEnded(activity: task.activity, outcome: "lease_lost")
+            logger.info("lease lost before the transactional activity ran; it did not run", metadata: Self.metadata(task, [:]))
+            return false
+        }
+        let started = ContinuousClock.now
+        try await connection.query("SAVEPOINT activity", logger: logger)
+        let outcome: TaskOutcome
+        do {
+            let result = try await body(task.input, context, connection)
+            guard ContinuousClock.now < deadline else { throw Self.timeoutError(task.timeout) }
+            // A result the engine will refuse must not leave its writes behind.
+            guard !result.containsNUL else { throw ActivityError.nonRetryable("activity.invalid_output", "the result holds a NUL character") }
+            try await connection.query("RELEASE SAVEPOINT activity", logger: logger)
+            outcome = .completed(result)
+        } catch {
+            try await connection.query("ROLLBACK TO SAVEPOINT activity", logger: logger)
+            outcome = .failed(ContinuousClock.now >= deadline ? Self.timeoutError(task.timeout) : ActivityError(error))
+        }
+        EngineMetrics.attemptDuration(activity: task.activity, ContinuousClock.now - started)
+        try await store.shareActivityLimitsLock(on: connection)
+        workflow.now = clock.now()
+        return try await finish(task, outcome: outcome, in: workflow, on: connection)
+    }
+
+    static func timeoutError(_ timeout: Duration) -> ActivityError {
+        ActivityError(code: "timeout", message: "the attempt did not finish within \(timeout.text)")
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+
+/// The engine's clock in production: the database server's time, so leases, retries and timers
+/// mean the same on every host, however skewed its own clock. It measures the offset between the
+/// host's clock and PostgreSQL's `clock_timestamp()` (halving the round trip) at start and every
+/// `interval` while it runs as a service; between measurements it follows the host's clock.
+public final class DatabaseClock: WallClock, Service {
+    private let client: PostgresClient
+    private let host: any WallClock
+    private let interval: Duration
+    private let logger: Logger
+    private let offset = Mutex<TimeInterval>(0)
+
+    public init(client: PostgresClient, host: any WallClock = SystemWallClock(), interval: Duration = .seconds(10), logger: Logger) {
+        self.client = client
+        self.host = host
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func now() -> Date { host.now().addingTimeInterval(offset.withLock { $0 }) }
+
+    /// How far the database's clock is ahead of this host's, as last measured.
+    public var measuredOffset: TimeInterval { offset.withLock { $0 } }
+
+    /// Measures the offset now.
+    public func synchronize() async throws {
+        let measured = try await client.withConnection { connection in
+            let sent = host.now()
+            let rows = try await connection.query("SELECT clock_timestamp()", logger: logger)
+            var databaseTime: Date?
+            for try await time in rows.decode(Date.self) { databaseTime = time }
+            let received = host.now()
+            guard let databaseTime else { throw OrchestratorError(.database, "the database did not report its time") }
+            return databaseTime.timeIntervalSince(sent.addingTimeInterval(received.timeIntervalSince(sent) / 2))
+        }
+        let previous = offset.withLock { value in
+            defer { value = measured }
+            return value
+        }
+        if abs(measured - previous) > 1 {
+            logger.notice("host clock differs from the database's; following the database", metadata: ["offset_seconds": "\(measured)"])
+        }
+    }
+
+    /// Measures the offset every `interval` until graceful shutdown.
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await self.synchronize()
+                } catch {
+                    self.logger.debug("clock synchronization failed", metadata: [LogKey.error: "\(String(reflecting: error))"])
+                }
+                try? await Task.sleep(for: self.interval)
+            }
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import Logging
+@testable import Orchestrator
+import PostgresNIO
+import Synchronization
+import Testing
+
+/// The completer keeps every outcome until it is committed (or its lease is provably gone), one
+/// bad item stalls nobody, and group commits lock workflows in one global order.
+@Suite struct CompleterTests {
+    static let wide = """
+        type: wide
+        start: each
+        states:
+          each: {map: {items: $.input.items, task: noop, max_concurrency: 20}, next: done}
+          done: {succeed: true}
+        """
+
+    @Test func groupCommitsInOppositeOrdersDoNotDeadlock() async throws {
+        let log = CapturedLog()
+        try await TestDatabase.withHarness(workflows: [Self.wide]) { harness in
+            var ids: [String] = []
+            for _ in 0..<8 { ids.append(try await harness.start("wide", input: ["items": [1, 2, 3, 4, 5]]).id) }
+            let claimed = try await harness.engine.claim(owner: "w", limit: 100)
+            #expect(claimed.count == 40)
+            let items = claimed.sorted { ($0.workflowID, $0.itemIndex ?? 0) < ($1.workflowID, $1.itemIndex ?? 0) }
+                .map { ($0, TaskOutcome.completed(["ok": true])) }
+            let first = Completer(engine: harness.engine, logger: log.logger)
+            let second = Completer(engine: harness.engine, logger: log.logger)
+            await withTaskGroup(of: Void.self) { group in
+                for (task, outcome) in items { group.addTask { await first.submit(task, outcome) } }
+                for (task, outcome) in items.reversed() { group.addTask { await second.submit(task, outcome) } }
+                try? await Task.sleep(for: .milliseconds(300))  // both queues fill before either commits
+                let runs = Task {
+                    async let a: Void = first.run()
+                    async let b: Void = second.run()
+                    _ = await (a, b)
+                }
+                for _ in 0..<(2 * items.count) { await group.next() }
+                runs.cancel()
+                await runs.value
+            }
+            for id in ids { #expect(try await harness.engine.workflow(id).status == .completed) }
+            #expect(!log.messages.contains { $0.contains("deadlock") }, "\(log.messages)")
+        }
+    }
+
+    @Test func anOutcomeIsKeptUntilItCommitsEvenWhenTheDatabaseRefusesItForLong() async throws {
+        try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
+            let workflow = try await harness.start("chain", input: ["i": 1])
+            let task = try #require(try await harness.engine.claim(owner: "w", limit: 1).first)
+            // Each commit attempt fails fast on the lock another session holds for 15 s.
+            var configuration = harness.database.clientConfiguration(maximumConnections: 4)
+            configuration.options.additionalStartupParameters = [("lock_timeout", "100ms")]
+            let impatient = PostgresClient(configuration: configuration, backgroundLogger: harness.logger)
+            let blocker = try await PostgresConnection.connect(configuration: harness.database.connectionConfiguration(), id: 9, logger: harness.logger)
+            try await blocker.query("BEGIN", logger: harness.logger)
+            try await blocker.query("SELECT 1 FROM orchestrator.workflows WHERE id = \(workflow.id) FOR UPDATE", logger: harness.logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await impatient.run() }
+                let engine = Engine(client: impatient, clock: harness.clock, logger: harness.logger)
+                try await engine.install(harness.engine.definitions)
+                let completer = Completer(engine: engine, logger: harness.logger)
+                let run = Task { await completer.run() }
+                let submitted = Task { await completer.submit(task, .completed(["i": 1])) }
+                try await Task.sleep(for: .seconds(15))
+                try await blocker.query("COMMIT", logger: harness.logger)
+                #expect(await submitted.value)
+                run.cancel()
+                await run.value
+                group.cancelAll()
+            }
+            try await blocker.close()
+            let moved = try await harness.engine.workflow(workflow.id)
+            #expect(moved.state == "two")
+            #expect(moved.context["one"] == ["i": 1])
+        }
+    }
+
+    @Test func aPoisonedOutcomeDoesNotHoldBackTheOthers() async throws {
+        try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
+            let poisoned = try await harness.start("chain", input: ["i": 0])
+            var healthy: [String] = []
+            for i in 1...3 { healthy.append(try await harness.start("chain", input: ["i": .number(Double(i))]).id) }
+            let claimed = try await harness.engine.claim(owner: "w", limit: 10)
+            try await harness.client.withConnection { connection in
+                try await connection.query(
+                    """
+                    CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'poisoned'; END $$
+                    """, logger: harness.logger)
+                try await connection.query(
+                    """
+                    CREATE TRIGGER poison BEFORE UPDATE ON orchestrator.tasks FOR EACH ROW
+                    WHEN (NEW.workflow_id = \(unescaped: "'\(poisoned.id)'")) EXECUTE FUNCTION refuse()
+                    """, logger: harness.logger)
+            }
+            let completer = Completer(engine: harness.engine, logger: harness.logger)
+            let run = Task { await completer.run() }
+            let poison = try #require(claimed.first { $0.workflowID == poisoned.id })
+            let poisonSubmit = Task { await completer.submit(poison, .completed(["i": 0])) }
+            try await Task.sleep(for: .milliseconds(300))
+            for task in claimed where task.workflowID != poisoned.id {
+                Task { await completer.submit(task, .completed(["i": 1])) }
+            }
+            let deadline = ContinuousClock.now + .seconds(6)
+            var moved = 0
+            while moved < 3, ContinuousClock.now < deadline {
+                moved = 0
+                for id in healthy where try await harness.engine.workflow(id).state == "two" { moved += 1 }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(moved == 3, "healthy outcomes committed while the poisoned one kept failing")
+            _ = try await harness.client.withConnection { connection in
+                try await connection.query("DROP TRIGGER poison ON orchestrator.tasks", logger: harness.logger)
+            }
+            #expect(await poisonSubmit.value)
+            run.cancel()
+            await run.value
+            #expect(try await harness.engine.workflow(poisoned.id).state == "two")
+        }
+    }
+}
+
+/// Collects log messages (with their metadata) so a test can read what a component reported.
+final class CapturedLog: Sendable {
+    private let lines = Mutex<[String]>([])
+    var messages: [String] { lines.withLock { $0 } }
+
+    var logger: Logger {
+        Logger(label: "captured") { _ in Handler(log: self) }
+    }
+
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+
+    struct Handler: LogHandler {
+        let log: CapturedLog
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .debug
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            log.append("\(event.level) \(event.message) \(event.metadata ?? [:])")
+        }
+    }
+}

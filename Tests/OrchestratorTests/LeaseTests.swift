@@ -1,0 +1,115 @@
+import Foundation
+import Orchestrator
+import PostgresNIO
+import Synchronization
+import Testing
+
+/// Leases: a stale attempt can never pass the fence, rescued tasks back off, an attempt ends at its
+/// timeout even when the activity ignores cancellation, and the engine's time is the database's.
+@Suite struct LeaseTests {
+    static let once = """
+        type: once
+        start: call
+        retry: {max_attempts: 1}
+        states:
+          call: {task: noop, input: {from: attempt}, next: done}
+          done: {succeed: true, output: $.call}
+        """
+
+    @Test func aStaleOutcomeCannotPassTheFenceAfterOpsRetry() async throws {
+        try await TestDatabase.withHarness(workflows: [Self.once]) { harness in
+            let workflow = try await harness.start("once")
+            let stale = try #require(try await harness.engine.claim(owner: "w", limit: 1).first)
+            harness.clock.advance(by: .seconds(40))
+            #expect(try await harness.engine.rescueExpiredLeases() == 1)
+            let letter = try #require(try await harness.engine.deadLetters(.init(workflowID: workflow.id)).first)
+            _ = try await harness.engine.retryDeadLetter(letter.id, by: "ops")
+            // The same worker claims the fresh attempt; its first, stale attempt then reports.
+            let fresh = try #require(try await harness.engine.claim(owner: "w", limit: 1).first)
+            #expect(fresh.attempt == stale.attempt)
+            let staleMoved = try await harness.engine.transaction { try await harness.engine.finish(stale, outcome: .completed(["from": "stale"]), on: $0) }
+            #expect(!staleMoved)
+            try await harness.engine.transaction { try await harness.engine.finish(fresh, outcome: .completed(["from": "fresh"]), on: $0) }
+            #expect(try await harness.engine.workflow(workflow.id).output == ["from": "fresh"])
+        }
+    }
+
+    @Test func aRescuedTaskWaitsForItsBackoff() async throws {
+        let yaml = """
+            type: patient
+            start: call
+            retry: {max_attempts: 3, initial_interval: 10s, jitter: none}
+            states:
+              call: {task: noop, next: done}
+              done: {succeed: true}
+            """
+        try await TestDatabase.withHarness(workflows: [yaml]) { harness in
+            _ = try await harness.start("patient")
+            _ = try await harness.engine.claim(owner: "gone", limit: 1)
+            harness.clock.advance(by: .seconds(40))
+            #expect(try await harness.engine.rescueExpiredLeases() == 1)
+            #expect(try await harness.engine.claim(owner: "w", limit: 1).isEmpty)
+            harness.clock.advance(by: .seconds(10))
+            #expect(try await harness.engine.claim(owner: "w", limit: 1).count == 1)
+        }
+    }
+
+    @Test func anAttemptEndsAtItsTimeoutEvenWhenTheActivityIgnoresCancellation() async throws {
+        let yaml = """
+            type: stubborn
+            start: call
+            retry: {max_attempts: 1}
+            states:
+              call: {task: stubborn, timeout: 200ms, next: done}
+              done: {succeed: true}
+            """
+        let finished = Flag()
+        var registry = TestDatabase.registry()
+        registry.register("stubborn") { _, _ in
+            // Ignores cancellation: a blocking call that runs to its end.
+            let end = ContinuousClock.now + .seconds(4)
+            while ContinuousClock.now < end { usleep(10_000) }
+            finished.set()
+            return [:]
+        }
+        try await TestDatabase.withHarness(workflows: [yaml], registry: registry) { harness in
+            let workflow = try await harness.start("stubborn")
+            try await harness.drain()
+            let failures = try await harness.engine.history(workflow.id).filter { $0.type == .taskFailed }
+            #expect(failures.map { $0.data?["error"]?["code"] } == ["timeout"])
+            #expect(!finished.isSet, "the attempt was recorded before the activity returned")
+        }
+    }
+
+    @Test func engineConnectionsHaveStatementAndLockTimeouts() async throws {
+        try await TestDatabase.withHarness(workflows: [Self.once]) { harness in
+            let statement = try await harness.query("SELECT current_setting('statement_timeout')", as: String.self)
+            let lock = try await harness.query("SELECT current_setting('lock_timeout')", as: String.self)
+            #expect(statement != ["0"])
+            #expect(lock != ["0"])
+        }
+    }
+
+    @Test func aHostWhoseClockRunsAheadDoesNotRescueLiveLeases() async throws {
+        try await TestDatabase.withHarness(workflows: [Self.once], clockStart: Date()) { harness in
+            _ = try await harness.start("once")
+            let live = Engine(client: harness.client, logger: harness.logger)
+            try await live.install(harness.engine.definitions)
+            #expect(try await live.claim(owner: "live", limit: 1).count == 1)
+            // Another process on a host an hour ahead: its own clock would call the lease expired.
+            let ahead = ManualWallClock(Date().addingTimeInterval(3600))
+            let clock = DatabaseClock(client: harness.client, host: ahead, logger: harness.logger)
+            try await clock.synchronize()
+            let skewed = Engine(client: harness.client, clock: clock, logger: harness.logger)
+            #expect(try await skewed.rescueExpiredLeases() == 0)
+            #expect(abs(skewed.clock.now().timeIntervalSinceNow) < 5)
+        }
+    }
+}
+
+/// A flag set once, read from anywhere.
+final class Flag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
+}
