@@ -11,7 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Orchestrator", targets: ["Orchestrator"]),
-        .executable(name: "orchestrator", targets: ["api"]),
+        .executable(name: "orchestrator", targets: ["orchestrator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.25.0"),
@@ -62,7 +62,25 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
-            name: "api",
+            name: "orchestrator",
+            dependencies: ["OrchestratorServer", "Orchestrator", "Activities"],
+            swiftSettings: swiftSettings
+        ),
+        // An `orchestrator` with the test activities too: the durability tests run it as a process.
+        .executableTarget(
+            name: "orchestrator-test-server",
+            dependencies: [
+                "OrchestratorServer",
+                "Orchestrator",
+                "Activities",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Tests/TestServer",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "OrchestratorServer",
             dependencies: [
                 "Orchestrator",
                 "Workflows",
@@ -80,6 +98,7 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
+            path: "Sources/Server",
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -46,25 +46,7 @@ import Testing
         await server.stop()
     }
 
-    /// Runs pg_ctl (as the postgres user when root) with posix_spawn and waitpid.
     static func pgctl(_ arguments: [String]) throws {
-        let bin = try #require(
-            ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []).compactMap(Int.init).max().map {
-                "/usr/lib/postgresql/\($0)/bin/pg_ctl"
-            })
-        let command = getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--", bin] + arguments : [bin] + arguments
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        #expect(posix_spawn(&pid, command[0], &actions, nil, argv, environ) == 0)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        #expect(status == 0, "pg_ctl \(arguments.last ?? "") failed")
+        try PrivateCluster.run("pg_ctl", arguments)
     }
 }

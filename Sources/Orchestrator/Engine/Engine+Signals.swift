@@ -63,16 +63,6 @@ extension Engine {
         }
     }
 
-    func lockActive(_ workflowID: String, now: Date, on connection: PostgresConnection) async throws -> LockedWorkflow {
-        guard let workflow = try await store.lockWorkflow(workflowID, now: now, on: connection) else {
-            throw OrchestratorError(.workflowNotFound, "no workflow '\(workflowID)'")
-        }
-        guard workflow.isActive else {
-            throw OrchestratorError(.workflowNotActive, "workflow '\(workflowID)' is already \(workflow.status.rawValue)")
-        }
-        return workflow
-    }
-
     func machine(for workflow: LockedWorkflow, on connection: PostgresConnection) async throws -> StateMachine {
         StateMachine(try await catalog.definition(type: workflow.type, version: workflow.version, store: store, on: connection))
     }

@@ -70,6 +70,8 @@ public final class Worker: Service {
                 if released > 0 { logger.warning("released leases of abandoned attempts", metadata: ["tasks": "\(released)"]) }
                 try await engine.store.markStopped(workerID: configuration.id, now: engine.clock.now(), on: connection)
             }
+        } catch is CancellationError {
+            // Cancelled rather than shut down gracefully: no more I/O; the leases will expire.
         } catch {
             logger.warning("could not release leases at shutdown; they will expire", metadata: [LogKey.error: "\(String(reflecting: error))"])
         }

@@ -31,7 +31,7 @@ final class APIServerProcess: Sendable {
     let http = HTTPClient(eventLoopGroupProvider: .singleton)
 
     /// Starts the server; `databaseURL` nil means the embedded cluster in the server's data folder.
-    init(workflows: [String], databaseURL: String?, arguments: [String] = []) async throws {
+    init(workflows: [String], databaseURL: String?, arguments: [String] = [], executable: URL = Executable.url) async throws {
         folder = try Executable.temporaryFolder()
         let workflowsFolder = folder.appendingPathComponent("workflows.d")
         try FileManager.default.createDirectory(at: workflowsFolder, withIntermediateDirectories: true)
@@ -46,7 +46,7 @@ final class APIServerProcess: Sendable {
                          "--data-dir", folder.appendingPathComponent("data").path] + arguments
         if let databaseURL { arguments += ["--database-url", databaseURL] }
         if getuid() == 0 { try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.path) }
-        (process, output) = try Executable.process(arguments, in: folder)
+        (process, output) = try Executable.process(arguments, in: folder, executable: executable)
         do {
             try process.run()
             try await waitUntilReady()
@@ -97,6 +97,21 @@ final class APIServerProcess: Sendable {
         }
         Issue.record("workflow \(id) never reached the condition; last: \(last.jsonText)")
         return last
+    }
+
+    /// Kills the process at once (SIGKILL): nothing is flushed, released or committed.
+    func crash() async {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        await stop()
+    }
+
+    /// Asks the process to stop (SIGTERM) and waits up to `timeout`; returns whether it exited.
+    func terminate(within timeout: Duration) async -> Bool {
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        return !process.isRunning
     }
 
     func stop() async {

@@ -10,12 +10,15 @@ enum Executable {
 
     static var url: URL { packageRoot.appendingPathComponent(".build/debug/orchestrator") }
 
+    /// `orchestrator` with the test activities (`Tests/TestServer`).
+    static var testServerURL: URL { packageRoot.appendingPathComponent(".build/debug/orchestrator-test-server") }
+
     static var exists: Bool { FileManager.default.isExecutableFile(atPath: url.path) }
 
     /// A process of the executable with stdout and stderr captured to files in `folder`.
-    static func process(_ arguments: [String], in folder: URL, environment: [String: String] = [:]) throws -> (Process, output: URL) {
+    static func process(_ arguments: [String], in folder: URL, environment: [String: String] = [:], executable: URL = url) throws -> (Process, output: URL) {
         let process = Process()
-        process.executableURL = url
+        process.executableURL = executable
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "DATABASE_URL")

@@ -67,9 +67,9 @@ enum TestDatabase {
         return logger
     }()
 
-    /// Creates an empty database and returns its configuration.
-    static func create() async throws -> DatabaseConfiguration {
-        let server = try server
+    /// Creates an empty database (on the test cluster, or on `server`) and returns its configuration.
+    static func create(on server: DatabaseConfiguration? = nil) async throws -> DatabaseConfiguration {
+        let server = try server ?? Self.server
         let name = "test_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased())"
         let admin = try await PostgresConnection.connect(configuration: server.connectionConfiguration(), id: 1, logger: logger)
         try await admin.query("CREATE DATABASE \(unescaped: name)", logger: logger)
@@ -83,9 +83,10 @@ enum TestDatabase {
         registry: ActivityRegistry = TestDatabase.registry(),
         configuration: Engine.Configuration = .init(),
         clockStart: Date = Date(timeIntervalSince1970: 1_800_000_000),
+        server: DatabaseConfiguration? = nil,
         _ body: (TestHarness) async throws -> T
     ) async throws -> T {
-        let database = try await create()
+        let database = try await create(on: server)
         let client = PostgresClient(configuration: database.clientConfiguration(maximumConnections: 10), backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }

@@ -13,7 +13,10 @@ import Workflows
 struct EngineRuntime {
     let database: DatabaseConfiguration
     let client: PostgresClient
+    /// The engine's time: the database server's (see `DatabaseClock`).
+    let clock: DatabaseClock
     let engine: Engine
+    let shutdownGrace: Duration
     let registry: ActivityRegistry
     let httpClient: HTTPClient
     let definitions: [WorkflowDefinition]
@@ -27,7 +30,7 @@ struct EngineRuntime {
         var httpConfiguration = HTTPClient.Configuration()
         httpConfiguration.timeout = .init(connect: .seconds(5), read: .seconds(60))
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
-        let registry = ActivityRegistry.builtins(httpClient: httpClient)
+        let registry = OrchestratorCommand.activities(httpClient: httpClient)
         do {
             let definitions = try WorkflowLoader(knownActivities: registry.names).loadDirectory(options.resolvedWorkflowsDir)
             return (registry, httpClient, definitions)
@@ -43,24 +46,30 @@ struct EngineRuntime {
         var configuration = Engine.Configuration()
         configuration.activityLimits = try engineOptions.parsedActivityLimits()
         configuration.lateAfter = try engineOptions.parsedLateAfter()
-        let engine = Engine(client: client, configuration: configuration, logger: logger)
+        let clock = DatabaseClock(client: client, logger: logger)
+        let engine = Engine(client: client, configuration: configuration, clock: clock, logger: logger)
         return EngineRuntime(
-            database: database, client: client, engine: engine, registry: registry, httpClient: httpClient,
-            definitions: definitions, logger: logger)
+            database: database, client: client, clock: clock, engine: engine, shutdownGrace: try engineOptions.parsedShutdownGrace(),
+            registry: registry, httpClient: httpClient, definitions: definitions, logger: logger)
     }
 
     func worker(concurrency: Int) -> Worker {
-        Worker(engine: engine, registry: registry, database: database, configuration: .init(concurrency: concurrency), logger: logger)
+        var configuration = Worker.Configuration(concurrency: concurrency)
+        configuration.shutdownGrace = shutdownGrace
+        return Worker(engine: engine, registry: registry, database: database, configuration: configuration, logger: logger)
     }
 
     /// Runs `services` beside the database client until SIGTERM/SIGINT, after migrating and
     /// installing the definitions.
     func run(_ services: [any Service]) async throws {
         let preparation = PreparationService(runtime: self, services: services)
-        let group = ServiceGroup(configuration: .init(
+        var configuration = ServiceGroupConfiguration(
             services: [.init(service: ClientService(client: client)), .init(service: preparation)],
             gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+            logger: logger)
+        // Workers release what is still running at the grace; anything else gets a little more, then is cancelled.
+        configuration.maximumGracefulShutdownDuration = shutdownGrace + .seconds(10)
+        let group = ServiceGroup(configuration: configuration)
         try await group.run()
         try await httpClient.shutdown()
     }
@@ -83,9 +92,10 @@ struct PreparationService: Service {
     func run() async throws {
         let applied = try await Migrator().migrate(client: runtime.client, logger: runtime.logger)
         if !applied.isEmpty { runtime.logger.info("migrations applied", metadata: ["migrations": "\(applied.joined(separator: ", "))"]) }
+        try await runtime.clock.synchronize()
         try await runtime.engine.install(runtime.definitions)
         runtime.logger.info("workflow definitions installed", metadata: ["types": "\(runtime.definitions.map { "\($0.type)@\($0.version)" }.sorted().joined(separator: ", "))"])
-        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: runtime.logger))
+        let group = ServiceGroup(configuration: .init(services: ([runtime.clock] + services).map { .init(service: $0) }, logger: runtime.logger))
         try await withGracefulShutdownHandler {
             try await group.run()
         } onGracefulShutdown: {

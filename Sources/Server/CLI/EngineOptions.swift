@@ -7,8 +7,11 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Concurrent tasks per process, 0 for none (env ORCHESTRATOR_WORKERS; default 2 × cores).")
     var workers: Int?
 
-    @Option(help: "Per-activity concurrency limits across all workers, e.g. 'payments.*=4,http=16' (env ORCHESTRATOR_ACTIVITY_LIMITS).")
+    @Option(help: "Per-activity concurrency limits to store in the database for all workers, e.g. 'payments.*=4,http=16' (env ORCHESTRATOR_ACTIVITY_LIMITS); see `orchestrator limits`.")
     var activityLimits: String?
+
+    @Option(help: "On SIGTERM, how long running tasks may take to finish before they are released, e.g. 30s (env ORCHESTRATOR_SHUTDOWN_GRACE).")
+    var shutdownGrace: String?
 
     @Option(help: "A ready task not started within this is late, e.g. 60s (env ORCHESTRATOR_LATE_AFTER).")
     var lateAfter: String?
@@ -35,9 +38,17 @@ struct EngineOptions: ParsableArguments {
     }
 
     func parsedLateAfter() throws -> Duration {
-        guard let text = lateAfter ?? environment["ORCHESTRATOR_LATE_AFTER"] else { return .seconds(60) }
+        try Self.duration(lateAfter ?? environment["ORCHESTRATOR_LATE_AFTER"], named: "late-after", default: .seconds(60))
+    }
+
+    func parsedShutdownGrace() throws -> Duration {
+        try Self.duration(shutdownGrace ?? environment["ORCHESTRATOR_SHUTDOWN_GRACE"], named: "shutdown-grace", default: .seconds(30))
+    }
+
+    private static func duration(_ text: String?, named name: String, default value: Duration) throws -> Duration {
+        guard let text else { return value }
         guard let duration = Duration(text: text), duration > .zero else {
-            throw ValidationError("late-after must be a duration like 60s, got '\(text)'")
+            throw ValidationError("\(name) must be a duration like 30s, got '\(text)'")
         }
         return duration
     }

@@ -15,7 +15,7 @@ struct ValidateCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = try options.makeLogger(label: "orchestrator.validate")
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
-        let registry = ActivityRegistry.builtins(httpClient: httpClient)
+        let registry = OrchestratorCommand.activities(httpClient: httpClient)
         try await httpClient.shutdown()
         let definitions: [WorkflowDefinition]
         do {

@@ -32,7 +32,9 @@ struct OpsOptions: ParsableArguments {
                 return nil
             }
             defer { group.cancelAll() }
-            return try await body(Engine(client: client, logger: logger))
+            let clock = DatabaseClock(client: client, logger: logger)
+            try await clock.synchronize()
+            return try await body(Engine(client: client, clock: clock, logger: logger))
         }
     }
 

@@ -1,0 +1,34 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Activities
+import Orchestrator
+import Synchronization
+
+/// The `orchestrator` command line. Its `main.swift` calls `OrchestratorCommand.main(activities:)`
+/// with the built-ins; a program of your own adds its Swift activities there.
+public struct OrchestratorCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "orchestrator",
+        abstract: "Durable state-machine workflows on PostgreSQL.",
+        subcommands: [
+            ServeCommand.self, WorkerCommand.self, MigrateCommand.self, ValidateCommand.self, BenchCommand.self, WorkflowsCommand.self,
+            DeadLettersCommand.self, LateCommand.self, LimitsCommand.self,
+        ]
+    )
+
+    public init() {}
+
+    /// Runs the command line with `activities` building the registry every command uses: the
+    /// built-ins (`ActivityRegistry.builtins(httpClient:)`) plus your own.
+    public static func main(activities: @escaping @Sendable (HTTPClient) -> ActivityRegistry) async {
+        activityRegistry.withLock { $0 = activities }
+        await main()
+    }
+
+    /// Builds the activity registry of this program (set by `main(activities:)`).
+    static let activityRegistry = Mutex<@Sendable (HTTPClient) -> ActivityRegistry>({ ActivityRegistry.builtins(httpClient: $0) })
+
+    static func activities(httpClient: HTTPClient) -> ActivityRegistry {
+        activityRegistry.withLock { $0 }(httpClient)
+    }
+}

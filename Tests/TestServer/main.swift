@@ -1,0 +1,25 @@
+import Activities
+import Orchestrator
+import OrchestratorServer
+import PostgresNIO
+
+/// Counts its runs per workflow and state in `test_effects` (which the test creates), inside the
+/// completion transaction: a count above 1 is a transactional write that happened twice.
+struct CountEffect: TransactionalActivity {
+    static let name = "test.count_effect"
+
+    func run(_ input: JSONValue, context: ActivityContext, connection: PostgresConnection) async throws -> JSONValue {
+        try await connection.query(
+            """
+            INSERT INTO test_effects (workflow_id, state, runs) VALUES (\(context.workflowID), \(context.state), 1)
+            ON CONFLICT (workflow_id, state) DO UPDATE SET runs = test_effects.runs + 1
+            """, logger: context.logger)
+        return ["counted": true]
+    }
+}
+
+await OrchestratorCommand.main { httpClient in
+    var registry = ActivityRegistry.builtins(httpClient: httpClient)
+    registry.register(CountEffect())
+    return registry
+}
