@@ -56,3 +56,41 @@ import Testing
         }
     }
 }
+
+/// Cancel (instance, then its dead letters) and dead-letter resolution lock in the same order.
+@Suite struct LockOrderTests {
+    @Test func cancellingWhileOpsResolveTheDeadLetterNeverDeadlocks() async throws {
+        try await TestDatabase.withHarness(workflows: [ExecutionTests.flaky]) { harness in
+            var letters: [(workflow: String, letter: Int64)] = []
+            for _ in 0..<30 {
+                let workflow = try await harness.start("flaky", input: ["fail": "card_declined", "retryable": false])
+                letters.append((workflow.id, 0))
+            }
+            try await harness.drain()
+            for index in letters.indices {
+                letters[index].letter = try #require(try await harness.engine.deadLetters(.init(workflowID: letters[index].workflow)).first?.id)
+            }
+            let unexpected = try await withThrowingTaskGroup(of: String?.self) { group in
+                for (workflow, letter) in letters {
+                    group.addTask { await Self.unexpected { _ = try await harness.engine.cancel(workflowID: workflow) } }
+                    group.addTask { await Self.unexpected { _ = try await harness.engine.discardDeadLetter(letter, by: "ops") } }
+                    group.addTask { await Self.unexpected { _ = try await harness.engine.retryDeadLetter(letter, by: "ops") } }
+                }
+                return try await group.reduce(into: [String]()) { if let error = $1 { $0.append(error) } }
+            }
+            #expect(unexpected.isEmpty, "\(unexpected)")
+        }
+    }
+
+    /// A failure other than the answers racing operations expect (already resolved, already ended).
+    static func unexpected(_ body: () async throws -> Void) async -> String? {
+        do {
+            try await body()
+            return nil
+        } catch let error as OrchestratorError where [.deadLetterResolved, .workflowNotActive].contains(error.code) {
+            return nil
+        } catch {
+            return String(reflecting: error)
+        }
+    }
+}

@@ -39,16 +39,7 @@ final class RecordingHTTPServer: Sendable {
     func setDelay(_ delay: Duration, for path: String) { state.withLock { $0.delays[path] = delay } }
 
     func start() async throws {
-        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(.backlog, value: 512)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(Handler(server: self))
-                }
-            }
-        let channel = try await bootstrap.bind(host: "127.0.0.1", port: 0).get()
+        let channel = try await LoopbackHTTP.bind { Handler(server: self) }
         boundPort.withLock { $0 = channel.localAddress?.port ?? 0 }
         self.channel.withLock { $0 = channel }
     }
