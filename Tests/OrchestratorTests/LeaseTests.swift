@@ -1,5 +1,5 @@
 import Foundation
-import Orchestrator
+@testable import Orchestrator
 import PostgresNIO
 import Synchronization
 import Testing
@@ -112,4 +112,25 @@ final class Flag: Sendable {
     private let value = Mutex(false)
     func set() { value.withLock { $0 = true } }
     var isSet: Bool { value.withLock { $0 } }
+}
+
+@Suite struct AttemptTimeoutTests {
+    @Test func attemptsThatFinishInTimeAreNeverRecordedAsTimeouts() async throws {
+        let context = ActivityContext(
+            taskID: 1, workflowID: "w", workflowType: "t", state: "s", attempt: 1, idempotencyKey: "k", correlationID: nil, logger: TestDatabase.logger)
+        let timedOut = await withTaskGroup(of: Int.self) { group in
+            for _ in 0..<20 {
+                group.addTask {
+                    var timedOut = 0
+                    for _ in 0..<500 {
+                        let outcome = await Worker.run({ input, _ in input }, input: ["n": 1], context: context, timeout: .seconds(30))
+                        if outcome != .completed(["n": 1]) { timedOut += 1 }
+                    }
+                    return timedOut
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        #expect(timedOut == 0, "\(timedOut) of 10000 attempts that returned at once were recorded as timeouts")
+    }
 }

@@ -10,13 +10,14 @@ enum Deadline {
             await withCheckedContinuation { continuation in
                 race.arm(continuation)
                 let timer = Task {
-                    try? await Task.sleep(for: limit)
+                    // A cancelled sleep returns early: only a sleep that ran its course is a timeout.
+                    guard (try? await Task.sleep(for: limit)) != nil else { return }
                     race.finish(nil)
                 }
                 Task {
                     let value = await work.value
-                    timer.cancel()
                     race.finish(value)
+                    timer.cancel()
                 }
             }
         } onCancel: {
