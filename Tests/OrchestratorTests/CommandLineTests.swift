@@ -130,4 +130,23 @@ import Testing
             #expect(lateStatus == 0 && (try? JSONValue(json: late).arrayValue) != nil)
         }
     }
+
+    @Test func limitsCommandsSetListAndRemoveTheSharedLimits() async throws {
+        try #require(Executable.exists)
+        try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
+            let folder = try Executable.temporaryFolder()
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let env = ["DATABASE_URL": harness.databaseURL]
+            let (setStatus, _) = try await Executable.run(["limits", "set", "payments.*", "3"], in: folder, environment: env)
+            #expect(setStatus == 0)
+            #expect(try await harness.engine.activityLimits() == [ActivityLimit(pattern: "payments.*", maxRunning: 3)])
+            let (_, listed) = try await Executable.run(["limits", "list", "--json"], in: folder, environment: env)
+            #expect(try JSONValue(json: listed) == [["pattern": "payments.*", "max_running": 3]])
+            let (removeStatus, _) = try await Executable.run(["limits", "remove", "payments.*"], in: folder, environment: env)
+            #expect(removeStatus == 0)
+            let (againStatus, again) = try await Executable.run(["limits", "remove", "payments.*"], in: folder, environment: env)
+            #expect(againStatus != 0 && again.contains("no limit 'payments.*'"))
+            #expect(try await harness.engine.activityLimits().isEmpty)
+        }
+    }
 }

@@ -13,7 +13,7 @@ extension Engine {
     ///
     /// Returns whether the outcome was recorded (`false`: the lease was gone).
     @discardableResult
-    public func runTransactionalAttempt(
+    func runTransactionalAttempt(
         _ task: ClaimedTask, body: @escaping ActivityRegistry.TransactionalBody, context: ActivityContext
     ) async throws -> Bool {
         let deadline = ContinuousClock.now + task.timeout

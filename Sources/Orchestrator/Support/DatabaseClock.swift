@@ -24,9 +24,6 @@ public final class DatabaseClock: WallClock, Service {
 
     public func now() -> Date { host.now().addingTimeInterval(offset.withLock { $0 }) }
 
-    /// How far the database's clock is ahead of this host's, as last measured.
-    public var measuredOffset: TimeInterval { offset.withLock { $0 } }
-
     /// Measures the offset now.
     public func synchronize() async throws {
         let measured = try await client.withConnection { connection in
