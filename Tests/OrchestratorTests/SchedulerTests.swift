@@ -1,5 +1,5 @@
 import Foundation
-import Orchestrator
+@testable import Orchestrator
 import PostgresNIO
 import Testing
 
@@ -17,7 +17,10 @@ import Testing
     @Test func aConflictingIDSkipsThatFireWithoutBlockingOtherSchedules() async throws {
         try await TestDatabase.withHarness(workflows: [OperationsTests.nightly, Self.minutely]) { harness in
             // The clock starts at 2027-01-15 08:00 UTC; nightly's first fire is 02:00 the next day.
-            _ = try await harness.start("nightly", input: ["by": "hand"], id: "nightly@2027-01-16T02:00:00Z")
+            // Clients may not take a schedule's id; a row from before that rule still may hold one.
+            let taken = StartRequest(type: "nightly", input: ["by": "hand"], id: "nightly@2027-01-16T02:00:00Z")
+            await ExecutionTests.expectCode(.invalidInput) { _ = try await harness.engine.start(taken) }
+            _ = try await harness.engine.transaction { try await harness.engine.start(taken, on: $0) }
             harness.clock.advance(by: .seconds(18 * 3600 + 30))
             let started = try await harness.engine.fireDueSchedules()
             #expect(started.map(\.type) == ["minutely"])

@@ -22,8 +22,12 @@ public struct StartRequest: Sendable, Hashable {
 
 extension Engine {
     /// Starts an instance, or returns the one an earlier identical request started (`created` false).
+    /// Ids `<type>@…` of a scheduled type are the schedule's (see `scheduledID`).
     public func start(_ request: StartRequest) async throws -> (workflow: WorkflowRecord, created: Bool) {
-        try await transaction { connection in
+        if let id = request.id, let at = id.firstIndex(of: "@"), catalog.current(String(id[..<at]))?.schedule != nil {
+            throw OrchestratorError(.invalidInput, "ids of the form '\(id[..<at])@…' are reserved for the schedule of \(id[..<at])")
+        }
+        return try await transaction { connection in
             try await start(request, on: connection)
         }
     }
