@@ -1,6 +1,6 @@
 import Activities
 import Foundation
-import Orchestrator
+@testable import Orchestrator
 import PostgresNIO
 import Testing
 
@@ -80,7 +80,7 @@ import Testing
         try await TestDatabase.withHarness(workflows: [Self.limited], configuration: try Self.limits("noop=1")) { harness in
             for _ in 0..<4 { _ = try await harness.start("limited") }
             #expect(try await harness.engine.claim(owner: "w", limit: 10).count == 1)
-            try await harness.engine.setActivityLimit(ActivityLimit(pattern: "noop", maxRunning: 2))
+            try await harness.engine.setActivityLimits([ActivityLimit(pattern: "noop", maxRunning: 2)])
             #expect(try await harness.engine.claim(owner: "w", limit: 10).count == 1)
             try await harness.engine.removeActivityLimit(pattern: "noop")
             #expect(try await harness.engine.claim(owner: "w", limit: 10).count == 2)
@@ -91,8 +91,28 @@ import Testing
     @Test func aNewLimitAppliesToTasksAlreadyQueued() async throws {
         try await TestDatabase.withHarness(workflows: [Self.limited]) { harness in
             for _ in 0..<4 { _ = try await harness.start("limited") }
-            try await harness.engine.setActivityLimit(ActivityLimit(pattern: "noop", maxRunning: 1))
+            try await harness.engine.setActivityLimits([ActivityLimit(pattern: "noop", maxRunning: 1)])
             #expect(try await harness.engine.claim(owner: "w", limit: 10).count == 1)
+        }
+    }
+
+    @Test func aLimitSetWhileATransitionWritesTasksCoversThoseTasksToo() async throws {
+        try await TestDatabase.withHarness(workflows: [Self.limited]) { harness in
+            // A start that has written its task (stamped from the limits it saw) but not committed.
+            let gate = Gate()
+            let inFlight = Task {
+                try await harness.engine.transaction { connection in
+                    _ = try await harness.engine.start(StartRequest(type: "limited"), on: connection)
+                    try await gate.enter()
+                }
+            }
+            try await gate.waitUntilEntered()
+            let change = Task { try await harness.engine.setActivityLimits([ActivityLimit(pattern: "noop", maxRunning: 1)]) }
+            try await Task.sleep(for: .milliseconds(300))
+            gate.open()
+            try await inFlight.value
+            try await change.value
+            #expect(try await harness.query("SELECT activity_limit FROM orchestrator.tasks", as: String?.self) == ["noop"])
         }
     }
 

@@ -24,20 +24,19 @@ extension Engine {
         return tasks
     }
 
+    /// Unlimited tasks in one statement; a limit's in a transaction that locks the limit first.
     private func claim(_ source: ClaimSource, owner: String, limit: Int, activities: [String]?) async throws -> [ClaimedTask] {
         let now = clock.now()
-        switch source {
-        case .unlimited:
+        guard let pattern = source.pattern else {
             return try await client.withConnection { connection in
                 try await store.claim(source, owner: owner, limit: limit, activities: activities, now: now, grace: configuration.leaseGrace, on: connection)
             }
-        case .limited(let pattern):
-            return try await transaction { connection in
-                guard let (maxRunning, running) = try await store.lockActivityLimit(pattern, on: connection), maxRunning > running else { return [] }
-                return try await store.claim(
-                    source, owner: owner, limit: min(limit, maxRunning - running), activities: activities, now: now,
-                    grace: configuration.leaseGrace, on: connection)
-            }
+        }
+        return try await transaction { connection in
+            guard let (maxRunning, running) = try await store.lockActivityLimit(pattern, on: connection), maxRunning > running else { return [] }
+            return try await store.claim(
+                source, owner: owner, limit: min(limit, maxRunning - running), activities: activities, now: now,
+                grace: configuration.leaseGrace, on: connection)
         }
     }
 

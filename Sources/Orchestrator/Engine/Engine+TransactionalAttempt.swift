@@ -21,7 +21,6 @@ extension Engine {
         let work = Task { () -> Result<Bool, any Error> in
             do {
                 return .success(try await transaction { connection in
-                    session.withLock { $0 = nil }
                     let backend = try await store.limitStatements(to: task.timeout, on: connection)
                     session.withLock { $0 = backend }
                     return try await attempt(task, body: body, context: context, deadline: deadline, on: connection)
@@ -46,7 +45,7 @@ extension Engine {
         _ task: ClaimedTask, body: ActivityRegistry.TransactionalBody, context: ActivityContext, deadline: ContinuousClock.Instant,
         on connection: PostgresConnection
     ) async throws -> Bool {
-        guard var workflow = try await store.lockWorkflowForActivity(task.workflowID, now: clock.now(), on: connection),
+        guard var workflow = try await store.lockWorkflow(task.workflowID, now: clock.now(), on: connection),
             try await store.lockLease(task, on: connection)
         else {
             EngineMetrics.attemptEnded(activity: task.activity, outcome: "lease_lost")
@@ -68,7 +67,6 @@ extension Engine {
             outcome = .failed(ContinuousClock.now >= deadline ? Self.timeoutError(task.timeout) : ActivityError(error))
         }
         EngineMetrics.attemptDuration(activity: task.activity, ContinuousClock.now - started)
-        try await store.shareActivityLimitsLock(on: connection)
         workflow.now = clock.now()
         return try await finish(task, outcome: outcome, in: workflow, on: connection)
     }

@@ -50,7 +50,7 @@ public final class Engine: Sendable {
             try await store.deleteSchedules(
                 except: definitions.filter { $0.schedule != nil }.map(\.type), among: definitions.map(\.type), on: connection)
         }
-        for limit in configuration.activityLimits { try await setActivityLimit(limit) }
+        try await setActivityLimits(configuration.activityLimits)
         catalog.install(definitions)
     }
 

@@ -56,9 +56,7 @@ extension PostgresConnection {
 /// The hot path's prepared queries.
 enum HotQuery {
     enum Claim: PreparedQuerySite { static let name = "orchestrator_claim" }
-    enum ClaimLimited: PreparedQuerySite { static let name = "orchestrator_claim_limited" }
     enum LockWorkflow: PreparedQuerySite { static let name = "orchestrator_lock_workflow" }
-    enum LockWorkflowForActivity: PreparedQuerySite { static let name = "orchestrator_lock_workflow_for_activity" }
     enum FinishAttempt: PreparedQuerySite { static let name = "orchestrator_finish_attempt" }
     enum Save: PreparedQuerySite { static let name = "orchestrator_save" }
     enum InsertWorkflow: PreparedQuerySite { static let name = "orchestrator_insert_workflow" }

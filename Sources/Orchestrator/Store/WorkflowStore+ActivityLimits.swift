@@ -2,11 +2,6 @@ import Foundation
 import PostgresNIO
 
 extension WorkflowStore {
-    /// Serializes limit changes against transitions: every transition takes this advisory lock
-    /// shared (when it locks or inserts its instance, before it writes tasks), a limit change takes
-    /// it exclusively. So a task is stamped either before a change (and restamped by it) or after.
-    static let activityLimitsLock: Int64 = 0x6F72_6368_6C69_6D
-
     func activityLimits(on connection: PostgresConnection) async throws -> [ActivityLimit] {
         let rows = try await connection.query(
             "SELECT pattern, max_running FROM orchestrator.activity_limits ORDER BY pattern", logger: logger)
@@ -15,11 +10,6 @@ extension WorkflowStore {
             limits.append(ActivityLimit(pattern: pattern, maxRunning: Int(maxRunning)))
         }
         return limits
-    }
-
-    /// Waits for transitions in flight to commit and keeps new ones out until this transaction ends.
-    func lockActivityLimitsExclusively(on connection: PostgresConnection) async throws {
-        try await connection.query("SELECT pg_advisory_xact_lock(\(Self.activityLimitsLock))", logger: logger)
     }
 
     func upsertActivityLimit(_ limit: ActivityLimit, on connection: PostgresConnection) async throws {
@@ -36,6 +26,23 @@ extension WorkflowStore {
         let rows = try await connection.query(
             "DELETE FROM orchestrator.activity_limits WHERE pattern = \(pattern) RETURNING 1", logger: logger)
         for try await _ in rows { return true }
+        return false
+    }
+
+    /// The transactions in progress now, as a `pg_snapshot` in its text form.
+    func transactionsInProgress(on connection: PostgresConnection) async throws -> String {
+        let rows = try await connection.query("SELECT pg_current_snapshot()::text", logger: logger)
+        for try await snapshot in rows.decode(String.self) { return snapshot }
+        throw OrchestratorError(.database, "the database did not report its snapshot")
+    }
+
+    /// Whether any transaction in progress in `snapshot` still is.
+    func anyStillInProgress(_ snapshot: String, on connection: PostgresConnection) async throws -> Bool {
+        let rows = try await connection.query(
+            """
+            SELECT EXISTS (SELECT 1 FROM pg_snapshot_xip(\(snapshot)::pg_snapshot) AS x WHERE pg_xact_status(x) = 'in progress')
+            """, logger: logger)
+        for try await running in rows.decode(Bool.self) { return running }
         return false
     }
 

@@ -27,54 +27,46 @@ public struct ClaimedTask: Sendable, Hashable {
 enum ClaimSource: Sendable, Hashable {
     case unlimited
     case limited(pattern: String)
+
+    /// The limit's pattern, as tasks carry it in `activity_limit`.
+    var pattern: String? {
+        guard case .limited(let pattern) = self else { return nil }
+        return pattern
+    }
 }
 
 extension WorkflowStore {
     /// Claims up to `limit` due tasks of `source` in one statement: walks the claim index in order,
     /// skips rows other workers hold and activities this worker lacks, and leases each for its
-    /// timeout plus `grace`.
+    /// timeout plus `grace`. One statement serves both sources: the branch of the other source is
+    /// switched off by its parameter (a one-time filter), so each walks its own partial index —
+    /// `tasks_claim` for unlimited tasks, `tasks_claim_limited` for a limit's.
     func claim(
         _ source: ClaimSource, owner: String, limit: Int, activities: [String]?, now: Date, grace: Duration, on connection: PostgresConnection
     ) async throws -> [ClaimedTask] {
-        let graceMilliseconds = grace.milliseconds
         let anyActivity = activities == nil
         let names = activities ?? []
-        let rows: AsyncThrowingMapSequence<PostgresRowSequence, PostgresRow>
-        // Unlimited tasks walk the `tasks_claim` partial index, a limit's tasks `tasks_claim_limited`.
-        switch source {
-        case .unlimited:
-            rows = try await connection.prepared(HotQuery.Claim.self,
-                """
-                WITH picked AS (
-                    SELECT id FROM orchestrator.tasks
-                    WHERE status IN ('ready', 'failed') AND activity_limit IS NULL AND run_at <= \(now)
-                      AND (\(anyActivity) OR kind = 'timer' OR activity = ANY(\(names)::text[]))
-                    ORDER BY run_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
-                UPDATE orchestrator.tasks t SET status = 'running', attempt = t.attempt + 1, lease_number = t.lease_number + 1,
-                    lease_owner = \(owner), lease_expires_at = \(now) + (t.timeout_ms + \(graceMilliseconds)) * interval '1 millisecond',
-                    started_at = \(now)
-                FROM picked, orchestrator.workflows w
-                WHERE t.id = picked.id AND w.id = t.workflow_id
-                RETURNING t.id, t.workflow_id, w.type, t.state, t.visit, t.kind, t.activity, t.item_index, t.input::text,
-                          t.attempt, t.timeout_ms, t.idempotency_key, t.correlation_id, t.lease_number, t.run_at
-                """, logger: logger)
-        case .limited(let pattern):
-            rows = try await connection.prepared(HotQuery.ClaimLimited.self,
-                """
-                WITH picked AS (
-                    SELECT id FROM orchestrator.tasks
-                    WHERE status IN ('ready', 'failed') AND activity_limit = \(pattern) AND run_at <= \(now)
-                      AND (\(anyActivity) OR activity = ANY(\(names)::text[]))
-                    ORDER BY run_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
-                UPDATE orchestrator.tasks t SET status = 'running', attempt = t.attempt + 1, lease_number = t.lease_number + 1,
-                    lease_owner = \(owner), lease_expires_at = \(now) + (t.timeout_ms + \(graceMilliseconds)) * interval '1 millisecond',
-                    started_at = \(now)
-                FROM picked, orchestrator.workflows w
-                WHERE t.id = picked.id AND w.id = t.workflow_id
-                RETURNING t.id, t.workflow_id, w.type, t.state, t.visit, t.kind, t.activity, t.item_index, t.input::text,
-                          t.attempt, t.timeout_ms, t.idempotency_key, t.correlation_id, t.lease_number, t.run_at
-                """, logger: logger)
-        }
+        let rows = try await connection.prepared(HotQuery.Claim.self,
+            """
+            WITH unlimited AS (
+                SELECT id FROM orchestrator.tasks
+                WHERE nullif(\(source.pattern ?? ""), '') IS NULL
+                  AND status IN ('ready', 'failed') AND activity_limit IS NULL AND run_at <= \(now)
+                  AND (\(anyActivity) OR kind = 'timer' OR activity = ANY(\(names)::text[]))
+                ORDER BY run_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED),
+            limited AS (
+                SELECT id FROM orchestrator.tasks
+                WHERE status IN ('ready', 'failed') AND activity_limit = nullif(\(source.pattern ?? ""), '') AND run_at <= \(now)
+                  AND (\(anyActivity) OR activity = ANY(\(names)::text[]))
+                ORDER BY run_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+            UPDATE orchestrator.tasks t SET status = 'running', attempt = t.attempt + 1, lease_number = t.lease_number + 1,
+                lease_owner = \(owner), lease_expires_at = \(now) + (t.timeout_ms + \(grace.milliseconds)) * interval '1 millisecond',
+                started_at = \(now)
+            FROM (SELECT id FROM unlimited UNION ALL SELECT id FROM limited) picked, orchestrator.workflows w
+            WHERE t.id = picked.id AND w.id = t.workflow_id
+            RETURNING t.id, t.workflow_id, w.type, t.state, t.visit, t.kind, t.activity, t.item_index, t.input::text,
+                      t.attempt, t.timeout_ms, t.idempotency_key, t.correlation_id, t.lease_number, t.run_at
+            """, logger: logger)
         var tasks: [ClaimedTask] = []
         for try await row in rows {
             let (id, workflowID, type, state, visit, kind, activity, itemIndex, input, attempt, timeout, key, correlationID, leaseNumber, dueAt) =

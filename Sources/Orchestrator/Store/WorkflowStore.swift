@@ -37,18 +37,16 @@ public struct WorkflowStore: Sendable {
 
     // MARK: Workflows
 
-    /// Inserts a new instance; `false` when the id or the idempotency key already exists. Takes the
-    /// activity limits' lock shared, as every transition does before it writes tasks.
+    /// Inserts a new instance; `false` when the id or the idempotency key already exists.
     func insertWorkflow(_ workflow: LockedWorkflow, input: JSONValue, idempotencyKey: String?, requestHash: String, on connection: PostgresConnection) async throws -> Bool {
         let rows = try await connection.prepared(HotQuery.InsertWorkflow.self,
             """
             INSERT INTO orchestrator.workflows
                 (id, type, version, status, state, input, context, idempotency_key, request_hash, correlation_id, created_at, updated_at)
-            SELECT \(workflow.id), \(workflow.type), \(workflow.version), 'running', NULL, \(input.jsonText)::jsonb,
-                   \(workflow.context.jsonText)::jsonb, nullif(\(idempotencyKey ?? ""), ''), \(requestHash),
-                   nullif(\(workflow.correlationID ?? ""), ''),
-                   \(workflow.now), \(workflow.now)
-            FROM (SELECT pg_advisory_xact_lock_shared(\(Self.activityLimitsLock))) AS activity_limits_guard
+            VALUES (\(workflow.id), \(workflow.type), \(workflow.version), 'running', NULL, \(input.jsonText)::jsonb,
+                    \(workflow.context.jsonText)::jsonb, nullif(\(idempotencyKey ?? ""), ''), \(requestHash),
+                    nullif(\(workflow.correlationID ?? ""), ''),
+                    \(workflow.now), \(workflow.now))
             ON CONFLICT DO NOTHING
             RETURNING 1
             """, logger: logger)
@@ -71,35 +69,13 @@ public struct WorkflowStore: Sendable {
         return nil
     }
 
-    /// Loads and locks an instance for a transition (`FOR UPDATE`): transitions of one workflow are
-    /// serial. Also takes the activity limits' lock shared (see `activityLimitsLock`).
+    /// Loads and locks an instance for a transition (`FOR UPDATE`): transitions of one workflow are serial.
     func lockWorkflow(_ id: String, now: Date, on connection: PostgresConnection) async throws -> LockedWorkflow? {
         let rows = try await connection.prepared(HotQuery.LockWorkflow.self,
-            """
-            WITH activity_limits_guard AS (SELECT pg_advisory_xact_lock_shared(\(Self.activityLimitsLock)))
-            SELECT type, version, status, state, context::text, waiting_for, visit, event_seq, cancel_requested, correlation_id
-            FROM orchestrator.workflows, activity_limits_guard WHERE id = \(id) FOR UPDATE OF workflows
-            """, logger: logger)
-        return try await Self.lockedWorkflow(id: id, rows: rows, now: now)
-    }
-
-    /// `lockWorkflow` without the activity limits' lock, for a transaction that runs an activity
-    /// before it writes (it takes that lock with `shareActivityLimitsLock` just before, so a limit
-    /// change never waits for an activity).
-    func lockWorkflowForActivity(_ id: String, now: Date, on connection: PostgresConnection) async throws -> LockedWorkflow? {
-        let rows = try await connection.prepared(HotQuery.LockWorkflowForActivity.self,
             """
             SELECT type, version, status, state, context::text, waiting_for, visit, event_seq, cancel_requested, correlation_id
             FROM orchestrator.workflows WHERE id = \(id) FOR UPDATE
             """, logger: logger)
-        return try await Self.lockedWorkflow(id: id, rows: rows, now: now)
-    }
-
-    func shareActivityLimitsLock(on connection: PostgresConnection) async throws {
-        try await connection.query("SELECT pg_advisory_xact_lock_shared(\(Self.activityLimitsLock))", logger: logger)
-    }
-
-    private static func lockedWorkflow(id: String, rows: AsyncThrowingMapSequence<PostgresRowSequence, PostgresRow>, now: Date) async throws -> LockedWorkflow? {
         for try await row in rows {
             let (type, version, status, state, context, waitingFor, visit, eventSeq, cancelRequested, correlationID) =
                 try row.decode((String, String, String, String?, String, String?, Int64, Int32, Bool, String?).self)

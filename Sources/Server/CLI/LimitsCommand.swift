@@ -27,7 +27,7 @@ struct LimitsCommand: AsyncParsableCommand {
         func run() async throws {
             guard maxRunning > 0 else { throw ValidationError("max-running must be at least 1") }
             let limit = ActivityLimit(pattern: pattern, maxRunning: maxRunning)
-            try await options.withEngine { try await $0.setActivityLimit(limit) }
+            try await options.withEngine { try await $0.setActivityLimits([limit]) }
             print("\(pattern): at most \(maxRunning) running")
         }
     }
