@@ -47,17 +47,15 @@ extension Engine {
             let cron = try CronExpression(due.cron)
             let next = cron.next(after: max(due.fireAt, now)) ?? now.addingTimeInterval(86_400 * 365)
             try await store.advanceSchedule(type: type, fired: due.fireAt, next: next, on: connection)
-            let stamp = ISO8601DateFormatter().string(from: due.fireAt)
-            let request = StartRequest(
-                type: type, input: definition.schedule?.input ?? .emptyObject, id: Self.scheduledID(type: type, fireAt: due.fireAt),
-                correlationID: "schedule:\(type)@\(stamp)")
+            let id = Self.scheduledID(type: type, fireAt: due.fireAt)
+            let request = StartRequest(type: type, input: definition.schedule?.input ?? .emptyObject, id: id, correlationID: "schedule:\(id)")
             do {
                 let (workflow, created) = try await start(request, on: connection)
                 return created ? workflow : nil
             } catch let error as OrchestratorError where error.code == .workflowIDConflict {
                 logger.error(
                     "scheduled fire skipped: its workflow id is taken by another request",
-                    metadata: [LogKey.workflowType: "\(type)", LogKey.workflowID: "\(request.id ?? "")", LogKey.error: "\(error)"])
+                    metadata: [LogKey.workflowType: "\(type)", LogKey.workflowID: "\(id)", LogKey.error: "\(error)"])
                 return nil
             }
         }

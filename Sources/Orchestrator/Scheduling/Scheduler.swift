@@ -12,7 +12,7 @@ public struct Scheduler: Service {
     }
 
     public func run() async throws {
-        await engine.repeatUntilShutdown(every: interval, name: "scheduler") {
+        await repeatUntilGracefulShutdown(every: interval, name: "scheduler", logger: engine.logger) {
             for workflow in try await engine.fireDueSchedules() {
                 engine.logger.info("scheduled workflow started", metadata: [LogKey.workflowID: "\(workflow.id)", LogKey.workflowType: "\(workflow.type)"])
             }

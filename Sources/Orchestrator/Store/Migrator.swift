@@ -44,19 +44,16 @@ public struct Migrator: Sendable {
     public func migrate(client: PostgresClient, logger: Logger) async throws -> [String] {
         try await client.withConnection { connection in
             // Building an index on a large table may take long, and waiting for the lock too.
-            try await connection.query("SET statement_timeout = 0", logger: logger)
-            try await connection.query("SET lock_timeout = 0", logger: logger)
+            try await connection.query("SELECT set_config('statement_timeout', '0', false), set_config('lock_timeout', '0', false)", logger: logger)
             try await connection.query("SELECT pg_advisory_lock(\(Self.advisoryLockKey))", logger: logger)
             do {
                 let applied = try await apply(on: connection, logger: logger)
                 try await connection.query("SELECT pg_advisory_unlock(\(Self.advisoryLockKey))", logger: logger)
-                try await connection.query("RESET statement_timeout", logger: logger)
-                try await connection.query("RESET lock_timeout", logger: logger)
+                try await connection.query("RESET ALL", logger: logger)
                 return applied
             } catch {
                 _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.advisoryLockKey))", logger: logger)
-                _ = try? await connection.query("RESET statement_timeout", logger: logger)
-                _ = try? await connection.query("RESET lock_timeout", logger: logger)
+                _ = try? await connection.query("RESET ALL", logger: logger)
                 throw error
             }
         }

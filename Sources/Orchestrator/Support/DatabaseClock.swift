@@ -46,15 +46,8 @@ public final class DatabaseClock: WallClock, Service {
 
     /// Measures the offset every `interval` until graceful shutdown.
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await self.synchronize()
-                } catch {
-                    self.logger.debug("clock synchronization failed", metadata: [LogKey.error: "\(String(reflecting: error))"])
-                }
-                try? await Task.sleep(for: self.interval)
-            }
+        await repeatUntilGracefulShutdown(every: interval, name: "clock synchronization", logger: logger, failureLevel: .debug) {
+            try await self.synchronize()
         }
     }
 }
