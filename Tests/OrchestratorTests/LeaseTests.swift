@@ -66,9 +66,7 @@ import Testing
         let finished = Flag()
         var registry = TestDatabase.registry()
         registry.register("stubborn") { _, _ in
-            // Ignores cancellation: a blocking call that runs to its end.
-            let end = ContinuousClock.now + .seconds(4)
-            while ContinuousClock.now < end { usleep(10_000) }
+            await waitIgnoringCancellation(.seconds(4))
             finished.set()
             return [:]
         }
@@ -123,7 +121,7 @@ final class Flag: Sendable {
                 group.addTask {
                     var timedOut = 0
                     for _ in 0..<500 {
-                        let outcome = await Worker.run({ input, _ in input }, input: ["n": 1], context: context, timeout: .seconds(30))
+                        let outcome = await Worker.runAttempt({ input, _ in input }, input: ["n": 1], context: context, timeout: .seconds(30))
                         if outcome != .completed(["n": 1]) { timedOut += 1 }
                     }
                     return timedOut

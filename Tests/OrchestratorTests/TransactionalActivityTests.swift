@@ -38,7 +38,7 @@ import Testing
             try await harness.drain()
             #expect(try await harness.engine.workflow(workflow.id).status == .completed)
             // The first worker wakes up and runs its attempt: its lease is gone, so nothing may commit.
-            await harness.worker(id: "slow").run(claimed: [stale])
+            await harness.worker(id: "slow").runClaimed([stale])
             #expect(try await Self.effects(harness) == 1)
         }
     }
@@ -49,7 +49,7 @@ import Testing
             let workflow = try await harness.start("effectful")
             let claimed = try await harness.engine.claim(owner: "w", limit: 1)
             _ = try await harness.engine.cancel(workflowID: workflow.id)
-            await harness.worker(id: "w").run(claimed: claimed)
+            await harness.worker(id: "w").runClaimed(claimed)
             #expect(try await Self.effects(harness) == 0)
             #expect(try await harness.engine.workflow(workflow.id).status == .cancelled)
         }
@@ -60,9 +60,9 @@ import Testing
             try await RecordEffect.createTable(harness)
             let workflow = try await harness.start("effectful")
             let claimed = try await harness.engine.claim(owner: "w", limit: 1)
-            await harness.worker(id: "w").run(claimed: claimed)
+            await harness.worker(id: "w").runClaimed(claimed)
             // The COMMIT went through but its reply was lost: the completion is tried again.
-            await harness.worker(id: "w").run(claimed: claimed)
+            await harness.worker(id: "w").runClaimed(claimed)
             #expect(try await Self.effects(harness) == 1)
             #expect(try await harness.engine.workflow(workflow.id).status == .completed)
         }
@@ -84,6 +84,27 @@ import Testing
             let failures = try await harness.engine.history(workflow.id).filter { $0.type == .taskFailed }
             #expect(failures.map { $0.data?["error"]?["code"] } == ["timeout"])
             #expect(try await harness.engine.workflow(workflow.id).status == .deadLettered)
+            #expect(try await Self.effects(harness) == 0)
+        }
+    }
+
+    @Test func anAttemptThatIgnoresItsTimeoutIsAbandonedItsSessionEndedAndItsWritesRolledBack() async throws {
+        let yaml = """
+            type: stubborn_write
+            start: write
+            retry: {max_attempts: 1}
+            states:
+              write: {task: effect.record, input: {stubborn_ms: 6000}, timeout: 300ms, next: done}
+              done: {succeed: true}
+            """
+        let gate = Gate()
+        try await TestDatabase.withHarness(workflows: [yaml], registry: Self.registry(gate: gate)) { harness in
+            try await RecordEffect.createTable(harness)
+            let workflow = try await harness.start("stubborn_write")
+            try await harness.drain()
+            #expect(!gate.isOpen, "the attempt was recorded while the activity still ran")
+            let failures = try await harness.engine.history(workflow.id).filter { $0.type == .taskFailed }
+            #expect(failures.map { $0.data?["error"]?["code"] } == ["timeout"])
             #expect(try await Self.effects(harness) == 0)
         }
     }
@@ -137,15 +158,19 @@ final class Gate: Sendable {
     }
 
     func open() { state.withLock { $0.open = true } }
+
+    var isOpen: Bool { state.withLock { $0.open } }
 }
 
 /// Records one row per run in `effects`, inside the completion transaction. `sleep_ms` makes the
-/// database sleep after the write; `block` waits for the test's gate after it.
+/// database sleep after the write; `block` waits for the test's gate after it; `stubborn_ms`
+/// waits that long ignoring cancellation, then opens the gate.
 struct RecordEffect: TransactionalActivity {
     static let name = "effect.record"
     struct Input: Decodable, Sendable {
         var sleep_ms: Int?
         var block: Bool?
+        var stubborn_ms: Int?
     }
     let gate: Gate
 
@@ -164,6 +189,10 @@ struct RecordEffect: TransactionalActivity {
             try await connection.query("SELECT pg_sleep(\(Double(milliseconds) / 1000))", logger: context.logger)
         }
         if input.block == true { try await gate.enter() }
+        if let milliseconds = input.stubborn_ms {
+            await waitIgnoringCancellation(.milliseconds(milliseconds))
+            gate.open()
+        }
         return ["recorded": true]
     }
 }

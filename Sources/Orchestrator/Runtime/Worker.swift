@@ -125,12 +125,12 @@ public final class Worker: Service {
     public func runDue() async throws -> Int {
         let tasks = try await engine.claim(owner: configuration.id, limit: configuration.batchSize, activities: activities)
         guard !tasks.isEmpty else { return 0 }
-        await run(claimed: tasks)
+        await runClaimed(tasks)
         return tasks.count
     }
 
     /// Runs tasks this worker already holds and commits their outcomes.
-    public func run(claimed tasks: [ClaimedTask]) async {
+    public func runClaimed(_ tasks: [ClaimedTask]) async {
         let completer = Completer(engine: engine, logger: logger)
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await completer.run() }
@@ -169,7 +169,7 @@ public final class Worker: Service {
             } catch {}
         case .plain(let body):
             let started = ContinuousClock.now
-            guard let outcome = await Self.run(body, input: task.input, context: context, timeout: task.timeout) else { return }
+            guard let outcome = await Self.runAttempt(body, input: task.input, context: context, timeout: task.timeout) else { return }
             EngineMetrics.attemptDuration(activity: task.activity, ContinuousClock.now - started)
             await completer.submit(task, outcome)
         }
@@ -178,7 +178,7 @@ public final class Worker: Service {
     /// Runs one attempt under its start-to-close timeout. The attempt ends at the timeout even if
     /// the activity ignores cancellation (it is left to finish unobserved). `nil` when the waiting
     /// task is cancelled (the worker abandons the attempt).
-    static func run(_ body: @escaping ActivityRegistry.Body, input: JSONValue, context: ActivityContext, timeout: Duration) async -> TaskOutcome? {
+    static func runAttempt(_ body: @escaping ActivityRegistry.Body, input: JSONValue, context: ActivityContext, timeout: Duration) async -> TaskOutcome? {
         let work = Task { () -> TaskOutcome in
             do {
                 return .completed(try await body(input, context))

@@ -1,3 +1,4 @@
+import Dispatch
 import Orchestrator
 import Synchronization
 
@@ -30,4 +31,12 @@ final class ActivityScript: Sendable {
 
     func callCount(_ key: String) -> Int { calls.withLock { $0[key] ?? 0 } }
     var totalCalls: Int { calls.withLock { $0.values.reduce(0, +) } }
+}
+
+/// Waits `duration` and cannot be cancelled, without holding a thread: an activity that ignores
+/// its cancellation (tests must not block the few threads of the cooperative pool).
+func waitIgnoringCancellation(_ duration: Duration) async {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(duration / .milliseconds(1)))) { continuation.resume() }
+    }
 }

@@ -39,7 +39,13 @@ final class RecordingHTTPServer: Sendable {
     func setDelay(_ delay: Duration, for path: String) { state.withLock { $0.delays[path] = delay } }
 
     func start() async throws {
-        let channel = try await LoopbackHTTP.bind { Handler(server: self) }
+        let channel = try await LoopbackHTTP.bind { head, body in
+            let path = String(head.uri.split(separator: "?").first ?? "")
+            let request = Request(path: path, idempotencyKey: head.headers.first(name: "Idempotency-Key") ?? "", body: body)
+            return LoopbackReply(
+                headers: [("Content-Type", "application/json")], body: #"{"ok": true}"#, delay: self.begin(request),
+                onSent: { self.end(request) })
+        }
         boundPort.withLock { $0 = channel.localAddress?.port ?? 0 }
         self.channel.withLock { $0 = channel }
     }
@@ -49,7 +55,7 @@ final class RecordingHTTPServer: Sendable {
         try? await channel?.close()
     }
 
-    fileprivate func begin(_ request: Request) -> Duration {
+    private func begin(_ request: Request) -> Duration {
         state.withLock { state in
             state.requests.append(request)
             state.inFlightByPath[request.path, default: 0] += 1
@@ -60,51 +66,10 @@ final class RecordingHTTPServer: Sendable {
         }
     }
 
-    fileprivate func end(_ request: Request) {
+    private func end(_ request: Request) {
         state.withLock { state in
             state.inFlightByPath[request.path, default: 1] -= 1
             state.inFlightKeys[request.idempotencyKey, default: 1] -= 1
-        }
-    }
-
-    private final class Handler: ChannelInboundHandler, @unchecked Sendable {
-        typealias InboundIn = HTTPServerRequestPart
-        typealias OutboundOut = HTTPServerResponsePart
-        let server: RecordingHTTPServer
-        var head: HTTPRequestHead?
-        var body = ""
-
-        init(server: RecordingHTTPServer) { self.server = server }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            switch unwrapInboundIn(data) {
-            case .head(let head):
-                self.head = head
-                body = ""
-            case .body(var buffer):
-                body += buffer.readString(length: buffer.readableBytes) ?? ""
-            case .end:
-                guard let head else { return }
-                let path = String(head.uri.split(separator: "?").first ?? "")
-                let request = Request(path: path, idempotencyKey: head.headers.first(name: "Idempotency-Key") ?? "", body: body)
-                let delay = server.begin(request)
-                let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-                context.eventLoop.scheduleTask(in: .nanoseconds(Int64(delay.components.seconds * 1_000_000_000 + delay.components.attoseconds / 1_000_000_000))) {
-                    let (handler, context) = loopBound.value
-                    handler.server.end(request)
-                    let payload = #"{"ok": true}"#
-                    var headers = HTTPHeaders()
-                    headers.add(name: "Content-Type", value: "application/json")
-                    headers.add(name: "Content-Length", value: "\(payload.utf8.count)")
-                    context.write(handler.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
-                    context.write(handler.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: payload)))), promise: nil)
-                    context.writeAndFlush(handler.wrapOutboundOut(.end(nil)), promise: nil)
-                }
-            }
-        }
-
-        func channelInactive(context: ChannelHandlerContext) {
-            context.fireChannelInactive()
         }
     }
 }
