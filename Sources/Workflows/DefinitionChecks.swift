@@ -37,7 +37,7 @@ struct DefinitionChecks {
             }
             if case .waitFor(_, let timeout, let onTimeout) = state.kind, let onTimeout {
                 if states[onTimeout] == nil { fail(name, "on_timeout", "unknown state '\(onTimeout)'") }
-                if timeout == nil { fail(name, "on_timeout", "needs a timeout") }
+                if timeout == nil { fail(name, "on_timeout", "needs a timeout or until") }
             }
         }
 

@@ -10,7 +10,7 @@ struct DefinitionParser {
     static let topLevelFields: Set<String> = ["type", "description", "start", "retry", "timeout", "states", "schedule", "late_after", "on_cancel", "on_discard"]
     static let stateFields: Set<String> = [
         "description", "task", "input", "timeout", "retry", "next", "catch", "result", "choice", "default", "wait_for",
-        "on_timeout", "sleep", "map", "pass", "succeed", "output", "fail",
+        "on_timeout", "until", "sleep", "map", "pass", "succeed", "output", "fail",
     ]
     static let kindFields = ["task", "choice", "wait_for", "sleep", "map", "pass", "succeed", "fail"]
     static let retryFields: Set<String> = ["max_attempts", "initial_interval", "backoff_coefficient", "max_interval", "jitter", "non_retryable"]
@@ -135,9 +135,16 @@ struct DefinitionParser {
             let rules = parseChoiceRules(kindNode, state: name)
             parsedKind = .choice(rules: rules, default: reader.string(fields["default"], state: name, field: "default"))
         case "wait_for":
-            allowOnly(["wait_for", "timeout", "on_timeout", "next", "result", "catch"])
-            guard let signal = reader.string(kindNode, state: name, field: "wait_for") else { return nil }
-            parsedKind = .waitFor(signal: signal, timeout: timeout, onTimeout: reader.string(fields["on_timeout"], state: name, field: "on_timeout"))
+            allowOnly(["wait_for", "timeout", "until", "on_timeout", "next", "result", "catch"])
+            guard let signals = reader.stringList(kindNode, state: name, field: "wait_for") else { return nil }
+            if signals.isEmpty { reader.fail(kindNode, state: name, field: "wait_for", "needs at least one signal") }
+            if Set(signals).count != signals.count { reader.fail(kindNode, state: name, field: "wait_for", "names a signal twice") }
+            var deadline = timeout.map(StateDefinition.Delay.duration)
+            if let untilNode = fields["until"] {
+                if timeout != nil { reader.fail(untilNode, state: name, field: "until", "and timeout exclude each other: wait a duration or until a timestamp") }
+                deadline = reader.path(untilNode, state: name, field: "until").map(StateDefinition.Delay.until)
+            }
+            parsedKind = .waitFor(signals: signals, timeout: deadline, onTimeout: reader.string(fields["on_timeout"], state: name, field: "on_timeout"))
         case "sleep":
             allowOnly(["sleep", "next"])
             if let sleepFields = kindNode.mapping != nil ? reader.mapping(kindNode, state: name, field: "sleep", allowed: ["until"]) : nil {

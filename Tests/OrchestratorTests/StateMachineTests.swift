@@ -114,8 +114,8 @@ import Testing
         switch (landing, expected) {
         case (.task(let state, let spec, _), .task(let expectedState, let activity)):
             #expect(state == expectedState && spec.activity == activity, sourceLocation: sourceLocation)
-        case (.wait(let state, let signal, _), .wait(let expectedState, let expectedSignal)):
-            #expect(state == expectedState && signal == expectedSignal, sourceLocation: sourceLocation)
+        case (.wait(let state, let signals, _), .wait(let expectedState, let expectedSignal)):
+            #expect(state == expectedState && signals == [expectedSignal], sourceLocation: sourceLocation)
         case (.sleep(let state, let until), .sleep(let expectedState, let seconds)):
             #expect(state == expectedState && until == now.addingTimeInterval(seconds), sourceLocation: sourceLocation)
         case (.completed, .completed):

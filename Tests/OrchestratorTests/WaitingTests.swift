@@ -15,6 +15,21 @@ import Testing
           expired: {fail: {error: approval_expired}}
         """
 
+    static let decision = """
+        type: decision
+        start: prepare
+        states:
+          prepare: {task: noop, next: wait}
+          wait: {wait_for: [approve, reject], until: $.input.decide_by, on_timeout: expired, next: route}
+          route:
+            choice:
+              - {path: $.wait.signal, equals: approve, next: approved}
+            default: rejected
+          approved: {succeed: true, output: $.wait}
+          rejected: {fail: {error: rejected}}
+          expired: {fail: {error: expired}}
+        """
+
     static let nap = """
         type: nap
         start: rest
@@ -78,6 +93,45 @@ import Testing
             await ExecutionTests.expectCode(.workflowNotFound) {
                 _ = try await harness.engine.signal(workflowID: "missing", name: "approved")
             }
+        }
+    }
+
+    @Test func waitForSeveralSignalsTakesTheFirstAndSaysWhichArrived() async throws {
+        try await TestDatabase.withHarness(workflows: [Self.decision]) { harness in
+            let input: JSONValue = ["decide_by": "2030-01-01T00:00:00Z"]
+            let waiting = try await harness.start("decision", input: input)
+            try await harness.drain()
+            #expect(try await harness.engine.signal(workflowID: waiting.id, name: "approve", payload: ["by": "ops"]) == .consumed)
+            let approved = try await harness.engine.workflow(waiting.id)
+            #expect(approved.status == .completed)
+            #expect(approved.output == ["signal": "approve", "payload": ["by": "ops"]])
+
+            // Signals buffered before the wait is entered: the oldest of the names it waits for is taken.
+            let early = try await harness.start("decision", input: input)
+            #expect(try await harness.engine.signal(workflowID: early.id, name: "other", payload: [:]) == .buffered)
+            #expect(try await harness.engine.signal(workflowID: early.id, name: "reject", payload: ["why": "late"]) == .buffered)
+            #expect(try await harness.engine.signal(workflowID: early.id, name: "approve", payload: [:]) == .buffered)
+            try await harness.drain()
+            let rejected = try await harness.engine.workflow(early.id)
+            #expect(rejected.error?.code == "rejected")
+            #expect(rejected.context["wait"] == ["signal": "reject", "payload": ["why": "late"]])
+        }
+    }
+
+    @Test func waitUntilATimestampOfTheContextTimesOutThenAndRefusesAMalformedOne() async throws {
+        try await TestDatabase.withHarness(workflows: [Self.decision]) { harness in
+            let decideBy = ISO8601DateFormatter().string(from: harness.clock.now().addingTimeInterval(90))
+            let workflow = try await harness.start("decision", input: ["decide_by": .string(decideBy)])
+            try await harness.drain()
+            harness.clock.advance(by: .seconds(89))
+            #expect(try await harness.drain() == 0)
+            harness.clock.advance(by: .seconds(1))
+            #expect(try await harness.drain() == 1)
+            #expect(try await harness.engine.workflow(workflow.id).error?.code == "expired")
+
+            let malformed = try await harness.start("decision", input: ["decide_by": "next tuesday"])
+            try await harness.drain()
+            #expect(try await harness.engine.workflow(malformed.id).error?.code == "wait_for.invalid_timestamp")
         }
     }
 

@@ -62,7 +62,8 @@ public struct StateDefinition: Sendable, Hashable, Codable {
     public enum Kind: Sendable, Hashable, Codable {
         case task(TaskSpec)
         case choice(rules: [ChoiceRule], default: String?)
-        case waitFor(signal: String, timeout: Duration?, onTimeout: String?)
+        /// Waits for the first of `signals`; `timeout` is a duration from entry or a timestamp read from the context.
+        case waitFor(signals: [String], timeout: Delay?, onTimeout: String?)
         case sleep(Delay)
         case map(MapSpec)
         case pass(ValueTemplate?)
@@ -97,6 +98,7 @@ public struct StateDefinition: Sendable, Hashable, Codable {
         }
     }
 
+    /// How long a `sleep` sleeps, or how long a `wait_for` waits.
     public enum Delay: Sendable, Hashable, Codable {
         case duration(Duration)
         /// An ISO-8601 timestamp read from the context.

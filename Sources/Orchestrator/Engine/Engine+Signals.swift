@@ -21,15 +21,15 @@ extension Engine {
                 return .duplicate
             }
             workflow.record(.signalReceived, state: workflow.state, data: ["name": .string(name), "payload": payload])
-            guard workflow.status == .waiting, workflow.waitingFor == name, let state = workflow.state,
-                let oldest = try await store.consumeSignal(workflowID: workflowID, name: name, now: now, on: connection)
+            guard workflow.status == .waiting, workflow.waitingFor.contains(name), let state = workflow.state,
+                let (oldest, payload) = try await store.consumeSignal(workflowID: workflowID, names: [name], now: now, on: connection)
             else {
                 try await store.save(workflow, on: connection)
                 return .buffered
             }
             let machine = try await self.machine(for: workflow, on: connection)
             try await store.cancelTasks(workflowID: workflowID, visit: workflow.visit, kind: .timer, now: now, on: connection)
-            try await apply(machine.advance(from: state, result: oldest, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
+            try await apply(machine.received(oldest, payload: payload, in: state, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
             try await store.save(workflow, on: connection)
             return .consumed
         }

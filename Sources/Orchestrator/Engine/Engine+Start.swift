@@ -47,7 +47,7 @@ extension Engine {
         let id = request.id ?? UUID().uuidString.lowercased()
         var workflow = LockedWorkflow(
             id: id, type: definition.type, version: definition.version, status: .running, state: nil,
-            context: .object(["input": request.input]), waitingFor: nil, visit: 0, eventSeq: 0, cancelRequested: false,
+            context: .object(["input": request.input]), waitingFor: [], visit: 0, eventSeq: 0, cancelRequested: false,
             correlationID: request.correlationID, now: now)
         let inserted = try await store.insertWorkflow(
             workflow, input: request.input, idempotencyKey: request.idempotencyKey, requestHash: requestHash, on: connection)

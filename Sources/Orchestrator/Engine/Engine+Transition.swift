@@ -23,7 +23,7 @@ extension Engine {
                 workflow.state = name
                 workflow.record(.stateEntered, state: name)
             }
-            workflow.waitingFor = nil
+            workflow.waitingFor = []
             switch transition.landing {
             case .task(let state, let spec, let input):
                 workflow.status = .running
@@ -33,15 +33,15 @@ extension Engine {
                 for (index, input) in inputs.prefix(spec.maxConcurrency ?? inputs.count).enumerated() {
                     schedule(spec.task, state: state, input: input, itemIndex: index, in: &workflow)
                 }
-            case .wait(let state, let signal, let timeout):
-                if let payload = try await store.consumeSignal(workflowID: workflow.id, name: signal, now: workflow.now, on: connection) {
-                    transition = machine.advance(from: state, result: payload, context: workflow.context, now: workflow.now)
+            case .wait(let state, let signals, let deadline):
+                if let (signal, payload) = try await store.consumeSignal(workflowID: workflow.id, names: signals, now: workflow.now, on: connection) {
+                    transition = machine.received(signal, payload: payload, in: state, context: workflow.context, now: workflow.now)
                     continue
                 }
                 workflow.status = .waiting
-                workflow.waitingFor = signal
-                if let timeout {
-                    scheduleTimer(state: state, at: workflow.now.addingTimeInterval(timeout.seconds), in: &workflow)
+                workflow.waitingFor = signals
+                if let deadline {
+                    scheduleTimer(state: state, at: deadline, in: &workflow)
                 }
             case .sleep(let state, let until):
                 workflow.status = .waiting

@@ -10,7 +10,8 @@ struct LockedWorkflow: Sendable {
     var context: JSONValue
     var output: JSONValue?
     var error: StateMachine.WorkflowFailure?
-    var waitingFor: String?
+    /// The signals a `wait_for` waits for; empty when the instance waits for none.
+    var waitingFor: [String]
     var visit: Int64
     var eventSeq: Int
     var cancelRequested: Bool
@@ -23,7 +24,7 @@ struct LockedWorkflow: Sendable {
 
     init(
         id: String, type: String, version: String, status: WorkflowStatus, state: String?, context: JSONValue,
-        waitingFor: String?, visit: Int64, eventSeq: Int, cancelRequested: Bool, correlationID: String?, now: Date
+        waitingFor: [String], visit: Int64, eventSeq: Int, cancelRequested: Bool, correlationID: String?, now: Date
     ) {
         self.id = id
         self.type = type

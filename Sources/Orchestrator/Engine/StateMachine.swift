@@ -15,7 +15,8 @@ public struct StateMachine: Sendable {
     public enum Landing: Sendable, Hashable {
         case task(state: String, spec: StateDefinition.TaskSpec, input: JSONValue)
         case map(state: String, spec: StateDefinition.MapSpec, inputs: [JSONValue])
-        case wait(state: String, signal: String, timeout: Duration?)
+        /// Waits for the first of `signals`, until `deadline` if there is one.
+        case wait(state: String, signals: [String], deadline: Date?)
         case sleep(state: String, until: Date)
         case completed(output: JSONValue)
         case failed(WorkflowFailure)
@@ -79,18 +80,19 @@ public struct StateMachine: Sendable {
                 }
                 guard let next = state.next else { return finish(entered, context) }
                 current = next
-            case .waitFor(let signal, let timeout, _):
-                return Transition(entered: entered, context: context, landing: .wait(state: current, signal: signal, timeout: timeout))
-            case .sleep(let delay):
-                switch delay {
-                case .duration(let duration):
-                    return Transition(entered: entered, context: context, landing: .sleep(state: current, until: now.addingTimeInterval(duration.seconds)))
-                case .until(let path):
-                    guard let text = path.read(context)?.stringValue, let date = Self.parseTimestamp(text) else {
-                        return Transition(entered: entered, context: context, landing: .failed(.init(code: "sleep.invalid_timestamp", message: "\(path) in state '\(current)' is not an ISO-8601 timestamp")))
-                    }
-                    return Transition(entered: entered, context: context, landing: .sleep(state: current, until: date))
+            case .waitFor(let signals, let timeout, _):
+                guard let timeout else {
+                    return Transition(entered: entered, context: context, landing: .wait(state: current, signals: signals, deadline: nil))
                 }
+                guard let deadline = Self.date(after: timeout, in: context, now: now) else {
+                    return Transition(entered: entered, context: context, landing: .failed(.init(code: "wait_for.invalid_timestamp", message: "the 'until' of state '\(current)' is not an ISO-8601 timestamp")))
+                }
+                return Transition(entered: entered, context: context, landing: .wait(state: current, signals: signals, deadline: deadline))
+            case .sleep(let delay):
+                guard let until = Self.date(after: delay, in: context, now: now) else {
+                    return Transition(entered: entered, context: context, landing: .failed(.init(code: "sleep.invalid_timestamp", message: "the 'until' of state '\(current)' is not an ISO-8601 timestamp")))
+                }
+                return Transition(entered: entered, context: context, landing: .sleep(state: current, until: until))
             case .succeed(let output):
                 return Transition(entered: entered, context: context, landing: .completed(output: output?.evaluate(in: context) ?? context))
             case .fail(let code, let message):
@@ -103,6 +105,16 @@ public struct StateMachine: Sendable {
     /// Starts a new instance with `input`.
     public func start(input: JSONValue, now: Date) -> Transition {
         enter(definition.start, context: .object(["input": input]), now: now)
+    }
+
+    /// A `wait_for` received `signal`: its result is the payload when it waits for one signal,
+    /// `{signal, payload}` when it waits for several.
+    public func received(_ signal: String, payload: JSONValue, in name: String, context: JSONValue, now: Date) -> Transition {
+        var result = payload
+        if case .waitFor(let signals, _, _)? = definition.states[name]?.kind, signals.count > 1 {
+            result = ["signal": .string(signal), "payload": payload]
+        }
+        return advance(from: name, result: result, context: context, now: now)
     }
 
     /// A state's task, map, signal wait or timer produced `result`: store it and move on.
@@ -124,9 +136,9 @@ public struct StateMachine: Sendable {
 
     /// A `wait_for` timed out: take `on_timeout`, else a `catch` for `timeout`, else fail with `timeout`.
     public func waitTimedOut(in name: String, context: JSONValue, now: Date) -> Transition {
-        if case .waitFor(let signal, _, let onTimeout)? = definition.states[name]?.kind {
+        if case .waitFor(let signals, _, let onTimeout)? = definition.states[name]?.kind {
             if let onTimeout { return enter(onTimeout, context: context, now: now) }
-            let message = "no '\(signal)' signal arrived in time in state '\(name)'"
+            let message = "no \(signals.map { "'\($0)'" }.joined(separator: " or ")) signal arrived in time in state '\(name)'"
             if let transition = caught(in: name, code: "timeout", message: message, context: context, now: now) {
                 return transition
             }
@@ -158,6 +170,14 @@ public struct StateMachine: Sendable {
         JSONPath(segments: [.key("item")]).write(item, into: &scope)
         JSONPath(segments: [.key("index")]).write(.number(Double(index)), into: &scope)
         return template.evaluate(in: scope)
+    }
+
+    /// The end of `delay` entered at `now`; `nil` when its timestamp is missing or malformed.
+    static func date(after delay: StateDefinition.Delay, in context: JSONValue, now: Date) -> Date? {
+        switch delay {
+        case .duration(let duration): now.addingTimeInterval(duration.seconds)
+        case .until(let path): path.read(context)?.stringValue.flatMap(parseTimestamp)
+        }
     }
 
     static func parseTimestamp(_ text: String) -> Date? {

@@ -37,6 +37,11 @@ public struct Migrator: Sendable {
         }.sorted { $0.version < $1.version }
     }
 
+    /// Only `migrations` (tests migrate a database to an older version with this).
+    init(migrations: [Migration]) {
+        self.migrations = migrations
+    }
+
     public var latestVersion: Int { migrations.last?.version ?? 0 }
 
     /// Applies what is pending; returns the names applied.

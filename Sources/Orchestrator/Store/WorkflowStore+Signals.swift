@@ -25,17 +25,17 @@ extension WorkflowStore {
         return false
     }
 
-    /// Marks the oldest unconsumed signal `name` consumed and returns its payload.
-    func consumeSignal(workflowID: String, name: String, now: Date, on connection: PostgresConnection) async throws -> JSONValue? {
+    /// Marks the oldest unconsumed signal of any of `names` consumed and returns its name and payload.
+    func consumeSignal(workflowID: String, names: [String], now: Date, on connection: PostgresConnection) async throws -> (name: String, payload: JSONValue)? {
         let rows = try await connection.query(
             """
             UPDATE orchestrator.signals SET consumed_at = \(now)
             WHERE id = (SELECT id FROM orchestrator.signals
-                        WHERE workflow_id = \(workflowID) AND name = \(name) AND consumed_at IS NULL
+                        WHERE workflow_id = \(workflowID) AND name = ANY(\(names)::text[]) AND consumed_at IS NULL
                         ORDER BY id LIMIT 1 FOR UPDATE)
-            RETURNING payload::text
+            RETURNING name, payload::text
             """, logger: logger)
-        for try await payload in rows.decode(String.self) { return try JSONValue(json: payload) }
+        for try await (name, payload) in rows.decode((String, String).self) { return (name, try JSONValue(json: payload)) }
         return nil
     }
 }

@@ -78,7 +78,7 @@ public struct WorkflowStore: Sendable {
             """, logger: logger)
         for try await row in rows {
             let (type, version, status, state, context, waitingFor, visit, eventSeq, cancelRequested, correlationID) =
-                try row.decode((String, String, String, String?, String, String?, Int64, Int32, Bool, String?).self)
+                try row.decode((String, String, String, String?, String, [String], Int64, Int32, Bool, String?).self)
             return LockedWorkflow(
                 id: id, type: type, version: version, status: WorkflowStatus(rawValue: status) ?? .running, state: state,
                 context: try JSONValue(json: context), waitingFor: waitingFor, visit: visit, eventSeq: Int(eventSeq),
@@ -103,7 +103,7 @@ public struct WorkflowStore: Sendable {
                 UPDATE orchestrator.workflows SET
                     status = \(workflow.status.rawValue), state = nullif(\(workflow.state ?? ""), ''),
                     context = \(workflow.context.jsonText)::jsonb, output = nullif(\(workflow.output?.jsonText ?? ""), '')::jsonb,
-                    error = nullif(\(errorText ?? ""), '')::jsonb, waiting_for = nullif(\(workflow.waitingFor ?? ""), ''), visit = \(workflow.visit), event_seq = \(Int32(workflow.eventSeq)),
+                    error = nullif(\(errorText ?? ""), '')::jsonb, waiting_for = \(workflow.waitingFor), visit = \(workflow.visit), event_seq = \(Int32(workflow.eventSeq)),
                     cancel_requested = \(workflow.cancelRequested), updated_at = \(workflow.now),
                     completed_at = CASE WHEN \(workflow.status.isTerminal) THEN coalesce(completed_at, \(workflow.now)::timestamptz) END
                 WHERE id = \(workflow.id)),

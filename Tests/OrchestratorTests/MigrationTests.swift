@@ -1,0 +1,48 @@
+import Foundation
+@testable import Orchestrator
+import PostgresNIO
+import Testing
+
+/// Migrations keep what is stored usable: instances finish on the definition version they started with.
+@Suite struct MigrationTests {
+    @Test func anInstanceWaitingOnADefinitionStoredInTheOldWaitForFormResumesAfterMigrating() async throws {
+        let database = try await TestDatabase.create()
+        let logger = TestDatabase.logger
+        let client = PostgresClient(configuration: database.clientConfiguration(maximumConnections: 4), backgroundLogger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            let all = try Migrator()
+            try await Migrator(migrations: all.migrations.filter { $0.version <= 4 }).migrate(client: client, logger: logger)
+
+            // The JSON the engine wrote before `wait_for` took several signals and a timestamp.
+            var definition = try JSONValue(encoding: try TestDatabase.definition(WaitingTests.approval))
+            JSONPath(segments: [.key("version")]).write("old", into: &definition)
+            JSONPath(segments: [.key("states"), .key("wait"), .key("kind"), .key("waitFor")]).write(
+                ["signal": "approved", "timeout": try JSONValue(encoding: Duration.seconds(3600)), "onTimeout": "expired"], into: &definition)
+            try await client.query(
+                "INSERT INTO orchestrator.definitions (type, version, definition) VALUES ('approval', 'old', \(definition.jsonText)::jsonb)",
+                logger: logger)
+            try await client.query(
+                """
+                INSERT INTO orchestrator.workflows (id, type, version, status, state, input, context, request_hash, waiting_for, visit, created_at, updated_at)
+                VALUES ('w', 'approval', 'old', 'waiting', 'wait', '{}', '{"input": {}}', 'h', 'approved', 2, now(), now())
+                """, logger: logger)
+
+            try await all.migrate(client: client, logger: logger)
+            let engine = Engine(client: client, logger: logger)
+            #expect(try await engine.signal(workflowID: "w", name: "approved", payload: ["by": "ops"]) == .consumed)
+            let resumed = try await engine.workflow("w")
+            #expect(resumed.status == .completed)
+            #expect(resumed.output == ["by": "ops"])
+            let stored = try await client.query(
+                "SELECT (definition->'states'->'wait'->'kind')::text FROM orchestrator.definitions WHERE version = 'old'", logger: logger)
+            for try await text in stored.decode(String.self) {
+                let kind = try JSONValue(json: text)
+                let expected: JSONValue = ["waitFor": ["signals": ["approved"], "onTimeout": "expired",
+                                                       "timeout": ["duration": ["_0": try JSONValue(encoding: Duration.seconds(3600))]]]]
+                #expect(kind == expected)
+            }
+        }
+    }
+}
