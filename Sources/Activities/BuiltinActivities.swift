@@ -2,12 +2,31 @@ import AsyncHTTPClient
 import Orchestrator
 
 extension ActivityRegistry {
-    /// The registry with every activity this package ships.
-    public static func builtins(httpClient: HTTPClient) -> ActivityRegistry {
+    /// The registry with every activity this package ships: the general ones (`noop`, `sleep`,
+    /// `http`) and the shop's (`inventory.*`, `orders.*`, `refunds.*`, `payments.*`, `notify`).
+    public static func builtins(_ environment: ActivityEnvironment) -> ActivityRegistry {
         var registry = ActivityRegistry()
         registry.register(NoopActivity())
         registry.register(SleepActivity())
-        registry.register(HTTPActivity(client: httpClient))
+        registry.register(HTTPActivity(client: environment.httpClient))
+
+        let commerce = environment.commerce
+        registry.register(ReserveStock())
+        registry.register(CommitReservation())
+        registry.register(ReleaseReservation())
+        registry.register(CreateOrder())
+        registry.register(RecordPayment())
+        registry.register(RecordDecline())
+        registry.register(CloseOrder())
+        registry.register(RequestRefund())
+        registry.register(RecordRefund())
+        registry.register(FailRefund())
+        registry.register(AuthorizePayment(gateway: commerce.gateway))
+        registry.register(RetrievePayment(gateway: commerce.gateway))
+        registry.register(CapturePayment(gateway: commerce.gateway))
+        registry.register(CancelPayment(gateway: commerce.gateway))
+        registry.register(RefundPayment(gateway: commerce.gateway))
+        registry.register(NotifyActivity(email: commerce.email, sms: commerce.sms))
         return registry
     }
 }

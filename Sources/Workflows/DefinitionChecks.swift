@@ -17,6 +17,9 @@ struct DefinitionChecks {
         if let onCancel = definition.onCancel, states[onCancel] == nil { fail(nil, "on_cancel", "unknown state '\(onCancel)'") }
         if let onDiscard = definition.onDiscard, states[onDiscard] == nil { fail(nil, "on_discard", "unknown state '\(onDiscard)'") }
 
+        for name in ["input", "started_by"] where states[name] != nil {
+            fail(name, nil, "is a reserved name: the context keeps the workflow's \(name) there")
+        }
         for (name, state) in states.sorted(by: { $0.key < $1.key }) {
             if let spec = state.taskSpec, !knownActivities.contains(spec.activity) {
                 fail(name, state.kind.isMap ? "map.task" : "task", "unknown activity '\(spec.activity)'")

@@ -7,11 +7,13 @@ struct DefinitionParser {
     var reader: NodeReader
     let knownActivities: Set<String>
 
-    static let topLevelFields: Set<String> = ["type", "description", "start", "retry", "timeout", "states", "schedule", "late_after", "on_cancel", "on_discard"]
+    static let topLevelFields: Set<String> = ["type", "description", "start", "retry", "timeout", "states", "schedule", "late_after", "on_cancel", "on_discard", "instance_id", "start_roles"]
     static let stateFields: Set<String> = [
         "description", "task", "input", "timeout", "retry", "next", "catch", "result", "choice", "default", "wait_for",
         "on_timeout", "until", "sleep", "map", "pass", "succeed", "output", "fail",
     ]
+    /// The API roles allowed to start workflows at all.
+    static let startingRoles: Set<String> = ["client", "ops"]
     static let kindFields = ["task", "choice", "wait_for", "sleep", "map", "pass", "succeed", "fail"]
     static let retryFields: Set<String> = ["max_attempts", "initial_interval", "backoff_coefficient", "max_interval", "jitter", "non_retryable"]
 
@@ -64,10 +66,18 @@ struct DefinitionParser {
         let lateAfter = reader.duration(fields["late_after"], state: nil, field: "late_after")
         let onCancel = reader.string(fields["on_cancel"], state: nil, field: "on_cancel")
         let onDiscard = reader.string(fields["on_discard"], state: nil, field: "on_discard")
+        let instanceID = reader.path(fields["instance_id"], state: nil, field: "instance_id")
+        if let instanceID, instanceID.segments.first != .key("input") {
+            reader.fail(fields["instance_id"], state: nil, field: "instance_id", "must be a path into the input, such as $.input.order_id")
+        }
+        let startRoles = reader.stringList(fields["start_roles"], state: nil, field: "start_roles")
+        for role in startRoles ?? [] where !Self.startingRoles.contains(role) {
+            reader.fail(fields["start_roles"], state: nil, field: "start_roles", "'\(role)' is not a role that starts workflows (\(Self.startingRoles.sorted().joined(separator: ", ")))")
+        }
         guard let type, let start else { return nil }
         return WorkflowDefinition(
             type: type, start: start, states: states, retry: retry, schedule: schedule, lateAfter: lateAfter,
-            onCancel: onCancel, onDiscard: onDiscard)
+            onCancel: onCancel, onDiscard: onDiscard, instanceID: instanceID, startRoles: startRoles)
     }
 
     mutating func parseRetry(_ node: Node, base: RetryPolicy, state: String?) -> RetryPolicy {

@@ -2,4 +2,4 @@ import Activities
 import Orchestrator
 import OrchestratorServer
 
-await OrchestratorCommand.main(activities: { ActivityRegistry.builtins(httpClient: $0) })
+await OrchestratorCommand.main(activities: { ActivityRegistry.builtins($0) })

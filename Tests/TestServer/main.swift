@@ -18,8 +18,8 @@ struct CountEffect: TransactionalActivity {
     }
 }
 
-await OrchestratorCommand.main { httpClient in
-    var registry = ActivityRegistry.builtins(httpClient: httpClient)
+await OrchestratorCommand.main { environment in
+    var registry = ActivityRegistry.builtins(environment)
     registry.register(CountEffect())
     return registry
 }

@@ -16,11 +16,16 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
     public var onCancel: String?
     /// State entered when ops discard a dead letter; without it the workflow fails.
     public var onDiscard: String?
+    /// The input field that names the instance (`$.input.order_id`): its id is `<type>:<value>`,
+    /// and a second start with the same value answers the first instance.
+    public var instanceID: JSONPath?
+    /// The API roles that may start it (`[ops]` for refunds); `nil` means every role that starts workflows.
+    public var startRoles: [String]?
 
     public init(
         type: String, version: String = "", start: String, states: [String: StateDefinition],
         retry: RetryPolicy = .default, schedule: Schedule? = nil, lateAfter: Duration? = nil,
-        onCancel: String? = nil, onDiscard: String? = nil
+        onCancel: String? = nil, onDiscard: String? = nil, instanceID: JSONPath? = nil, startRoles: [String]? = nil
     ) {
         self.type = type
         self.version = version
@@ -31,6 +36,8 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
         self.lateAfter = lateAfter
         self.onCancel = onCancel
         self.onDiscard = onDiscard
+        self.instanceID = instanceID
+        self.startRoles = startRoles
     }
 
     /// A cron schedule that starts one instance per fire time.

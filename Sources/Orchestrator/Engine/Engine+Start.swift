@@ -10,13 +10,19 @@ public struct StartRequest: Sendable, Hashable {
     /// Same key and same request → the same instance; same key and another request → conflict.
     public var idempotencyKey: String?
     public var correlationID: String?
+    /// Who asked (an API key's name): the context's `$.started_by`, for the audit of what follows.
+    public var startedBy: String?
 
-    public init(type: String, input: JSONValue = .emptyObject, id: String? = nil, idempotencyKey: String? = nil, correlationID: String? = nil) {
+    public init(
+        type: String, input: JSONValue = .emptyObject, id: String? = nil, idempotencyKey: String? = nil, correlationID: String? = nil,
+        startedBy: String? = nil
+    ) {
         self.type = type
         self.input = input
         self.id = id
         self.idempotencyKey = idempotencyKey
         self.correlationID = correlationID
+        self.startedBy = startedBy
     }
 }
 
@@ -39,15 +45,28 @@ extension Engine {
         guard let definition = catalog.current(request.type) else {
             throw OrchestratorError(.unknownWorkflowType, "no workflow type '\(request.type)' is defined")
         }
+        var request = request
+        if let path = definition.instanceID {
+            guard let value = path.read(["input": request.input])?.stringValue, (1...100).contains(value.count) else {
+                throw OrchestratorError(.invalidInput, "\(path) must be a string of 1 to 100 characters: it names the \(definition.type)")
+            }
+            let derived = "\(definition.type):\(value)"
+            if let given = request.id, given != derived {
+                throw OrchestratorError(.invalidInput, "a \(definition.type)'s id is '\(derived)', from \(path); omit id or send that one")
+            }
+            request.id = derived
+        }
         if let id = request.id, id.isEmpty || id.count > 200 {
             throw OrchestratorError(.invalidInput, "a workflow id must have 1 to 200 characters")
         }
         let now = clock.now()
         let requestHash = Self.hash(JSONValue.object(["type": .string(request.type), "input": request.input, "id": request.id.map(JSONValue.string) ?? .null]).jsonText)
         let id = request.id ?? UUID().uuidString.lowercased()
+        var context: JSONValue = ["input": request.input]
+        if let startedBy = request.startedBy { JSONPath(segments: [.key("started_by")]).write(.string(startedBy), into: &context) }
         var workflow = LockedWorkflow(
             id: id, type: definition.type, version: definition.version, status: .running, state: nil,
-            context: .object(["input": request.input]), waitingFor: [], visit: 0, eventSeq: 0, cancelRequested: false,
+            context: context, waitingFor: [], visit: 0, eventSeq: 0, cancelRequested: false,
             correlationID: request.correlationID, now: now)
         let inserted = try await store.insertWorkflow(
             workflow, input: request.input, idempotencyKey: request.idempotencyKey, requestHash: requestHash, on: connection)
@@ -55,7 +74,8 @@ extension Engine {
             guard let existing = try await store.existingWorkflow(id: request.id, idempotencyKey: request.idempotencyKey, on: connection) else {
                 throw OrchestratorError(.workflowIDConflict, "workflow '\(id)' could not be created")
             }
-            guard existing.requestHash == requestHash else {
+            // An instance named by its input (`instance_id`) answers every start for that name.
+            guard existing.requestHash == requestHash || (definition.instanceID != nil && !existing.byKey) else {
                 if existing.byKey {
                     throw OrchestratorError(.idempotencyKeyReused, "idempotency key was already used for a different request (workflow \(existing.id))")
                 }
@@ -65,7 +85,7 @@ extension Engine {
         }
         workflow.record(.workflowStarted, data: ["type": .string(definition.type), "version": .string(definition.version), "input": request.input])
         let machine = StateMachine(definition)
-        try await apply(machine.start(input: request.input, now: now), to: &workflow, machine: machine, on: connection)
+        try await apply(machine.enter(definition.start, context: context, now: now), to: &workflow, machine: machine, on: connection)
         try await store.save(workflow, on: connection)
         EngineMetrics.workflowStarted(type: definition.type)
         logger.debug("workflow started", metadata: [LogKey.workflowID: "\(id)", LogKey.workflowType: "\(definition.type)"])

@@ -19,21 +19,31 @@ struct EngineRuntime {
     let shutdownGrace: Duration
     let registry: ActivityRegistry
     let httpClient: HTTPClient
+    let commerce: CommerceServices
     let definitions: [WorkflowDefinition]
     let logger: Logger
 
     /// The activities and the validated workflow files, loaded before anything touches the
     /// database, so an invalid file stops the process with every error listed.
-    typealias Loaded = (registry: ActivityRegistry, httpClient: HTTPClient, definitions: [WorkflowDefinition])
+    typealias Loaded = (registry: ActivityRegistry, environment: ActivityEnvironment, definitions: [WorkflowDefinition])
 
     static func loadDefinitions(options: CommonOptions) throws -> Loaded {
         var httpConfiguration = HTTPClient.Configuration()
         httpConfiguration.timeout = .init(connect: .seconds(5), read: .seconds(60))
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
-        let registry = OrchestratorCommand.activities(httpClient: httpClient)
+        let environment: ActivityEnvironment
+        do {
+            let settings = try CommerceSettings(environment: options.environment)
+            environment = ActivityEnvironment(
+                httpClient: httpClient, commerce: CommerceServices(settings: settings, httpClient: httpClient, logger: try options.makeLogger(label: "orchestrator.commerce")))
+        } catch {
+            try? httpClient.syncShutdown()
+            throw ExitMessage("invalid settings: \(error)")
+        }
+        let registry = OrchestratorCommand.activities(environment)
         do {
             let definitions = try WorkflowLoader(knownActivities: registry.names).loadDirectory(options.resolvedWorkflowsDir)
-            return (registry, httpClient, definitions)
+            return (registry, environment, definitions)
         } catch {
             try? httpClient.syncShutdown()
             throw ExitMessage("invalid workflow files in \(options.resolvedWorkflowsDir):\n\(error.errors.map { "  \($0)" }.joined(separator: "\n"))")
@@ -41,16 +51,23 @@ struct EngineRuntime {
     }
 
     static func make(loaded: Loaded, engineOptions: EngineOptions, database: DatabaseConfiguration, logger: Logger) throws -> EngineRuntime {
-        let (registry, httpClient, definitions) = loaded
-        let client = PostgresClient(configuration: database.clientConfiguration(), backgroundLogger: logger)
+        let (registry, environment, definitions) = loaded
         var configuration = Engine.Configuration()
-        configuration.activityLimits = try engineOptions.parsedActivityLimits()
-        configuration.lateAfter = try engineOptions.parsedLateAfter()
+        let shutdownGrace: Duration
+        do {
+            configuration.activityLimits = try engineOptions.parsedActivityLimits()
+            configuration.lateAfter = try engineOptions.parsedLateAfter()
+            shutdownGrace = try engineOptions.parsedShutdownGrace()
+        } catch {
+            try? environment.httpClient.syncShutdown()
+            throw error
+        }
+        let client = PostgresClient(configuration: database.clientConfiguration(), backgroundLogger: logger)
         let clock = DatabaseClock(client: client, logger: logger)
         let engine = Engine(client: client, configuration: configuration, clock: clock, logger: logger)
         return EngineRuntime(
-            database: database, client: client, clock: clock, engine: engine, shutdownGrace: try engineOptions.parsedShutdownGrace(),
-            registry: registry, httpClient: httpClient, definitions: definitions, logger: logger)
+            database: database, client: client, clock: clock, engine: engine, shutdownGrace: shutdownGrace,
+            registry: registry, httpClient: environment.httpClient, commerce: environment.commerce, definitions: definitions, logger: logger)
     }
 
     func worker(concurrency: Int) -> Worker {
@@ -90,7 +107,8 @@ struct PreparationService: Service {
     let services: [any Service]
 
     func run() async throws {
-        let applied = try await Migrator().migrate(client: runtime.client, logger: runtime.logger)
+        var applied: [String] = []
+        for migrator in try Migrator.all() { applied += try await migrator.migrate(client: runtime.client, logger: runtime.logger) }
         if !applied.isEmpty { runtime.logger.info("migrations applied", metadata: ["migrations": "\(applied.joined(separator: ", "))"]) }
         try await runtime.clock.synchronize()
         try await runtime.engine.install(runtime.definitions)
@@ -101,6 +119,13 @@ struct PreparationService: Service {
         } onGracefulShutdown: {
             Task { await group.triggerGracefulShutdown() }
         }
+    }
+}
+
+extension Migrator {
+    /// The engine's migrations, then the commerce schema's.
+    static func all() throws -> [Migrator] {
+        [try Migrator(), try CommerceSchema.migrator()]
     }
 }
 

@@ -13,7 +13,9 @@ struct MigrateCommand: AsyncParsableCommand {
         let applied = try await withThrowingTaskGroup(of: [String].self) { group in
             group.addTask { await client.run(); return [] }
             defer { group.cancelAll() }
-            return try await Migrator().migrate(client: client, logger: logger)
+            var applied: [String] = []
+            for migrator in try Migrator.all() { applied += try await migrator.migrate(client: client, logger: logger) }
+            return applied
         }
         print(applied.isEmpty ? "database is up to date" : "applied: \(applied.joined(separator: ", "))")
     }

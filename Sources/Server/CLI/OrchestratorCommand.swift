@@ -19,16 +19,16 @@ public struct OrchestratorCommand: AsyncParsableCommand {
     public init() {}
 
     /// Runs the command line with `activities` building the registry every command uses: the
-    /// built-ins (`ActivityRegistry.builtins(httpClient:)`) plus your own.
-    public static func main(activities: @escaping @Sendable (HTTPClient) -> ActivityRegistry) async {
+    /// built-ins (`ActivityRegistry.builtins(_:)`) plus your own.
+    public static func main(activities: @escaping @Sendable (ActivityEnvironment) -> ActivityRegistry) async {
         activityRegistry.withLock { $0 = activities }
         await main()
     }
 
     /// Builds the activity registry of this program (set by `main(activities:)`).
-    static let activityRegistry = Mutex<@Sendable (HTTPClient) -> ActivityRegistry>({ ActivityRegistry.builtins(httpClient: $0) })
+    static let activityRegistry = Mutex<@Sendable (ActivityEnvironment) -> ActivityRegistry>({ ActivityRegistry.builtins($0) })
 
-    static func activities(httpClient: HTTPClient) -> ActivityRegistry {
-        activityRegistry.withLock { $0 }(httpClient)
+    static func activities(_ environment: ActivityEnvironment) -> ActivityRegistry {
+        activityRegistry.withLock { $0 }(environment)
     }
 }

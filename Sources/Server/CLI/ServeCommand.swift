@@ -1,4 +1,6 @@
+import Activities
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import Logging
 import Orchestrator
@@ -29,7 +31,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = try options.makeLogger(label: "orchestrator")
         let environment = options.environment
-        let workers = try engineOptions.workerCount()
+        _ = try engineOptions.workerCount()  // refuse a bad value before anything starts
         let host = host ?? environment["ORCHESTRATOR_HOST"] ?? "127.0.0.1"
         let port = try port ?? environment["ORCHESTRATOR_PORT"].map { text in
             guard let value = Int(text) else { throw ValidationError("ORCHESTRATOR_PORT must be a number, got '\(text)'") }
@@ -41,8 +43,23 @@ struct ServeCommand: AsyncParsableCommand {
             return value
         } ?? (1 << 20)
         let dataFolder = URL(fileURLWithPath: dataDir ?? environment["ORCHESTRATOR_DATA_DIR"] ?? "./data")
-        let loaded = try EngineRuntime.loadDefinitions(options: options)
         let (keyring, generated) = try loadKeys(dataFolder: dataFolder)
+        let loaded = try EngineRuntime.loadDefinitions(options: options)
+        do {
+            try await serve(loaded: loaded, keyring: keyring, generatedKeys: generated, host: host, port: port, bodyLimit: bodyLimit, dataFolder: dataFolder, logger: logger)
+        } catch {
+            // The HTTP client must be shut down on every way out (`runtime.run` does it on the normal one).
+            try? await loaded.environment.httpClient.shutdown()
+            throw error
+        }
+    }
+
+    private func serve(
+        loaded: EngineRuntime.Loaded, keyring: APIKeyring, generatedKeys generated: Bool, host: String, port: Int, bodyLimit: Int,
+        dataFolder: URL, logger: Logger
+    ) async throws {
+        let environment = options.environment
+        let workers = try engineOptions.workerCount()
 
         var embedded: EmbeddedPostgres?
         let database: DatabaseConfiguration
@@ -59,7 +76,8 @@ struct ServeCommand: AsyncParsableCommand {
         var services: [any Service] = [
             probe, Scheduler(engine: runtime.engine), Rescuer(engine: runtime.engine),
             try APIServer.application(
-                engine: runtime.engine, settings: .init(host: host, port: port, keyring: keyring, bodyLimit: bodyLimit, probe: probe), logger: logger),
+                engine: runtime.engine, settings: .init(host: host, port: port, keyring: keyring, bodyLimit: bodyLimit, probe: probe, commerce: runtime.commerce),
+                logger: logger),
         ]
         if workers > 0 { services.append(runtime.worker(concurrency: workers)) }
         printBanner(host: host, port: port, keyring: keyring, generated: generated, embedded: embedded != nil, dataFolder: dataFolder, runtime: runtime)

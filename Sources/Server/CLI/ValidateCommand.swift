@@ -14,15 +14,13 @@ struct ValidateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try options.makeLogger(label: "orchestrator.validate")
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
-        let registry = OrchestratorCommand.activities(httpClient: httpClient)
-        try await httpClient.shutdown()
         let definitions: [WorkflowDefinition]
         do {
-            definitions = try WorkflowLoader(knownActivities: registry.names).loadDirectory(options.resolvedWorkflowsDir)
-        } catch {
-            for problem in error.errors { print(problem) }
-            print("\(error.errors.count) error(s)")
+            let loaded = try EngineRuntime.loadDefinitions(options: options)
+            try await loaded.environment.httpClient.shutdown()
+            definitions = loaded.definitions
+        } catch let error as ExitMessage {
+            print(error)
             throw ExitCode.failure
         }
         for definition in definitions.sorted(by: { $0.type < $1.type }) {

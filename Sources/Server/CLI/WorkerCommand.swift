@@ -13,8 +13,9 @@ struct WorkerCommand: AsyncParsableCommand {
         let logger = try options.makeLogger(label: "orchestrator.worker")
         let workers = try engineOptions.workerCount()
         guard workers > 0 else { throw ValidationError("a worker process needs --workers of at least 1") }
+        let database = try options.database()
         let runtime = try EngineRuntime.make(
-            loaded: try EngineRuntime.loadDefinitions(options: options), engineOptions: engineOptions, database: try options.database(), logger: logger)
+            loaded: try EngineRuntime.loadDefinitions(options: options), engineOptions: engineOptions, database: database, logger: logger)
         try await runtime.run([runtime.worker(concurrency: workers)])
     }
 }

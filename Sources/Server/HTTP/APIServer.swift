@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import Logging
+import Activities
 import Orchestrator
 
 /// One route: method, path template and handler.
@@ -25,6 +26,7 @@ enum APIServer {
         var keyring: APIKeyring
         var bodyLimit: Int
         var probe: DatabaseProbe
+        var commerce: CommerceServices
     }
 
     static func router(engine: Engine, settings: Settings) throws -> Router<APIRequestContext> {
@@ -34,12 +36,19 @@ enum APIServer {
 
         let operations = OperationsRoutes(
             engine: engine, metrics: MetricsRegistry.shared, probe: settings.probe, latestSchemaVersion: try Migrator().latestVersion)
-        let sections: [(roles: Set<Role>?, endpoints: [Endpoint])] = [
+        let commerce = CommerceRoutes(engine: engine)
+        var sections: [(roles: Set<Role>?, endpoints: [Endpoint])] = [
             (nil, operations.publicEndpoints),
+            (nil, StripeWebhookRoutes(engine: engine, secrets: settings.commerce.settings.webhookSecrets).endpoints),
             ([.monitor, .ops], operations.monitorEndpoints),
             ([.client, .ops], WorkflowRoutes(engine: engine).endpoints),
+            ([.client, .ops], commerce.clientEndpoints),
+            ([.ops], commerce.opsEndpoints),
             ([.ops], DeadLetterRoutes(engine: engine).endpoints),
         ]
+        if let gateway = settings.commerce.localGateway {
+            sections.append(([.client, .ops], LocalPaymentRoutes(engine: engine, gateway: gateway).endpoints))
+        }
         for (roles, endpoints) in sections {
             let group = router.group()
             if let roles { group.add(middleware: AuthMiddleware(keyring: settings.keyring, roles: roles)) }

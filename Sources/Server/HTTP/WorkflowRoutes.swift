@@ -33,8 +33,12 @@ struct WorkflowRoutes {
             }
             id = text
         }
+        if let roles = engine.definition(type)?.startRoles, let role = context.key?.role, !roles.contains(role.rawValue) {
+            throw APIError(.forbidden, "auth.forbidden", "starting a \(type) needs the \(roles.joined(separator: " or ")) role")
+        }
         let (workflow, created) = try await engine.start(StartRequest(
-            type: type, input: input, id: id, idempotencyKey: try request.idempotencyKey(), correlationID: context.correlationID))
+            type: type, input: input, id: id, idempotencyKey: try request.idempotencyKey(), correlationID: context.correlationID,
+            startedBy: context.key?.name))
         var response = Response.json(Representation.workflow(workflow), status: created ? .created : .ok)
         response.headers[.location] = "/v1/workflows/\(workflow.id)"
         return response
