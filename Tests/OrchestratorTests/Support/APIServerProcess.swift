@@ -31,7 +31,9 @@ final class APIServerProcess: Sendable {
     let http = HTTPClient(eventLoopGroupProvider: .singleton)
 
     /// Starts the server; `databaseURL` nil means the embedded cluster in the server's data folder.
-    init(workflows: [String], databaseURL: String?, arguments: [String] = [], executable: URL = Executable.url) async throws {
+    init(
+        workflows: [String], databaseURL: String?, arguments: [String] = [], environment: [String: String] = [:], executable: URL = Executable.url
+    ) async throws {
         folder = try Executable.temporaryFolder()
         let workflowsFolder = folder.appendingPathComponent("workflows.d")
         try FileManager.default.createDirectory(at: workflowsFolder, withIntermediateDirectories: true)
@@ -46,7 +48,7 @@ final class APIServerProcess: Sendable {
                          "--data-dir", folder.appendingPathComponent("data").path] + arguments
         if let databaseURL { arguments += ["--database-url", databaseURL] }
         if getuid() == 0 { try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.path) }
-        (process, output) = try Executable.process(arguments, in: folder, executable: executable)
+        (process, output) = try Executable.process(arguments, in: folder, environment: environment, executable: executable)
         do {
             try process.run()
             try await waitUntilReady()
