@@ -5,6 +5,9 @@ Run: python3 Tests/Stripe/localstripe_front.py --port N
 What this layer adds in front of localstripe's own app (everything else is localstripe's):
 - Idempotency-Key: a POST repeated with the same key answers the first answer (status and body)
   without running again, as Stripe does for 24 hours. localstripe ignores the header.
+- POST /_config/response_delay {"path": "/v1/payment_intents", "seconds": 5}: answers to POSTs on
+  that path are held back that long *after* the request was carried out, so a test can kill the
+  caller between Stripe doing the work and the caller learning of it.
 - No state on disk: localstripe pickles its whole store to /tmp/localstripe.pickle after every
   write, which is slow and shared between concurrent test processes; here it lives in memory only.
 """
@@ -20,6 +23,20 @@ resources.Store.dump_to_disk = lambda self: None
 
 _answers = {}
 _locks = {}
+_delays = {}
+
+
+@web.middleware
+async def response_delay(request, handler):
+    if request.path == '/_config/response_delay':
+        body = await request.json()
+        _delays[body['path']] = float(body['seconds'])
+        return web.json_response({'ok': True})
+    response = await handler(request)
+    delay = _delays.get(request.path, 0) if request.method == 'POST' else 0
+    if delay:
+        await asyncio.sleep(delay)
+    return response
 
 
 @web.middleware
@@ -49,6 +66,7 @@ def main():
     args = parser.parse_args()
     # First, so it sees every request (and replays even localstripe's own errors, as Stripe does).
     app.middlewares.insert(0, idempotency)
+    app.middlewares.insert(0, response_delay)
     web.run_app(app, host='127.0.0.1', port=args.port, access_log=None, print=None)
 
 

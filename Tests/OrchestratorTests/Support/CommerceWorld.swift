@@ -29,16 +29,7 @@ struct CommerceWorld: Sendable {
             let secrets = ["whsec_\(UUID().uuidString.lowercased())", "whsec_\(UUID().uuidString.lowercased())"]
             let server: APIServerProcess
             do {
-                server = try await APIServerProcess(
-                    workflows: shippedWorkflows, databaseURL: harness.databaseURL, arguments: ["--workers", String(workers)],
-                    environment: [
-                        "STRIPE_API_KEY": StripeTestDouble.apiKey, "STRIPE_API_BASE": stripe.baseURL,
-                        "STRIPE_WEBHOOK_SECRET": secrets.joined(separator: ","),
-                        "TWILIO_ACCOUNT_SID": "AC\(UUID().uuidString.prefix(8))", "TWILIO_AUTH_TOKEN": UUID().uuidString, "TWILIO_FROM": "+15550000000",
-                        "TWILIO_API_BASE": messages.baseURL,
-                        "SENDGRID_API_KEY": "SG.\(UUID().uuidString)", "SENDGRID_FROM": "shop@example.com", "SENDGRID_API_BASE": messages.baseURL,
-                        "ORCHESTRATOR_OPS_EMAIL": "ops@example.com",
-                    ])
+                server = try await startServer(harness: harness, stripe: stripe, messages: messages, secrets: secrets, workers: workers)
             } catch {
                 await stripe.stop()
                 await messages.stop()
@@ -53,6 +44,24 @@ struct CommerceWorld: Sendable {
             }
             await world.stop()
         }
+    }
+
+    static func startServer(harness: TestHarness, stripe: StripeTestDouble, messages: MessageRecorder, secrets: [String], workers: Int) async throws -> APIServerProcess {
+        try await APIServerProcess(
+            workflows: shippedWorkflows, databaseURL: harness.databaseURL, arguments: ["--workers", String(workers)],
+            environment: [
+                "STRIPE_API_KEY": StripeTestDouble.apiKey, "STRIPE_API_BASE": stripe.baseURL,
+                "STRIPE_WEBHOOK_SECRET": secrets.joined(separator: ","),
+                "TWILIO_ACCOUNT_SID": "AC\(UUID().uuidString.prefix(8))", "TWILIO_AUTH_TOKEN": UUID().uuidString, "TWILIO_FROM": "+15550000000",
+                "TWILIO_API_BASE": messages.baseURL,
+                "SENDGRID_API_KEY": "SG.\(UUID().uuidString)", "SENDGRID_FROM": "shop@example.com", "SENDGRID_API_BASE": messages.baseURL,
+                "ORCHESTRATOR_OPS_EMAIL": "ops@example.com",
+            ])
+    }
+
+    /// Another `orchestrator serve` on the same database and outside services (the caller stops it).
+    func startAnotherServer(workers: Int = 4) async throws -> APIServerProcess {
+        try await Self.startServer(harness: harness, stripe: stripe, messages: messages, secrets: webhookSecrets, workers: workers)
     }
 
     func stop() async {

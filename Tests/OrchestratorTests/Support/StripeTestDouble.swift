@@ -63,6 +63,22 @@ final class StripeTestDouble: Sendable {
         return json
     }
 
+    /// Holds back answers to POSTs on `path` for `seconds` after carrying them out (see the front layer).
+    func delayResponses(to path: String, seconds: Double) async throws {
+        var request = HTTPClientRequest(url: baseURL + "/_config/response_delay")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        let body: JSONValue = ["path": .string(path), "seconds": .number(seconds)]
+        request.body = .bytes(ByteBuffer(string: body.jsonText))
+        _ = try await http.execute(request, timeout: .seconds(10)).body.collect(upTo: 1 << 16)
+    }
+
+    /// The PaymentIntents whose metadata names `workflowID`.
+    func paymentIntents(workflowID: String) async throws -> [JSONValue] {
+        let list = try await request(.GET, "/v1/payment_intents?limit=100")
+        return (list["data"]?.arrayValue ?? []).filter { $0["metadata"]?["workflow_id"]?.stringValue == workflowID }
+    }
+
     func paymentIntent(_ id: String) async throws -> JSONValue {
         try await request(.GET, "/v1/payment_intents/\(id)")
     }
