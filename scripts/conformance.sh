@@ -6,11 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 server_url="$1"
 
-venv=.build/venv
-if [ ! -x "$venv/bin/schemathesis" ]; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q "schemathesis==4.32.5"
-fi
+source scripts/python-tools.sh
 
 workdir=$(mktemp -d /tmp/orchestrator-conformance.XXXXXX)
 database="conformance_$$"

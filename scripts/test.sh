@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/postgres.sh
 
 pg_ensure_binaries
+source scripts/python-tools.sh
 workdir=$(mktemp -d /tmp/orchestrator-test.XXXXXX)
 chmod 755 "$workdir"
 port=$(pg_free_port)

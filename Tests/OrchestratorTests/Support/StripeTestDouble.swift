@@ -19,8 +19,10 @@ final class StripeTestDouble: Sendable {
     init() async throws {
         port = APIServerProcess.freePort()
         process = Process()
+        // scripts/test.sh installs localstripe in a virtual environment and names its interpreter.
+        let python = ProcessInfo.processInfo.environment["ORCHESTRATOR_TEST_PYTHON"] ?? "python3"
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Executable.packageRoot.appendingPathComponent("Tests/Stripe/localstripe_front.py").path, "--port", String(port)]
+        process.arguments = [python, Executable.packageRoot.appendingPathComponent("Tests/Stripe/localstripe_front.py").path, "--port", String(port)]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
