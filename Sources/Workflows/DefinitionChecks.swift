@@ -25,7 +25,7 @@ struct DefinitionChecks {
                 fail(name, state.kind.isMap ? "map.task" : "task", "unknown activity '\(spec.activity)'")
             }
             switch state.kind {
-            case .task, .map, .waitFor, .sleep, .pass:
+            case .task, .map, .waitFor, .sleep, .pass, .startWorkflow, .sendSignal:
                 if state.next == nil { fail(name, "next", "is required: where does the workflow go after this state?") }
             case .choice(let rules, let fallback):
                 if rules.isEmpty && fallback == nil { fail(name, "choice", "needs at least one rule or a default") }

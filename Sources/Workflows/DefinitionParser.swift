@@ -10,11 +10,11 @@ struct DefinitionParser {
     static let topLevelFields: Set<String> = ["type", "description", "start", "retry", "timeout", "states", "schedule", "late_after", "on_cancel", "on_discard", "instance_id", "start_roles"]
     static let stateFields: Set<String> = [
         "description", "task", "input", "timeout", "retry", "next", "catch", "result", "choice", "default", "wait_for",
-        "on_timeout", "until", "sleep", "map", "pass", "succeed", "output", "fail",
+        "on_timeout", "until", "sleep", "map", "pass", "succeed", "output", "fail", "start_workflow", "send_signal",
     ]
     /// The API roles allowed to start workflows at all.
     static let startingRoles: Set<String> = ["client", "ops"]
-    static let kindFields = ["task", "choice", "wait_for", "sleep", "map", "pass", "succeed", "fail"]
+    static let kindFields = ["task", "choice", "wait_for", "sleep", "map", "pass", "succeed", "fail", "start_workflow", "send_signal"]
     static let retryFields: Set<String> = ["max_attempts", "initial_interval", "backoff_coefficient", "max_interval", "jitter", "non_retryable"]
 
     mutating func parse(_ root: Node, fileType: String) -> WorkflowDefinition? {
@@ -174,6 +174,34 @@ struct DefinitionParser {
             } else {
                 parsedKind = .pass(reader.template(kindNode, state: name, field: "pass"))
             }
+        case "start_workflow":
+            allowOnly(["start_workflow", "next", "result", "catch"])
+            guard let startFields = reader.mapping(kindNode, state: name, field: "start_workflow", allowed: ["type", "input", "id", "wait"]) else { return nil }
+            guard let type = reader.string(startFields["type"], state: name, field: "start_workflow.type") else {
+                if startFields["type"] == nil { reader.fail(kindNode, state: name, field: "start_workflow.type", "is required") }
+                return nil
+            }
+            var wait = true
+            if let waitNode = startFields["wait"] {
+                guard let value = waitNode.bool else {
+                    reader.fail(waitNode, state: name, field: "start_workflow.wait", "must be true or false")
+                    return nil
+                }
+                wait = value
+            }
+            parsedKind = .startWorkflow(.init(
+                type: type, input: startFields["input"].map { reader.template($0, state: name, field: "start_workflow.input") },
+                id: startFields["id"].map { reader.template($0, state: name, field: "start_workflow.id") }, wait: wait))
+        case "send_signal":
+            allowOnly(["send_signal", "next", "result", "catch"])
+            guard let signalFields = reader.mapping(kindNode, state: name, field: "send_signal", allowed: ["workflow", "name", "payload"]) else { return nil }
+            guard let workflowNode = signalFields["workflow"], let signalName = reader.string(signalFields["name"], state: name, field: "send_signal.name") else {
+                reader.fail(kindNode, state: name, field: "send_signal", "needs workflow and name")
+                return nil
+            }
+            parsedKind = .sendSignal(.init(
+                workflow: reader.template(workflowNode, state: name, field: "send_signal.workflow"), name: signalName,
+                payload: signalFields["payload"].map { reader.template($0, state: name, field: "send_signal.payload") }))
         case "succeed":
             allowOnly(["succeed", "output"])
             parsedKind = .succeed(output: fields["output"].map { reader.template($0, state: name, field: "output") })

@@ -44,6 +44,14 @@ public struct WorkflowLoader: Sendable {
                 errors += failure.errors
             }
         }
+        // A workflow may start only types the folder defines.
+        for definition in definitions {
+            for (state, spec) in definition.states.sorted(by: { $0.key < $1.key }) {
+                if case .startWorkflow(let start) = spec.kind, seen[start.type] == nil {
+                    errors.append(WorkflowFileError(file: seen[definition.type] ?? definition.type, state: state, field: "start_workflow.type", message: "unknown workflow type '\(start.type)'"))
+                }
+            }
+        }
         guard errors.isEmpty else { throw ValidationFailure(errors: errors) }
         return definitions
     }

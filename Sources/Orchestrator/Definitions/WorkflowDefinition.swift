@@ -76,6 +76,38 @@ public struct StateDefinition: Sendable, Hashable, Codable {
         case pass(ValueTemplate?)
         case succeed(output: ValueTemplate?)
         case fail(code: String, message: String?)
+        /// Starts another workflow; with `wait`, its output is the state's result and its error
+        /// code reaches `catch`.
+        case startWorkflow(StartSpec)
+        /// Signals another workflow (delivered through its queue); the state moves on at once.
+        case sendSignal(SignalSpec)
+    }
+
+    public struct StartSpec: Sendable, Hashable, Codable {
+        public var type: String
+        /// The child's input; defaults to `{}`.
+        public var input: ValueTemplate?
+        /// The child's id; defaults to its type's `instance_id`, else `<parent id>/<state>/<visit>`.
+        public var id: ValueTemplate?
+        public var wait: Bool
+        public init(type: String, input: ValueTemplate? = nil, id: ValueTemplate? = nil, wait: Bool = true) {
+            self.type = type
+            self.input = input
+            self.id = id
+            self.wait = wait
+        }
+    }
+
+    public struct SignalSpec: Sendable, Hashable, Codable {
+        /// The target workflow's id.
+        public var workflow: ValueTemplate
+        public var name: String
+        public var payload: ValueTemplate?
+        public init(workflow: ValueTemplate, name: String, payload: ValueTemplate? = nil) {
+            self.workflow = workflow
+            self.name = name
+            self.payload = payload
+        }
     }
 
     /// Runs one activity per attempt.

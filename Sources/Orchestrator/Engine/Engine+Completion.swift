@@ -34,10 +34,28 @@ extension Engine {
             guard let startedAt = try await store.finishAttempt(task, status: .completed, result: result, error: nil, retryAt: nil, now: now, on: connection) else {
                 return fenced(task)
             }
-            if task.isTimer {
+            switch task.kind {
+            case .activity:
+                break
+            case .timer:
                 guard isCurrent, workflow.status == .waiting else { return true }
                 workflow.record(.timerFired, state: task.state)
                 try await apply(machine.afterTimer(in: task.state, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
+                try await store.save(workflow, on: connection)
+                return true
+            case .childResult:
+                // The parent may have left the wait meanwhile (cancelled, a timeout): then it is late news.
+                guard isCurrent, workflow.status == .waiting else { return true }
+                workflow.record(.childEnded, state: task.state, data: result)
+                try await apply(machine.childEnded(in: task.state, result: result, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
+                try await store.save(workflow, on: connection)
+                return true
+            case .signal:
+                guard workflow.isActive, let name = result["name"]?.stringValue else {
+                    logger.info("signal for an ended workflow dropped", metadata: Self.metadata(task, [:]))
+                    return true
+                }
+                _ = try await deliver(name, payload: result["payload"] ?? .emptyObject, idempotencyKey: task.idempotencyKey, to: &workflow, on: connection)
                 try await store.save(workflow, on: connection)
                 return true
             }

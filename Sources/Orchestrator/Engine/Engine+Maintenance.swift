@@ -3,7 +3,7 @@ import PostgresNIO
 
 extension Engine {
     /// Returns tasks whose lease expired to the queue (the attempt counts, as `lease_expired`, and
-    /// the retry policy's backoff applies); an expired timer simply fires. Returns how many were rescued.
+    /// the retry policy's backoff applies); an expired timer or delivery simply happens. Returns how many were rescued.
     @discardableResult
     public func rescueExpiredLeases(limit: Int = 500) async throws -> Int {
         let expired = try await client.withConnection { connection in
@@ -12,8 +12,8 @@ extension Engine {
         var rescued = 0
         for task in expired {
             let outcome: TaskOutcome =
-                task.isTimer
-                ? .completed(.null)
+                task.kind != .activity
+                ? .completed(task.input)
                 : .failed(ActivityError(code: "lease_expired", message: "the worker holding the task stopped answering (lease expired)"))
             if try await transaction({ try await finish(task, outcome: outcome, on: $0) }) {
                 rescued += 1

@@ -17,22 +17,29 @@ extension Engine {
                 }
                 throw OrchestratorError(.workflowNotActive, "workflow '\(workflowID)' is already \(workflow.status.rawValue)")
             }
-            guard try await store.insertSignal(workflowID: workflowID, name: name, payload: payload, idempotencyKey: idempotencyKey, now: now, on: connection) != nil else {
-                return .duplicate
-            }
-            workflow.record(.signalReceived, state: workflow.state, data: ["name": .string(name), "payload": payload])
-            guard workflow.status == .waiting, workflow.waitingFor.contains(name), let state = workflow.state,
-                let (oldest, payload) = try await store.consumeSignal(workflowID: workflowID, names: [name], now: now, on: connection)
-            else {
-                try await store.save(workflow, on: connection)
-                return .buffered
-            }
-            let machine = try await self.machine(for: workflow, on: connection)
-            try await store.cancelTasks(workflowID: workflowID, visit: workflow.visit, kind: .timer, now: now, on: connection)
-            try await apply(machine.received(oldest, payload: payload, in: state, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
-            try await store.save(workflow, on: connection)
-            return .consumed
+            let delivery = try await deliver(name, payload: payload, idempotencyKey: idempotencyKey, to: &workflow, on: connection)
+            if delivery != .duplicate { try await store.save(workflow, on: connection) }
+            return delivery
         }
+    }
+
+    /// Stores a signal for a locked, active instance and, if it waits for that name, consumes it
+    /// and moves on. A repeated `idempotencyKey` for the same signal changes nothing.
+    func deliver(_ name: String, payload: JSONValue, idempotencyKey: String?, to workflow: inout LockedWorkflow, on connection: PostgresConnection) async throws -> SignalDelivery {
+        let now = workflow.now
+        guard try await store.insertSignal(workflowID: workflow.id, name: name, payload: payload, idempotencyKey: idempotencyKey, now: now, on: connection) != nil else {
+            return .duplicate
+        }
+        workflow.record(.signalReceived, state: workflow.state, data: ["name": .string(name), "payload": payload])
+        guard workflow.status == .waiting, workflow.waitingFor.contains(name), let state = workflow.state,
+            let (oldest, oldestPayload) = try await store.consumeSignal(workflowID: workflow.id, names: [name], now: now, on: connection)
+        else {
+            return .buffered
+        }
+        let machine = try await self.machine(for: workflow, on: connection)
+        try await store.cancelTasks(workflowID: workflow.id, visit: workflow.visit, kind: .timer, now: now, on: connection)
+        try await apply(machine.received(oldest, payload: oldestPayload, in: state, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
+        return .consumed
     }
 
     /// Cancels an instance: its tasks stop, its open dead letters are discarded, and its

@@ -38,7 +38,25 @@ extension Engine {
         }
     }
 
-    func start(_ request: StartRequest, on connection: PostgresConnection) async throws -> (workflow: WorkflowRecord, created: Bool) {
+    /// Starts a child in its parent's transition; with `parent`, its end is delivered to that wait.
+    /// Returns the child's id. Starts nest (a child may start its own), to a bounded depth.
+    func startChild(_ request: StartRequest, parent: ParentLink?, on connection: PostgresConnection) async throws -> String {
+        guard Self.startNesting < Self.maximumStartNesting else {
+            throw OrchestratorError(.invalidInput, "more than \(Self.maximumStartNesting) workflows started one inside another in one transition")
+        }
+        let (child, created) = try await Self.$startNesting.withValue(Self.startNesting + 1) {
+            try await start(request, parent: parent, on: connection)
+        }
+        if !created, parent != nil {
+            throw OrchestratorError(.workflowIDConflict, "workflow '\(child.id)' already exists: a child waited for must be new")
+        }
+        return child.id
+    }
+
+    @TaskLocal static var startNesting = 0
+    static let maximumStartNesting = 16
+
+    func start(_ request: StartRequest, parent: ParentLink? = nil, on connection: PostgresConnection) async throws -> (workflow: WorkflowRecord, created: Bool) {
         guard case .object = request.input else {
             throw OrchestratorError(.invalidInput, "a workflow's input must be a JSON object")
         }
@@ -67,7 +85,7 @@ extension Engine {
         var workflow = LockedWorkflow(
             id: id, type: definition.type, version: definition.version, status: .running, state: nil,
             context: context, waitingFor: [], visit: 0, eventSeq: 0, cancelRequested: false,
-            correlationID: request.correlationID, now: now)
+            correlationID: request.correlationID, parent: parent, now: now)
         let inserted = try await store.insertWorkflow(
             workflow, input: request.input, idempotencyKey: request.idempotencyKey, requestHash: requestHash, on: connection)
         guard inserted else {
@@ -83,6 +101,7 @@ extension Engine {
             }
             return (try await record(existing.id, on: connection), false)
         }
+        if let parent { try await store.setParent(id, parent, on: connection) }
         workflow.record(.workflowStarted, data: ["type": .string(definition.type), "version": .string(definition.version), "input": request.input])
         let machine = StateMachine(definition)
         try await apply(machine.enter(definition.start, context: context, now: now), to: &workflow, machine: machine, on: connection)

@@ -46,6 +46,37 @@ extension Engine {
             case .sleep(let state, let until):
                 workflow.status = .waiting
                 scheduleTimer(state: state, at: until, in: &workflow)
+            case .startWorkflow(let state, let type, let input, let id, let wait):
+                let parent = wait ? ParentLink(workflowID: workflow.id, state: state, visit: workflow.visit) : nil
+                let childID: String
+                do {
+                    let defaultID = catalog.current(type)?.instanceID == nil ? "\(workflow.id)/\(state)/\(workflow.visit)" : nil
+                    childID = try await startChild(
+                        StartRequest(type: type, input: input, id: id ?? defaultID, correlationID: workflow.correlationID), parent: parent, on: connection)
+                } catch let error as OrchestratorError {
+                    transition = machine.caught(in: state, code: error.code.rawValue, message: error.message, context: workflow.context, now: workflow.now)
+                        ?? .init(entered: [], context: workflow.context, landing: .failed(.init(code: error.code.rawValue, message: error.message)))
+                    continue
+                }
+                workflow.record(.childStarted, state: state, data: ["workflow_id": .string(childID), "type": .string(type), "wait": .bool(wait)])
+                guard wait else {
+                    transition = machine.advance(from: state, result: ["workflow_id": .string(childID)], context: workflow.context, now: workflow.now)
+                    continue
+                }
+                workflow.status = .waiting
+            case .sendSignal(let state, let target, let name, let payload):
+                let delivered = try await store.enqueueDelivery(
+                    to: target, kind: .signal, state: name, visit: 0, input: ["name": .string(name), "payload": payload, "from": .string(workflow.id)],
+                    idempotencyKey: "\(workflow.id)/\(state)/\(workflow.visit)/signal", correlationID: workflow.correlationID, now: workflow.now, on: connection)
+                guard delivered else {
+                    let message = "state '\(state)' cannot signal '\(target)': no such workflow"
+                    transition = machine.caught(in: state, code: OrchestratorError.Code.workflowNotFound.rawValue, message: message, context: workflow.context, now: workflow.now)
+                        ?? .init(entered: [], context: workflow.context, landing: .failed(.init(code: OrchestratorError.Code.workflowNotFound.rawValue, message: message)))
+                    continue
+                }
+                workflow.record(.signalSent, state: state, data: ["workflow_id": .string(target), "name": .string(name)])
+                transition = machine.advance(from: state, result: ["workflow_id": .string(target), "signal": .string(name)], context: workflow.context, now: workflow.now)
+                continue
             case .completed(let output):
                 workflow.output = output
                 finish(&workflow, as: .completed, event: .workflowCompleted, data: ["output": output])

@@ -16,6 +16,10 @@ struct LockedWorkflow: Sendable {
     var eventSeq: Int
     var cancelRequested: Bool
     let correlationID: String?
+    /// The `start_workflow` wait of the parent this instance reports its end to.
+    let parent: ParentLink?
+    /// The status when locked: `save` tells the parent once, when the instance ends.
+    let lockedStatus: WorkflowStatus
     /// The time of this transition (the engine's clock, which follows the database's).
     var now: Date
 
@@ -24,7 +28,7 @@ struct LockedWorkflow: Sendable {
 
     init(
         id: String, type: String, version: String, status: WorkflowStatus, state: String?, context: JSONValue,
-        waitingFor: [String], visit: Int64, eventSeq: Int, cancelRequested: Bool, correlationID: String?, now: Date
+        waitingFor: [String], visit: Int64, eventSeq: Int, cancelRequested: Bool, correlationID: String?, parent: ParentLink? = nil, now: Date
     ) {
         self.id = id
         self.type = type
@@ -37,8 +41,13 @@ struct LockedWorkflow: Sendable {
         self.eventSeq = eventSeq
         self.cancelRequested = cancelRequested
         self.correlationID = correlationID
+        self.parent = parent
+        self.lockedStatus = status
         self.now = now
     }
+
+    /// True when this transition ends the instance.
+    var endsNow: Bool { status.isTerminal && !lockedStatus.isTerminal }
 
     mutating func record(_ type: EventRecord.Kind, state: String? = nil, attempt: Int? = nil, data: JSONValue? = nil, at: Date? = nil) {
         eventSeq += 1
@@ -60,6 +69,13 @@ struct LockedWorkflow: Sendable {
     var isActive: Bool { !status.isTerminal }
 }
 
+/// Where a child workflow reports its end: the parent's `start_workflow` state and its visit.
+struct ParentLink: Sendable, Hashable {
+    var workflowID: String
+    var state: String
+    var visit: Int64
+}
+
 struct NewEvent: Sendable {
     var seq: Int
     var type: EventRecord.Kind
@@ -70,12 +86,9 @@ struct NewEvent: Sendable {
 }
 
 struct NewTask: Sendable {
-    enum Kind: String, Sendable {
-        case activity, timer
-    }
     var state: String
     var visit: Int64
-    var kind: Kind
+    var kind: TaskKind
     var activity: String
     var itemIndex: Int?
     var input: JSONValue

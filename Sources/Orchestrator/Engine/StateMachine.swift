@@ -18,6 +18,10 @@ public struct StateMachine: Sendable {
         /// Waits for the first of `signals`, until `deadline` if there is one.
         case wait(state: String, signals: [String], deadline: Date?)
         case sleep(state: String, until: Date)
+        /// Start a child (`id` nil: its default); with `wait`, wait for its end.
+        case startWorkflow(state: String, type: String, input: JSONValue, id: String?, wait: Bool)
+        /// Queue `name` for `workflowID`, then move on.
+        case sendSignal(state: String, workflowID: String, name: String, payload: JSONValue)
         case completed(output: JSONValue)
         case failed(WorkflowFailure)
     }
@@ -93,6 +97,22 @@ public struct StateMachine: Sendable {
                     return Transition(entered: entered, context: context, landing: .failed(.init(code: "sleep.invalid_timestamp", message: "the 'until' of state '\(current)' is not an ISO-8601 timestamp")))
                 }
                 return Transition(entered: entered, context: context, landing: .sleep(state: current, until: until))
+            case .startWorkflow(let spec):
+                let input = spec.input?.evaluate(in: context) ?? .emptyObject
+                var id: String?
+                if let template = spec.id {
+                    guard let text = template.evaluate(in: context).stringValue, !text.isEmpty else {
+                        return Transition(entered: entered, context: context, landing: .failed(.init(code: "start_workflow.invalid_id", message: "the id of state '\(current)' is not a non-empty string")))
+                    }
+                    id = text
+                }
+                return Transition(entered: entered, context: context, landing: .startWorkflow(state: current, type: spec.type, input: input, id: id, wait: spec.wait))
+            case .sendSignal(let spec):
+                guard let target = spec.workflow.evaluate(in: context).stringValue, !target.isEmpty else {
+                    return Transition(entered: entered, context: context, landing: .failed(.init(code: "send_signal.invalid_workflow", message: "the workflow of state '\(current)' is not a workflow id")))
+                }
+                return Transition(entered: entered, context: context, landing: .sendSignal(
+                    state: current, workflowID: target, name: spec.name, payload: spec.payload?.evaluate(in: context) ?? .emptyObject))
             case .succeed(let output):
                 return Transition(entered: entered, context: context, landing: .completed(output: output?.evaluate(in: context) ?? context))
             case .fail(let code, let message):
@@ -132,6 +152,20 @@ public struct StateMachine: Sendable {
         let path = rule.result ?? JSONPath(segments: [.key("\(name)_error")])
         path.write(["code": .string(code), "message": .string(message)], into: &context)
         return enter(rule.next, context: context, now: now)
+    }
+
+    /// The child a `start_workflow` state waits for ended (`result` is `{workflow_id, status,
+    /// output, error}`): its output is the state's result; a failed or cancelled child is an error
+    /// of the state, with the child's code (`workflow.cancelled` for a cancelled one), for `catch`.
+    public func childEnded(in name: String, result: JSONValue, context: JSONValue, now: Date) -> Transition {
+        if result["status"]?.stringValue == WorkflowStatus.completed.rawValue {
+            return advance(from: name, result: result["output"] ?? .null, context: context, now: now)
+        }
+        let child = result["workflow_id"]?.stringValue ?? "?"
+        let code = result["status"]?.stringValue == WorkflowStatus.cancelled.rawValue ? "workflow.cancelled" : result["error"]?["code"]?.stringValue ?? "workflow.failed"
+        let message = "child workflow \(child) ended \(result["status"]?.stringValue ?? "?"): \(result["error"]?["message"]?.stringValue ?? "no message")"
+        return caught(in: name, code: code, message: message, context: context, now: now)
+            ?? Transition(entered: [], context: context, landing: .failed(.init(code: code, message: message)))
     }
 
     /// A `wait_for` timed out: take `on_timeout`, else a `catch` for `timeout`, else fail with `timeout`.

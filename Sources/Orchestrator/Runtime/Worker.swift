@@ -146,8 +146,9 @@ public final class Worker: Service {
         if let dueAt = task.dueAt {
             EngineMetrics.scheduleToStart(activity: task.activity, seconds: engine.clock.now().timeIntervalSince(dueAt))
         }
-        if task.isTimer {
-            await completer.submit(task, .completed(.null))
+        if task.kind != .activity {
+            // Timers and deliveries run nothing: their completion is the engine's step.
+            await completer.submit(task, .completed(task.input))
             return
         }
         var taskLogger = logger

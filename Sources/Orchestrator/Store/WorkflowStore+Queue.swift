@@ -1,6 +1,17 @@
 import Foundation
 import PostgresNIO
 
+/// What a task is: an activity to run, or something the engine delivers when it is due.
+public enum TaskKind: String, Sendable, Hashable {
+    case activity
+    /// A durable timer (`sleep`, a `wait_for`'s deadline).
+    case timer
+    /// A child workflow ended: its result, for the parent's `start_workflow` wait.
+    case childResult = "child_result"
+    /// A `send_signal` state's signal, for its target workflow.
+    case signal
+}
+
 /// A task a worker holds under a lease.
 public struct ClaimedTask: Sendable, Hashable {
     public var id: Int64
@@ -8,7 +19,7 @@ public struct ClaimedTask: Sendable, Hashable {
     public var workflowType: String
     public var state: String
     public var visit: Int64
-    public var isTimer: Bool
+    public var kind: TaskKind
     public var activity: String
     public var itemIndex: Int?
     public var input: JSONValue
@@ -52,7 +63,7 @@ extension WorkflowStore {
                 SELECT id FROM orchestrator.tasks
                 WHERE nullif(\(source.pattern ?? ""), '') IS NULL
                   AND status IN ('ready', 'failed') AND activity_limit IS NULL AND run_at <= \(now)
-                  AND (\(anyActivity) OR kind = 'timer' OR activity = ANY(\(names)::text[]))
+                  AND (\(anyActivity) OR kind <> 'activity' OR activity = ANY(\(names)::text[]))
                 ORDER BY run_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED),
             limited AS (
                 SELECT id FROM orchestrator.tasks
@@ -72,7 +83,7 @@ extension WorkflowStore {
             let (id, workflowID, type, state, visit, kind, activity, itemIndex, input, attempt, timeout, key, correlationID, leaseNumber, dueAt) =
                 try row.decode((Int64, String, String, String, Int64, String, String, Int32?, String, Int32, Int64, String, String?, Int32, Date).self)
             tasks.append(ClaimedTask(
-                id: id, workflowID: workflowID, workflowType: type, state: state, visit: visit, isTimer: kind == "timer",
+                id: id, workflowID: workflowID, workflowType: type, state: state, visit: visit, kind: TaskKind(rawValue: kind) ?? .activity,
                 activity: activity, itemIndex: itemIndex.map(Int.init), input: try JSONValue(json: input), attempt: Int(attempt),
                 timeout: .milliseconds(timeout), idempotencyKey: key, correlationID: correlationID, leaseOwner: owner,
                 leaseNumber: Int(leaseNumber), dueAt: dueAt))
@@ -118,7 +129,7 @@ extension WorkflowStore {
     func expiredLeases(now: Date, limit: Int, on connection: PostgresConnection) async throws -> [ClaimedTask] {
         let rows = try await connection.query(
             """
-            SELECT t.id, t.workflow_id, w.type, t.state, t.visit, t.kind, t.activity, t.item_index, t.attempt, t.timeout_ms,
+            SELECT t.id, t.workflow_id, w.type, t.state, t.visit, t.kind, t.activity, t.item_index, t.input::text, t.attempt, t.timeout_ms,
                    t.idempotency_key, t.correlation_id, t.lease_owner, t.lease_number
             FROM orchestrator.tasks t JOIN orchestrator.workflows w ON w.id = t.workflow_id
             WHERE t.status = 'running' AND t.lease_expires_at < \(now)
@@ -126,11 +137,11 @@ extension WorkflowStore {
             """, logger: logger)
         var tasks: [ClaimedTask] = []
         for try await row in rows {
-            let (id, workflowID, type, state, visit, kind, activity, itemIndex, attempt, timeout, key, correlationID, owner, leaseNumber) =
-                try row.decode((Int64, String, String, String, Int64, String, String, Int32?, Int32, Int64, String, String?, String?, Int32).self)
+            let (id, workflowID, type, state, visit, kind, activity, itemIndex, input, attempt, timeout, key, correlationID, owner, leaseNumber) =
+                try row.decode((Int64, String, String, String, Int64, String, String, Int32?, String, Int32, Int64, String, String?, String?, Int32).self)
             tasks.append(ClaimedTask(
-                id: id, workflowID: workflowID, workflowType: type, state: state, visit: visit, isTimer: kind == "timer",
-                activity: activity, itemIndex: itemIndex.map(Int.init), input: .null, attempt: Int(attempt),
+                id: id, workflowID: workflowID, workflowType: type, state: state, visit: visit, kind: TaskKind(rawValue: kind) ?? .activity,
+                activity: activity, itemIndex: itemIndex.map(Int.init), input: try JSONValue(json: input), attempt: Int(attempt),
                 timeout: .milliseconds(timeout), idempotencyKey: key, correlationID: correlationID, leaseOwner: owner ?? "",
                 leaseNumber: Int(leaseNumber)))
         }
@@ -154,7 +165,7 @@ extension WorkflowStore {
     }
 
     /// Cancels the unfinished tasks of an instance (of one visit, or all); running ones lose their fence.
-    func cancelTasks(workflowID: String, visit: Int64?, kind: NewTask.Kind? = nil, now: Date, on connection: PostgresConnection) async throws {
+    func cancelTasks(workflowID: String, visit: Int64?, kind: TaskKind? = nil, now: Date, on connection: PostgresConnection) async throws {
         try await connection.query(
             """
             UPDATE orchestrator.tasks SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, completed_at = \(now)

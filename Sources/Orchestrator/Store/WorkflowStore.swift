@@ -69,20 +69,26 @@ public struct WorkflowStore: Sendable {
         return nil
     }
 
-    /// Loads and locks an instance for a transition (`FOR UPDATE`): transitions of one workflow are serial.
+    /// Loads and locks an instance for a transition: transitions of one workflow are serial.
+    /// `FOR NO KEY UPDATE`, not `FOR UPDATE`: inserting a task or a child that references the row
+    /// (a foreign key's `KEY SHARE` lock) does not wait for it, so a transition that writes into
+    /// another instance's queue never waits on that instance's transition.
     func lockWorkflow(_ id: String, now: Date, on connection: PostgresConnection) async throws -> LockedWorkflow? {
         let rows = try await connection.prepared(HotQuery.LockWorkflow.self,
             """
-            SELECT type, version, status, state, context::text, waiting_for, visit, event_seq, cancel_requested, correlation_id
-            FROM orchestrator.workflows WHERE id = \(id) FOR UPDATE
+            SELECT type, version, status, state, context::text, waiting_for, visit, event_seq, cancel_requested, correlation_id,
+                   parent_id, parent_state, parent_visit
+            FROM orchestrator.workflows WHERE id = \(id) FOR NO KEY UPDATE
             """, logger: logger)
         for try await row in rows {
-            let (type, version, status, state, context, waitingFor, visit, eventSeq, cancelRequested, correlationID) =
-                try row.decode((String, String, String, String?, String, [String], Int64, Int32, Bool, String?).self)
+            let (type, version, status, state, context, waitingFor, visit, eventSeq, cancelRequested, correlationID, parentID, parentState, parentVisit) =
+                try row.decode((String, String, String, String?, String, [String], Int64, Int32, Bool, String?, String?, String?, Int64?).self)
             return LockedWorkflow(
                 id: id, type: type, version: version, status: WorkflowStatus(rawValue: status) ?? .running, state: state,
                 context: try JSONValue(json: context), waitingFor: waitingFor, visit: visit, eventSeq: Int(eventSeq),
-                cancelRequested: cancelRequested, correlationID: correlationID, now: now)
+                cancelRequested: cancelRequested, correlationID: correlationID,
+                parent: parentID.flatMap { id in parentState.flatMap { state in parentVisit.map { ParentLink(workflowID: id, state: state, visit: $0) } } },
+                now: now)
         }
         return nil
     }
@@ -131,6 +137,46 @@ public struct WorkflowStore: Sendable {
             SELECT pg_notify(\(Self.taskChannel), '') WHERE \(wakeWorkers)
             """, logger: logger)
         for try await _ in rows {}
+        if workflow.endsNow, let parent = workflow.parent {
+            let result: JSONValue = [
+                "workflow_id": .string(workflow.id), "status": .string(workflow.status.rawValue), "output": workflow.output ?? .null,
+                "error": workflow.error.map { ["code": .string($0.code), "message": .string($0.message)] } ?? .null,
+            ]
+            _ = try await enqueueDelivery(
+                to: parent.workflowID, kind: .childResult, state: parent.state, visit: parent.visit, input: result,
+                idempotencyKey: "\(workflow.id)/result", correlationID: workflow.correlationID, now: workflow.now, on: connection)
+        }
+    }
+
+    /// Puts a delivery (a child's result, a signal) in another instance's queue, due now, without
+    /// locking that instance. `false` when there is no such instance.
+    func enqueueDelivery(
+        to workflowID: String, kind: TaskKind, state: String, visit: Int64, input: JSONValue, idempotencyKey: String, correlationID: String?,
+        now: Date, on connection: PostgresConnection
+    ) async throws -> Bool {
+        let rows = try await connection.query(
+            """
+            WITH delivery AS (
+                INSERT INTO orchestrator.tasks
+                    (workflow_id, state, visit, kind, activity, input, status, max_attempts, run_at, timeout_ms, idempotency_key, correlation_id, created_at)
+                SELECT \(workflowID), \(state), \(visit), \(kind.rawValue), \(kind.rawValue), \(input.jsonText)::jsonb, 'ready', 1000, \(now), 10000,
+                       \(idempotencyKey), \(correlationID), \(now)
+                WHERE EXISTS (SELECT 1 FROM orchestrator.workflows WHERE id = \(workflowID))
+                RETURNING id)
+            SELECT pg_notify(\(Self.taskChannel), '') FROM delivery
+            """, logger: logger)
+        var delivered = false
+        for try await _ in rows { delivered = true }
+        return delivered
+    }
+
+    /// Links a child instance to the wait of its parent that its end is delivered to.
+    func setParent(_ childID: String, _ parent: ParentLink, on connection: PostgresConnection) async throws {
+        try await connection.query(
+            """
+            UPDATE orchestrator.workflows SET parent_id = \(parent.workflowID), parent_state = \(parent.state), parent_visit = \(parent.visit)
+            WHERE id = \(childID)
+            """, logger: logger)
     }
 
     func notifyWorkers(on connection: PostgresConnection) async throws {
