@@ -3,7 +3,7 @@ import Orchestrator
 
 extension ActivityRegistry {
     /// The registry with every activity this package ships: the general ones (`noop`, `sleep`,
-    /// `http`) and the shop's (`inventory.*`, `orders.*`, `refunds.*`, `payments.*`, `notify`).
+    /// `http`) and the shop's (`inventory.*`, `orders.*`, `refunds.*`, `returns.*`, `waitlist.*`, `payments.*`, `notify`).
     public static func builtins(_ environment: ActivityEnvironment) -> ActivityRegistry {
         var registry = ActivityRegistry()
         registry.register(NoopActivity())
@@ -21,6 +21,13 @@ extension ActivityRegistry {
         registry.register(RequestRefund())
         registry.register(RecordRefund())
         registry.register(FailRefund())
+        registry.register(OpenReturn())
+        registry.register(SetReturnStatus())
+        registry.register(RestockReturn())
+        registry.register(AddStock())
+        registry.register(ClaimSubscribers())
+        registry.register(MarkNotified())
+        registry.register(NotifySubscriber(email: commerce.email, sms: commerce.sms))
         registry.register(AuthorizePayment(gateway: commerce.gateway))
         registry.register(RetrievePayment(gateway: commerce.gateway))
         registry.register(CapturePayment(gateway: commerce.gateway))

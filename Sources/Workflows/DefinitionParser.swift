@@ -7,12 +7,12 @@ struct DefinitionParser {
     var reader: NodeReader
     let knownActivities: Set<String>
 
-    static let topLevelFields: Set<String> = ["type", "description", "start", "retry", "timeout", "states", "schedule", "late_after", "on_cancel", "on_discard", "instance_id", "start_roles"]
+    static let topLevelFields: Set<String> = ["type", "description", "start", "retry", "timeout", "states", "schedule", "late_after", "on_cancel", "on_discard", "instance_id", "start_roles", "signal_roles"]
     static let stateFields: Set<String> = [
         "description", "task", "input", "timeout", "retry", "next", "catch", "result", "choice", "default", "wait_for",
         "on_timeout", "until", "sleep", "map", "pass", "succeed", "output", "fail", "start_workflow", "send_signal",
     ]
-    /// The API roles allowed to start workflows at all.
+    /// The API roles allowed to start and signal workflows at all.
     static let startingRoles: Set<String> = ["client", "ops"]
     static let kindFields = ["task", "choice", "wait_for", "sleep", "map", "pass", "succeed", "fail", "start_workflow", "send_signal"]
     static let retryFields: Set<String> = ["max_attempts", "initial_interval", "backoff_coefficient", "max_interval", "jitter", "non_retryable"]
@@ -74,10 +74,26 @@ struct DefinitionParser {
         for role in startRoles ?? [] where !Self.startingRoles.contains(role) {
             reader.fail(fields["start_roles"], state: nil, field: "start_roles", "'\(role)' is not a role that starts workflows (\(Self.startingRoles.sorted().joined(separator: ", ")))")
         }
+        var signalRoles: [String: [String]]?
+        if let node = fields["signal_roles"] {
+            if let mapping = node.mapping {
+                signalRoles = [:]
+                for (key, value) in mapping {
+                    guard let signal = key.string, let roles = reader.stringList(value, state: nil, field: "signal_roles.\(key.string ?? "?")") else { continue }
+                    for role in roles where !Self.startingRoles.contains(role) {
+                        reader.fail(value, state: nil, field: "signal_roles.\(signal)", "'\(role)' is not a role that signals workflows (\(Self.startingRoles.sorted().joined(separator: ", ")))")
+                    }
+                    signalRoles?[signal] = roles
+                }
+            } else {
+                reader.fail(node, state: nil, field: "signal_roles", "must map signal names to lists of roles")
+            }
+        }
         guard let type, let start else { return nil }
         return WorkflowDefinition(
             type: type, start: start, states: states, retry: retry, schedule: schedule, lateAfter: lateAfter,
-            onCancel: onCancel, onDiscard: onDiscard, instanceID: instanceID, startRoles: startRoles)
+            onCancel: onCancel, onDiscard: onDiscard, instanceID: instanceID, startRoles: startRoles,
+            signalRoles: signalRoles)
     }
 
     mutating func parseRetry(_ node: Node, base: RetryPolicy, state: String?) -> RetryPolicy {
@@ -176,7 +192,7 @@ struct DefinitionParser {
             }
         case "start_workflow":
             allowOnly(["start_workflow", "next", "result", "catch"])
-            guard let startFields = reader.mapping(kindNode, state: name, field: "start_workflow", allowed: ["type", "input", "id", "wait"]) else { return nil }
+            guard let startFields = reader.mapping(kindNode, state: name, field: "start_workflow", allowed: ["type", "input", "id", "wait", "for_each"]) else { return nil }
             guard let type = reader.string(startFields["type"], state: name, field: "start_workflow.type") else {
                 if startFields["type"] == nil { reader.fail(kindNode, state: name, field: "start_workflow.type", "is required") }
                 return nil
@@ -189,9 +205,13 @@ struct DefinitionParser {
                 }
                 wait = value
             }
+            let forEach = reader.path(startFields["for_each"], state: name, field: "start_workflow.for_each")
+            if forEach != nil, wait {
+                reader.fail(kindNode, state: name, field: "start_workflow.wait", "must be false with for_each: children started per item are not waited for")
+            }
             parsedKind = .startWorkflow(.init(
                 type: type, input: startFields["input"].map { reader.template($0, state: name, field: "start_workflow.input") },
-                id: startFields["id"].map { reader.template($0, state: name, field: "start_workflow.id") }, wait: wait))
+                id: startFields["id"].map { reader.template($0, state: name, field: "start_workflow.id") }, wait: wait, forEach: forEach))
         case "send_signal":
             allowOnly(["send_signal", "next", "result", "catch"])
             guard let signalFields = reader.mapping(kindNode, state: name, field: "send_signal", allowed: ["workflow", "name", "payload"]) else { return nil }

@@ -61,7 +61,17 @@ import Testing
           nobody: {fail: {error: nobody_there}}
         """
 
-    static let all = [child, parent, launcher, sleeper, sender]
+    static let fanout = """
+        type: fanout
+        start: spawn
+        states:
+          spawn:
+            start_workflow: {type: child, for_each: $.input.numbers, input: {n: $.item}, wait: false}
+            next: done
+          done: {succeed: true, output: $.spawn}
+        """
+
+    static let all = [child, parent, launcher, sleeper, sender, fanout]
 
     @Test func aChildWaitedForGivesItsOutputAsTheStateResult() async throws {
         try await TestDatabase.withHarness(workflows: Self.all) { harness in
@@ -71,7 +81,7 @@ import Testing
             let done = try await harness.engine.workflow(parent.id)
             #expect(done.status == .completed)
             #expect(done.output == ["doubled": 21, "by": "child"])
-            let child = try await harness.engine.workflow("\(parent.id)/spawn/1")
+            let child = try await harness.engine.workflow("\(parent.id):spawn:1")
             #expect(child.status == .completed)
             let events = try await harness.engine.history(parent.id).map(\.type)
             #expect(events.contains(.childStarted) && events.contains(.childEnded))
@@ -88,7 +98,7 @@ import Testing
 
             // A cancelled child is `workflow.cancelled`, which no rule catches here: the parent fails with it.
             let waiting = try await harness.start("parent", input: ["n": 2])
-            _ = try await harness.engine.cancel(workflowID: "\(waiting.id)/spawn/1")
+            _ = try await harness.engine.cancel(workflowID: "\(waiting.id):spawn:1")
             try await harness.drain()
             let failed = try await harness.engine.workflow(waiting.id)
             #expect(failed.status == .failed)
@@ -107,6 +117,16 @@ import Testing
             // Its end is nobody's business: no delivery is queued for the launcher.
             let deliveries = try await harness.query("SELECT count(*) FROM orchestrator.tasks WHERE kind = 'child_result'", as: Int64.self)
             #expect(deliveries == [0])
+        }
+    }
+
+    @Test func forEachStartsOneChildPerItemWithItsStarter() async throws {
+        try await TestDatabase.withHarness(workflows: Self.all) { harness in
+            let started = try await harness.engine.start(StartRequest(type: "fanout", input: ["numbers": [3, 4]], id: "f", startedBy: "alice"))
+            #expect(started.workflow.output == ["workflow_ids": ["f:spawn:1:0", "f:spawn:1:1"]])
+            try await harness.drain()
+            #expect(try await harness.engine.workflow("f:spawn:1:1").output == ["doubled": 4, "by": "child"])
+            #expect(try await harness.engine.workflow("f:spawn:1:0").context["started_by"] == "alice")
         }
     }
 

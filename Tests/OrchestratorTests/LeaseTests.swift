@@ -66,7 +66,7 @@ import Testing
         let finished = Flag()
         var registry = TestDatabase.registry()
         registry.register("stubborn") { _, _ in
-            await waitIgnoringCancellation(.seconds(4))
+            await waitIgnoringCancellation(.seconds(10))
             finished.set()
             return [:]
         }

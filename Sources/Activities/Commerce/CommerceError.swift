@@ -13,5 +13,6 @@ public enum CommerceError {
     }
     /// A refund above what is left to refund (captured minus earlier refunds).
     public static func refundExceedsCaptured(_ message: String) -> ActivityError { .nonRetryable("refund.exceeds_captured", message) }
+    public static func invalidReturn(_ message: String) -> ActivityError { .nonRetryable("return.invalid", message) }
     public static func notCaptured(_ id: String) -> ActivityError { .nonRetryable("order.not_captured", "order '\(id)' has no captured payment to refund") }
 }

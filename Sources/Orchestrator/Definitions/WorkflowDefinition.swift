@@ -21,11 +21,14 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
     public var instanceID: JSONPath?
     /// The API roles that may start it (`[ops]` for refunds); `nil` means every role that starts workflows.
     public var startRoles: [String]?
+    /// The API roles that may send a signal, per signal name (`approve: [ops]`); other signals: any.
+    public var signalRoles: [String: [String]]?
 
     public init(
         type: String, version: String = "", start: String, states: [String: StateDefinition],
         retry: RetryPolicy = .default, schedule: Schedule? = nil, lateAfter: Duration? = nil,
-        onCancel: String? = nil, onDiscard: String? = nil, instanceID: JSONPath? = nil, startRoles: [String]? = nil
+        onCancel: String? = nil, onDiscard: String? = nil, instanceID: JSONPath? = nil, startRoles: [String]? = nil,
+        signalRoles: [String: [String]]? = nil
     ) {
         self.type = type
         self.version = version
@@ -38,6 +41,7 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
         self.onDiscard = onDiscard
         self.instanceID = instanceID
         self.startRoles = startRoles
+        self.signalRoles = signalRoles
     }
 
     /// A cron schedule that starts one instance per fire time.
@@ -87,14 +91,17 @@ public struct StateDefinition: Sendable, Hashable, Codable {
         public var type: String
         /// The child's input; defaults to `{}`.
         public var input: ValueTemplate?
-        /// The child's id; defaults to its type's `instance_id`, else `<parent id>/<state>/<visit>`.
+        /// The child's id; defaults to its type's `instance_id`, else `<parent id>:<state>:<visit>` (`:<index>` per item).
         public var id: ValueTemplate?
         public var wait: Bool
-        public init(type: String, input: ValueTemplate? = nil, id: ValueTemplate? = nil, wait: Bool = true) {
+        /// One child per item of this list (without waiting); `input` and `id` see `$.item` and `$.index`.
+        public var forEach: JSONPath?
+        public init(type: String, input: ValueTemplate? = nil, id: ValueTemplate? = nil, wait: Bool = true, forEach: JSONPath? = nil) {
             self.type = type
             self.input = input
             self.id = id
             self.wait = wait
+            self.forEach = forEach
         }
     }
 
@@ -192,6 +199,12 @@ public struct StateDefinition: Sendable, Hashable, Codable {
         case .map(let spec): spec.task
         default: nil
         }
+    }
+
+    /// The child a `start_workflow` state starts, if it is one.
+    public var startSpec: StartSpec? {
+        if case .startWorkflow(let spec) = kind { return spec }
+        return nil
     }
 
     /// Every state this one can move to.

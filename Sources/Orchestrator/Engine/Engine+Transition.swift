@@ -46,21 +46,31 @@ extension Engine {
             case .sleep(let state, let until):
                 workflow.status = .waiting
                 scheduleTimer(state: state, at: until, in: &workflow)
-            case .startWorkflow(let state, let type, let input, let id, let wait):
+            case .startWorkflow(let state, let type, let children, let wait):
                 let parent = wait ? ParentLink(workflowID: workflow.id, state: state, visit: workflow.visit) : nil
-                let childID: String
+                let namedByInput = catalog.current(type)?.instanceID != nil
+                let perItem = machine.definition.states[state]?.startSpec?.forEach != nil
+                var childIDs: [String] = []
                 do {
-                    let defaultID = catalog.current(type)?.instanceID == nil ? "\(workflow.id)/\(state)/\(workflow.visit)" : nil
-                    childID = try await startChild(
-                        StartRequest(type: type, input: input, id: id ?? defaultID, correlationID: workflow.correlationID), parent: parent, on: connection)
+                    for (index, child) in children.enumerated() {
+                        let defaultID = "\(workflow.id):\(state):\(workflow.visit)" + (perItem ? ":\(index)" : "")
+                        childIDs.append(try await startChild(
+                            StartRequest(type: type, input: child.input, id: child.id ?? (namedByInput ? nil : defaultID),
+                                         correlationID: workflow.correlationID, startedBy: workflow.context["started_by"]?.stringValue ?? "workflow:\(workflow.id)"),
+                            parent: parent, on: connection))
+                    }
                 } catch let error as OrchestratorError {
                     transition = machine.caught(in: state, code: error.code.rawValue, message: error.message, context: workflow.context, now: workflow.now)
                         ?? .init(entered: [], context: workflow.context, landing: .failed(.init(code: error.code.rawValue, message: error.message)))
                     continue
                 }
-                workflow.record(.childStarted, state: state, data: ["workflow_id": .string(childID), "type": .string(type), "wait": .bool(wait)])
+                for childID in childIDs {
+                    workflow.record(.childStarted, state: state, data: ["workflow_id": .string(childID), "type": .string(type), "wait": .bool(wait)])
+                }
                 guard wait else {
-                    transition = machine.advance(from: state, result: ["workflow_id": .string(childID)], context: workflow.context, now: workflow.now)
+                    let result: JSONValue = perItem
+                        ? ["workflow_ids": .array(childIDs.map(JSONValue.string))] : ["workflow_id": .string(childIDs.first ?? "")]
+                    transition = machine.advance(from: state, result: result, context: workflow.context, now: workflow.now)
                     continue
                 }
                 workflow.status = .waiting

@@ -18,12 +18,18 @@ public struct StateMachine: Sendable {
         /// Waits for the first of `signals`, until `deadline` if there is one.
         case wait(state: String, signals: [String], deadline: Date?)
         case sleep(state: String, until: Date)
-        /// Start a child (`id` nil: its default); with `wait`, wait for its end.
-        case startWorkflow(state: String, type: String, input: JSONValue, id: String?, wait: Bool)
+        /// Start children (an `id` nil: the default); with `wait` (one child), wait for its end.
+        case startWorkflow(state: String, type: String, children: [ChildStart], wait: Bool)
         /// Queue `name` for `workflowID`, then move on.
         case sendSignal(state: String, workflowID: String, name: String, payload: JSONValue)
         case completed(output: JSONValue)
         case failed(WorkflowFailure)
+    }
+
+    /// One child a `start_workflow` state starts: its input, and its id (`nil`: the default).
+    public struct ChildStart: Sendable, Hashable {
+        public var input: JSONValue
+        public var id: String?
     }
 
     public struct Transition: Sendable, Hashable {
@@ -98,15 +104,25 @@ public struct StateMachine: Sendable {
                 }
                 return Transition(entered: entered, context: context, landing: .sleep(state: current, until: until))
             case .startWorkflow(let spec):
-                let input = spec.input?.evaluate(in: context) ?? .emptyObject
-                var id: String?
-                if let template = spec.id {
-                    guard let text = template.evaluate(in: context).stringValue, !text.isEmpty else {
-                        return Transition(entered: entered, context: context, landing: .failed(.init(code: "start_workflow.invalid_id", message: "the id of state '\(current)' is not a non-empty string")))
+                var scopes = [context]
+                if let forEach = spec.forEach {
+                    guard let items = forEach.read(context)?.arrayValue else {
+                        return Transition(entered: entered, context: context, landing: .failed(.init(code: "start_workflow.items_not_a_list", message: "\(forEach) in state '\(current)' is not a list")))
                     }
-                    id = text
+                    scopes = items.enumerated().map { index, item in Self.itemScope(context, item: item, index: index) }
                 }
-                return Transition(entered: entered, context: context, landing: .startWorkflow(state: current, type: spec.type, input: input, id: id, wait: spec.wait))
+                var children: [ChildStart] = []
+                for scope in scopes {
+                    var id: String?
+                    if let template = spec.id {
+                        guard let text = template.evaluate(in: scope).stringValue, !text.isEmpty else {
+                            return Transition(entered: entered, context: context, landing: .failed(.init(code: "start_workflow.invalid_id", message: "the id of state '\(current)' is not a non-empty string")))
+                        }
+                        id = text
+                    }
+                    children.append(ChildStart(input: spec.input?.evaluate(in: scope) ?? .emptyObject, id: id))
+                }
+                return Transition(entered: entered, context: context, landing: .startWorkflow(state: current, type: spec.type, children: children, wait: spec.wait))
             case .sendSignal(let spec):
                 guard let target = spec.workflow.evaluate(in: context).stringValue, !target.isEmpty else {
                     return Transition(entered: entered, context: context, landing: .failed(.init(code: "send_signal.invalid_workflow", message: "the workflow of state '\(current)' is not a workflow id")))
@@ -200,10 +216,15 @@ public struct StateMachine: Sendable {
 
     static func mapItemInput(spec: StateDefinition.MapSpec, context: JSONValue, item: JSONValue, index: Int) -> JSONValue {
         guard let template = spec.task.input else { return item }
+        return template.evaluate(in: itemScope(context, item: item, index: index))
+    }
+
+    /// The context as an item's template sees it: plus `$.item` and `$.index`.
+    static func itemScope(_ context: JSONValue, item: JSONValue, index: Int) -> JSONValue {
         var scope = context
         JSONPath(segments: [.key("item")]).write(item, into: &scope)
         JSONPath(segments: [.key("index")]).write(.number(Double(index)), into: &scope)
-        return template.evaluate(in: scope)
+        return scope
     }
 
     /// The end of `delay` entered at `now`; `nil` when its timestamp is missing or malformed.

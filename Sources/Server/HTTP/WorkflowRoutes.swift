@@ -74,6 +74,10 @@ struct WorkflowRoutes {
         let name = try context.path("name")
         guard (1...200).contains(name.count) else { throw APIError.badRequest("request.invalid", "signal name must have 1 to 200 characters") }
         let body = try await request.jsonObject(context: context, allowEmpty: true).onlyFields(["payload"])
+        let workflow = try await engine.workflow(id)
+        if let roles = engine.definition(workflow.type)?.signalRoles?[name], let role = context.key?.role, !roles.contains(role.rawValue) {
+            throw APIError(.forbidden, "auth.forbidden", "the \(name) signal of a \(workflow.type) needs the \(roles.joined(separator: " or ")) role")
+        }
         let delivery = try await engine.signal(
             workflowID: id, name: name, payload: body["payload"] ?? .emptyObject, idempotencyKey: try request.idempotencyKey())
         return .json(["workflow_id": .string(id), "signal": .string(name), "delivery": .string(delivery.rawValue)], status: .accepted)

@@ -11,6 +11,13 @@ final class MessageRecorder: Sendable {
         var headers: [String: String]
         var body: String
         var isSMS: Bool { path.hasSuffix("/Messages.json") }
+        /// The key the sender gave (Twilio's header, SendGrid's custom argument).
+        var idempotencyKey: String {
+            if isSMS { return headers["i-twilio-idempotency-token"] ?? "" }
+            let json = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+            let personalization = (json?["personalizations"] as? [[String: Any]])?.first
+            return ((personalization?["custom_args"] as? [String: Any])?["idempotency_key"] as? String) ?? ""
+        }
         /// The recipient: Twilio's `To`, or SendGrid's first personalization.
         var to: String {
             if isSMS {
@@ -23,6 +30,10 @@ final class MessageRecorder: Sendable {
     }
 
     private let recorded = Mutex<[Message]>([])
+    private let delay = Mutex<Duration>(.zero)
+
+    /// How long each answer takes from now on.
+    func setDelay(_ value: Duration) { delay.withLock { $0 = value } }
     private let channel = Mutex<(any Channel)?>(nil)
     private let boundPort = Mutex(0)
 
@@ -38,10 +49,11 @@ final class MessageRecorder: Sendable {
             for (name, value) in head.headers { headers[name.lowercased()] = value }
             let message = Message(path: String(head.uri.split(separator: "?").first ?? ""), headers: headers, body: body)
             let count = self.recorded.withLock { $0.append(message); return $0.count }
+            let delay = self.delay.withLock { $0 }
             if message.isSMS {
-                return LoopbackReply(status: 201, headers: [("Content-Type", "application/json")], body: #"{"sid": "SM\#(count)"}"#)
+                return LoopbackReply(status: 201, headers: [("Content-Type", "application/json")], body: #"{"sid": "SM\#(count)"}"#, delay: delay)
             }
-            return LoopbackReply(status: 202, headers: [("X-Message-Id", "sg-\(count)")])
+            return LoopbackReply(status: 202, headers: [("X-Message-Id", "sg-\(count)")], delay: delay)
         }
         boundPort.withLock { $0 = channel.localAddress?.port ?? 0 }
         self.channel.withLock { $0 = channel }

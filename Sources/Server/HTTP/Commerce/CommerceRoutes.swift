@@ -67,11 +67,14 @@ struct CommerceRoutes {
 
     @Sendable func order(_ request: Request, context: APIRequestContext) async throws -> Response {
         let id = try context.path("order_id")
-        let (order, refunds) = try await withStore(context) { store in (try await store.order(id), try await store.refunds(orderID: id)) }
+        let (order, refunds, returns) = try await withStore(context) { store in
+            (try await store.order(id), try await store.refunds(orderID: id), try await store.returns(orderID: id))
+        }
         guard let order else { throw APIError(.notFound, "order.not_found", "no order '\(id)'") }
         var json = order.json
         JSONPath(segments: [.key("refunds")]).write(.array(refunds), into: &json)
-        let workflowIDs = [order.workflowID] + refunds.compactMap { $0["refund_id"]?.stringValue }
+        JSONPath(segments: [.key("returns")]).write(.array(returns), into: &json)
+        let workflowIDs = [order.workflowID] + returns.compactMap { $0["rma"]?.stringValue } + refunds.compactMap { $0["refund_id"]?.stringValue }
         var timeline: [(at: Date, seq: Int, event: JSONValue)] = []
         for workflowID in workflowIDs {
             guard let workflow = try? await engine.workflow(workflowID) else { continue }
