@@ -3,7 +3,7 @@ import Orchestrator
 
 extension ActivityRegistry {
     /// The registry with every activity this package ships: the general ones (`noop`, `sleep`,
-    /// `http`) and the shop's (`inventory.*`, `orders.*`, `refunds.*`, `returns.*`, `waitlist.*`, `payments.*`, `notify`).
+    /// `http`) and the shop's (`inventory.*`, `orders.*`, `refunds.*`, `returns.*`, `waitlist.*`, `settlement.*`, `payments.*`, `notify`, `notify.ops`).
     public static func builtins(_ environment: ActivityEnvironment) -> ActivityRegistry {
         var registry = ActivityRegistry()
         registry.register(NoopActivity())
@@ -28,6 +28,9 @@ extension ActivityRegistry {
         registry.register(ClaimSubscribers())
         registry.register(MarkNotified())
         registry.register(NotifySubscriber(email: commerce.email, sms: commerce.sms))
+        registry.register(FetchSettlement(gateway: commerce.gateway))
+        registry.register(ReconcileSettlement())
+        registry.register(NotifyOps(email: commerce.email, address: commerce.settings.opsEmail))
         registry.register(AuthorizePayment(gateway: commerce.gateway))
         registry.register(RetrievePayment(gateway: commerce.gateway))
         registry.register(CapturePayment(gateway: commerce.gateway))

@@ -8,6 +8,10 @@ What this layer adds in front of localstripe's own app (everything else is local
 - POST /_config/response_delay {"path": "/v1/payment_intents", "seconds": 5}: answers to POSTs on
   that path are held back that long *after* the request was carried out, so a test can kill the
   caller between Stripe doing the work and the caller learning of it.
+- GET /v1/balance_transactions with `created[gte]`, `created[lt]`, `limit` and `starting_after`,
+  newest first, as Stripe lists them. localstripe rejects the `created` filter, and it writes a
+  charge's balance transaction at authorization and again at capture; Stripe writes one, when the
+  charge is captured: this listing keeps that one only.
 - No state on disk: localstripe pickles its whole store to /tmp/localstripe.pickle after every
   write, which is slow and shared between concurrent test processes; here it lives in memory only.
 """
@@ -60,6 +64,40 @@ async def idempotency(request, handler):
         return response
 
 
+@web.middleware
+async def balance_transactions(request, handler):
+    if request.method != 'GET' or request.path != '/v1/balance_transactions':
+        return await handler(request)
+    query = request.query
+    try:
+        gte = int(query.get('created[gte]', 0))
+        lt = int(query.get('created[lt]', 2 ** 62))
+        limit = int(query.get('limit', 10))
+    except ValueError:
+        return web.json_response({'error': {'type': 'invalid_request_error', 'message': 'Bad request'}}, status=400)
+    starting_after = query.get('starting_after')
+    latest_of_charge = {}
+    listed = []
+    for key, txn in sorted(resources.store.items(), key=lambda kv: (getattr(kv[1], 'created', 0), kv[0])):
+        if not key.startswith('balance_transaction:'):
+            continue
+        if txn.source.startswith('ch_'):
+            charge = resources.store.get('charge:' + txn.source)
+            if charge is not None and charge.captured:
+                latest_of_charge[txn.source] = txn
+        else:
+            listed.append(txn)
+    listed += latest_of_charge.values()
+    listed = [t for t in listed if gte <= t.created < lt]
+    listed.sort(key=lambda t: (-t.created, t.id))
+    if starting_after:
+        ids = [t.id for t in listed]
+        listed = listed[ids.index(starting_after) + 1:] if starting_after in ids else []
+    page = listed[:limit]
+    return web.json_response({'object': 'list', 'url': '/v1/balance_transactions', 'has_more': len(listed) > limit,
+                              'data': [t._export() for t in page]})
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--port', type=int, required=True)
@@ -67,6 +105,7 @@ def main():
     # First, so it sees every request (and replays even localstripe's own errors, as Stripe does).
     app.middlewares.insert(0, idempotency)
     app.middlewares.insert(0, response_delay)
+    app.middlewares.append(balance_transactions)
     web.run_app(app, host='127.0.0.1', port=args.port, access_log=None, print=None)
 
 

@@ -153,7 +153,7 @@ extension CommerceStore {
         try await connection.query(
             """
             UPDATE commerce.orders SET status = 'paid', payment_intent_id = \(paymentIntentID), charge_id = \(chargeID),
-                captured_amount = \(captured), updated_at = now()
+                captured_amount = \(captured), captured_at = coalesce(captured_at, now()), updated_at = now()
             WHERE id = \(orderID)
             """, logger: logger)
     }

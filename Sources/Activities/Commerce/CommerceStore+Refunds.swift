@@ -35,7 +35,7 @@ extension CommerceStore {
     func markRefundSucceeded(id: String, stripeRefundID: String) async throws {
         try await connection.query(
             """
-            UPDATE commerce.refunds SET status = 'succeeded', stripe_refund_id = \(stripeRefundID), updated_at = now()
+            UPDATE commerce.refunds SET status = 'succeeded', stripe_refund_id = \(stripeRefundID), succeeded_at = now(), updated_at = now()
             WHERE id = \(id) AND status = 'requested'
             """, logger: logger)
     }

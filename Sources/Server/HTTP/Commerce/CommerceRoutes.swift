@@ -19,7 +19,10 @@ struct CommerceRoutes {
 
     /// `ops` keys only.
     var opsEndpoints: [Endpoint] {
-        [Endpoint(.put, "/v1/inventory/{sku}", setStock)]
+        [
+            Endpoint(.put, "/v1/inventory/{sku}", setStock),
+            Endpoint(.get, "/v1/settlements/discrepancies", discrepancies),
+        ]
     }
 
     private func withStore<T: Sendable>(_ context: APIRequestContext, _ body: (CommerceStore) async throws -> T) async throws -> T {
@@ -89,6 +92,24 @@ struct CommerceRoutes {
         JSONPath(segments: [.key("timeline")]).write(.array(timeline.map(\.event)), into: &json)
         return .json(json)
     }
+
+    @Sendable func discrepancies(_ request: Request, context: APIRequestContext) async throws -> Response {
+        guard let date = try request.query("date"), date.count == 10, date.range(of: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", options: .regularExpression) != nil,
+            Self.day.date(from: date) != nil
+        else {
+            throw APIError.badRequest("request.invalid_date", "date is required, a day such as 2026-11-24")
+        }
+        let items = try await withStore(context) { try await $0.settlementDiscrepancies(date: date) }
+        return .json(["date": .string(date), "items": .array(items)])
+    }
+
+    static let day: DateFormatter = {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd"
+        return formatter
+    }()
 
     static func sku(_ context: APIRequestContext) throws -> String {
         let sku = try context.path("sku")
