@@ -23,10 +23,4 @@ enum StripeError {
             return .nonRetryable(error["code"]?.stringValue ?? "stripe.invalid_request", "\(operation): \(message)")
         }
     }
-
-    /// The card error codes a checkout treats as "the customer may try another card".
-    static let cardErrorCodes: Set<String> = [
-        "card_declined", "expired_card", "incorrect_cvc", "incorrect_number", "insufficient_funds", "processing_error",
-        "authentication_required", "payment_intent_authentication_failure",
-    ]
 }

@@ -80,11 +80,9 @@ extension Engine {
         let now = clock.now()
         let requestHash = Self.hash(JSONValue.object(["type": .string(request.type), "input": request.input, "id": request.id.map(JSONValue.string) ?? .null]).jsonText)
         let id = request.id ?? UUID().uuidString.lowercased()
-        var context: JSONValue = ["input": request.input]
-        if let startedBy = request.startedBy { JSONPath(segments: [.key("started_by")]).write(.string(startedBy), into: &context) }
         var workflow = LockedWorkflow(
             id: id, type: definition.type, version: definition.version, status: .running, state: nil,
-            context: context, waitingFor: [], visit: 0, eventSeq: 0, cancelRequested: false,
+            context: StateMachine.initialContext(input: request.input, startedBy: request.startedBy), waitingFor: [], visit: 0, eventSeq: 0, cancelRequested: false,
             correlationID: request.correlationID, parent: parent, now: now)
         let inserted = try await store.insertWorkflow(
             workflow, input: request.input, idempotencyKey: request.idempotencyKey, requestHash: requestHash, on: connection)
@@ -104,7 +102,7 @@ extension Engine {
         if let parent { try await store.setParent(id, parent, on: connection) }
         workflow.record(.workflowStarted, data: ["type": .string(definition.type), "version": .string(definition.version), "input": request.input])
         let machine = StateMachine(definition)
-        try await apply(machine.enter(definition.start, context: context, now: now), to: &workflow, machine: machine, on: connection)
+        try await apply(machine.start(input: request.input, startedBy: request.startedBy, now: now), to: &workflow, machine: machine, on: connection)
         try await store.save(workflow, on: connection)
         EngineMetrics.workflowStarted(type: definition.type)
         logger.debug("workflow started", metadata: [LogKey.workflowID: "\(id)", LogKey.workflowType: "\(definition.type)"])

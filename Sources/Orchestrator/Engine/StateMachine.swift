@@ -138,9 +138,15 @@ public struct StateMachine: Sendable {
         return Transition(entered: entered, context: context, landing: .failed(.init(code: "workflow.loop", message: "more than \(Self.maxHops) states entered without waiting")))
     }
 
-    /// Starts a new instance with `input`.
-    public func start(input: JSONValue, now: Date) -> Transition {
-        enter(definition.start, context: .object(["input": input]), now: now)
+    /// Starts a new instance with `input`; `startedBy` (an API key's name) is kept at `$.started_by`.
+    public func start(input: JSONValue, startedBy: String? = nil, now: Date) -> Transition {
+        enter(definition.start, context: Self.initialContext(input: input, startedBy: startedBy), now: now)
+    }
+
+    static func initialContext(input: JSONValue, startedBy: String?) -> JSONValue {
+        var context: JSONValue = ["input": input]
+        if let startedBy { JSONPath(segments: [.key("started_by")]).write(.string(startedBy), into: &context) }
+        return context
     }
 
     /// A `wait_for` received `signal`: its result is the payload when it waits for one signal,
