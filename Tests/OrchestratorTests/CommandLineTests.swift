@@ -71,6 +71,28 @@ import Testing
         #expect(output.contains("missing_next.yaml"))
     }
 
+    @Test func serveRefusesABadSettingWithAMessageInsteadOfCrashing() async throws {
+        try #require(Executable.exists)
+        let folder = try Executable.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let workflows = ["--workflows-dir", Executable.packageRoot.appendingPathComponent("workflows.d").path]
+        // Each fails after the activities' HTTP client could exist: it must be shut down on the way
+        // out (AsyncHTTPClient traps on a client dropped unshut, and the process died of SIGILL).
+        let cases: [(arguments: [String], environment: [String: String], message: String)] = [
+            (["--database-url", "postgres://nobody@127.0.0.1:1/none"], ["ORCHESTRATOR_API_KEYS": "client:short"], "at least 16 characters"),
+            (["--data-dir", "/dev/null/data"], ["ORCHESTRATOR_API_KEYS": "ops:tester:\(UUID().uuidString)"], "/dev/null/data"),
+            (["--database-url", "postgres://nobody@127.0.0.1:1/none"],
+             ["ORCHESTRATOR_API_KEYS": "ops:tester:\(UUID().uuidString)", "TWILIO_ACCOUNT_SID": "AC1"],
+             "invalid settings: TWILIO_ACCOUNT_SID set but TWILIO_AUTH_TOKEN, TWILIO_FROM missing"),
+        ]
+        for (arguments, environment, message) in cases {
+            let (status, output) = try await Executable.run(["serve"] + workflows + arguments, in: folder, environment: environment)
+            #expect(status == 1, "\(output)")
+            #expect(output.contains(message), "\(output)")
+            #expect(!output.contains("Fatal error"))
+        }
+    }
+
     @Test func validateWithADatabaseReportsInstancesInRemovedStates() async throws {
         try #require(Executable.exists)
         let v1 = """
