@@ -57,15 +57,27 @@ public struct WorkflowLoader: Sendable {
     }
 
     /// Parses and validates one file's text.
+    /// Workflow files are small; a larger one is refused before it is parsed.
+    public static let maximumFileBytes = 256 * 1024
+
     public func load(yaml: String, file: String) -> Result<WorkflowDefinition, ValidationFailure> {
+        func refused(_ message: String) -> Result<WorkflowDefinition, ValidationFailure> {
+            .failure(ValidationFailure(errors: [WorkflowFileError(file: file, message: message)]))
+        }
+        guard yaml.utf8.count <= Self.maximumFileBytes else { return refused("the file is larger than \(Self.maximumFileBytes / 1024) KiB") }
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
         } catch {
-            return .failure(ValidationFailure(errors: [WorkflowFileError(file: file, message: "invalid YAML: \(error)")]))
+            // Yams quotes the text around the error: keep the message short whatever the file holds.
+            let message = String(describing: error)
+            return refused("invalid YAML: \(message.count > 300 ? message.prefix(300) + "…" : message)")
         }
-        guard let root else {
-            return .failure(ValidationFailure(errors: [WorkflowFileError(file: file, message: "the file is empty")]))
+        guard let root else { return refused("the file is empty") }
+        // An alias repeats a whole subtree: nine levels of nine make 387 million nodes from 600 bytes.
+        var budget = Self.maximumNodes
+        if Self.exceedsNodes(root, budget: &budget) {
+            return refused("the file expands to more than \(Self.maximumNodes) YAML nodes (anchors and aliases are not allowed in workflow files)")
         }
         var parser = DefinitionParser(reader: NodeReader(file: file), knownActivities: knownActivities)
         let parsed = parser.parse(root, fileType: Self.typeName(of: file))
@@ -82,6 +94,24 @@ public struct WorkflowLoader: Sendable {
             return .failure(ValidationFailure(errors: [WorkflowFileError(file: file, message: "cannot normalize: \(error)")]))
         }
         return .success(definition)
+    }
+
+    /// More nodes than any workflow file needs: what aliases expand to is bounded by this.
+    static let maximumNodes = 50_000
+
+    /// Whether the composed document has more than `budget` nodes. Yams expands aliases, so a few
+    /// hundred bytes can stand for billions of nodes; the count stops as soon as it passes the budget.
+    static func exceedsNodes(_ node: Node, budget: inout Int) -> Bool {
+        budget -= 1
+        guard budget >= 0 else { return true }
+        switch node {
+        case .scalar, .alias:
+            return false
+        case .sequence(let sequence):
+            return sequence.contains { exceedsNodes($0, budget: &budget) }
+        case .mapping(let mapping):
+            return mapping.contains { exceedsNodes($0.key, budget: &budget) || exceedsNodes($0.value, budget: &budget) }
+        }
     }
 
     static func typeName(of file: String) -> String {

@@ -122,6 +122,23 @@ import Testing
         }
     }
 
+    @Test func bodiesThatAreNotStrictJSONAreRefusedNotRewritten() async throws {
+        try await TestDatabase.withServer(workflows: [Self.greet]) { server, _ in
+            let invalidUTF8 = Array(#"{"type":"greet","input":{"name":"caf"#.utf8) + [0xE9] + Array(#""}}"#.utf8)
+            let bodies: [[UInt8]] = [
+                invalidUTF8,
+                Array(#"{"type":"greet","input":{"n":1e999}}"#.utf8),
+                Array(#"{"type":"greet","input":{"n":01}}"#.utf8),
+            ]
+            for body in bodies {
+                let reply = try await server.request(.POST, "/v1/workflows", role: "client", bytes: body)
+                #expect(reply.status == 400 && reply.code == "request.malformed_json", "\(String(decoding: body, as: UTF8.self)): \(reply.status) \(reply.text)")
+            }
+            let listed = try await server.request(.GET, "/v1/workflows", role: "client").json["items"]?.arrayValue ?? []
+            #expect(listed.isEmpty, "a refused body started a workflow")
+        }
+    }
+
     @Test func everyFailureIsProblemJSONWithAStableCode() async throws {
         try await TestDatabase.withServer(workflows: [Self.greet], arguments: ["--body-limit", "2048"]) { server, _ in
             let cases: [(HTTPMethod, String, String?, Int, String)] = [

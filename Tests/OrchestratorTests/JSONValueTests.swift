@@ -23,6 +23,21 @@ import Testing
         #expect(throws: OrchestratorError.self) { try JSONValue(json: text) }
     }
 
+    /// RFC 8259: no leading zeros, and a number must be one a double can hold, or the client's
+    /// data would be changed (`1e999` stored as `null`, `01` as 1) instead of refused.
+    @Test(arguments: ["01", "-01", "[00]", "1e999", "-1e999", #"{"a": 1e400}"#])
+    func refusesNumbersThatWouldNotSurviveStorage(_ text: String) {
+        #expect(throws: OrchestratorError.self) { try JSONValue(json: text) }
+    }
+
+    @Test func refusesInvalidUTF8InsteadOfReplacingIt() {
+        let bytes: [UInt8] = Array(#"{"name": "caf"#.utf8) + [0xE9] + Array(#""}"#.utf8)
+        #expect(throws: OrchestratorError.self) { try JSONValue(jsonData: Data(bytes)) }
+        #expect((try? JSONValue(json: "0")) == 0)
+        #expect((try? JSONValue(json: "-0.5e1")) == -5)
+        #expect((try? JSONValue(json: "10")) == 10)
+    }
+
     @Test func rejectsAbsurdNesting() {
         #expect(throws: OrchestratorError.self) { try JSONValue(json: String(repeating: "[", count: 10_000)) }
     }

@@ -31,12 +31,28 @@ import Workflows
         ("type_mismatch.yaml", nil, "type", "must match the file name"),
         ("unknown_field.yaml", "a", "nxt", "unknown field"),
         ("wait_timeout_and_until.yaml", "a", "until", "exclude each other"),
+        ("alias_bomb.yaml", nil, nil, "more than 50000 YAML nodes"),
     ] as [(String, String?, String?, String)])
     func reportsEachBrokenFileWithStateAndField(file: String, state: String?, field: String?, message: String) throws {
         let found = try errors(file)
         #expect(
             found.contains { $0.file == file && $0.state == state && $0.field == field && $0.description.contains(message) },
             "expected \(state ?? "-")/\(field ?? "-") '\(message)' in \(found)")
+    }
+
+    @Test func aFileTooLargeIsRefusedAndNoErrorEchoesAWholeFile() throws {
+        let huge = "type: huge\nstart: a\nstates:\n  a: {succeed: true}\n# " + String(repeating: "x", count: 300_000) + "\n"
+        guard case .failure(let failure) = loader.load(yaml: huge, file: "huge.yaml") else {
+            Issue.record("a 300 kB file was accepted")
+            return
+        }
+        #expect(failure.errors.map(\.message) == ["the file is larger than 256 KiB"])
+        let garbage = "type: [" + String(repeating: "y", count: 5000)
+        guard case .failure(let broken) = loader.load(yaml: garbage, file: "garbage.yaml") else {
+            Issue.record("garbage was accepted")
+            return
+        }
+        #expect(broken.errors.allSatisfy { $0.description.count < 1000 }, "\(broken.errors.map(\.description.count))")
     }
 
     @Test func reportsEveryErrorOfAFileNotJustTheFirst() throws {
@@ -52,7 +68,7 @@ import Workflows
         } throws: { error in
             let failure = try #require(error as? ValidationFailure)
             // Every file but unknown_child_type.yaml fails alone; that one only against the folder.
-            return Set(failure.errors.map(\.file)).count == 14
+            return Set(failure.errors.map(\.file)).count == 15
                 && failure.errors.contains { $0.file == "unknown_child_type.yaml" && $0.state == "a" && $0.field == "start_workflow.type" }
         }
     }

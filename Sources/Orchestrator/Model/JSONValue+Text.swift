@@ -268,6 +268,7 @@ struct JSONTextParser {
         let digitsStart = index
         while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
         guard index > digitsStart else { throw error("unexpected character") }
+        guard bytes[digitsStart] != UInt8(ascii: "0") || index == digitsStart + 1 else { throw error("a number may not have leading zeros") }
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             index += 1
             let fraction = index
@@ -284,6 +285,8 @@ struct JSONTextParser {
         guard let text = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self), let value = Double(text) else {
             throw error("bad number")
         }
+        // Refused, not stored as something else: JSON has no infinity, and `null` is not the client's number.
+        guard value.isFinite else { throw error("number out of range") }
         return value
     }
 }

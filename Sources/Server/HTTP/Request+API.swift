@@ -9,13 +9,14 @@ extension Request {
     /// The body as a JSON object (`{}` when empty), within the context's body limit.
     mutating func jsonObject(context: APIRequestContext, allowEmpty: Bool = false) async throws -> [String: JSONValue] {
         let buffer = try await collectBody(upTo: context.maxUploadSize)
-        if buffer.readableBytes == 0 || String(buffer: buffer).allSatisfy(\.isWhitespace) {
+        if buffer.readableBytesView.allSatisfy({ [0x20, 0x0A, 0x0D, 0x09].contains($0) }) {
             guard allowEmpty else { throw APIError.badRequest("request.body_required", "a JSON object body is required") }
             return [:]
         }
         let value: JSONValue
         do {
-            value = try JSONValue(json: String(buffer: buffer))
+            // From the bytes: decoding them to a String first would replace invalid UTF-8 silently.
+            value = try JSONValue(jsonData: Data(buffer.readableBytesView))
         } catch let error as OrchestratorError {
             throw APIError.badRequest("request.malformed_json", error.message)
         }

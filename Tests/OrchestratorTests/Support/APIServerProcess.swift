@@ -71,13 +71,18 @@ final class APIServerProcess: Sendable {
     }
 
     func request(_ method: HTTPMethod, _ path: String, role: String? = nil, body: String? = nil, headers: [(String, String)] = []) async throws -> Reply {
+        try await request(method, path, role: role, bytes: body.map { Array($0.utf8) }, headers: headers)
+    }
+
+    /// A request whose body is any bytes (not necessarily UTF-8).
+    func request(_ method: HTTPMethod, _ path: String, role: String? = nil, bytes: [UInt8]?, headers: [(String, String)] = []) async throws -> Reply {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
         request.method = method
         if let role { request.headers.add(name: "Authorization", value: "Bearer \(Self.secret(role))") }
         for (name, value) in headers { request.headers.add(name: name, value: value) }
-        if let body {
+        if let bytes {
             request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: body))
+            request.body = .bytes(ByteBuffer(bytes: bytes))
         }
         let response = try await http.execute(request, timeout: .seconds(30))
         let bytes = try await response.body.collect(upTo: 16 << 20)

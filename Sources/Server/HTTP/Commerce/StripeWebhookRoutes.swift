@@ -50,7 +50,7 @@ struct StripeWebhookRoutes {
         case .stale: throw refuse("webhook.signature_stale", "the event was signed more than 5 minutes from now")
         case .mismatch: throw refuse("webhook.signature_invalid", "the signature matches no configured secret")
         }
-        guard let event = try? JSONValue(json: String(decoding: body, as: UTF8.self)), let id = event["id"]?.stringValue,
+        guard let event = try? JSONValue(jsonData: Data(body)), let id = event["id"]?.stringValue,
             let type = event["type"]?.stringValue, let object = event["data"]?["object"]?.objectValue
         else { throw refuse("webhook.malformed", "the event is not a Stripe event object {id, type, data: {object}}") }
 
