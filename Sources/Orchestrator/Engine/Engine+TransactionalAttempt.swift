@@ -7,9 +7,9 @@ extension Engine {
     /// its own: the instance and the task are locked and the lease checked *before* the activity
     /// writes anything, so a lost lease (rescued, cancelled, or already committed by an earlier
     /// try whose reply was lost) writes nothing. The activity runs in a savepoint, so a failure
-    /// rolls back only its writes, and under its timeout: its statements are cut at the timeout
-    /// (`statement_timeout`), and an activity still running a little after it is abandoned, its
-    /// session ended, and the attempt recorded as `timeout`.
+    /// rolls back only its writes, and under its timeout: its statements (and only its) are cut at
+    /// the timeout (`statement_timeout`), and an activity still running a little after it is
+    /// abandoned, its session ended, and the attempt recorded as `timeout`.
     ///
     /// Returns whether the outcome was recorded (`false`: the lease was gone).
     @discardableResult
@@ -21,7 +21,7 @@ extension Engine {
         let work = Task { () -> Result<Bool, any Error> in
             do {
                 return .success(try await transaction { connection in
-                    let backend = try await store.limitStatements(to: task.timeout, on: connection)
+                    let backend = try await store.backendID(on: connection)
                     session.withLock { $0 = backend }
                     return try await attempt(task, body: body, context: context, deadline: deadline, on: connection)
                 })
@@ -56,6 +56,9 @@ extension Engine {
         try await connection.query("SAVEPOINT activity", logger: logger)
         let outcome: TaskOutcome
         do {
+            // Only the activity's statements run under its timeout: the locks before and the
+            // bookkeeping after keep the session's, so a loaded database fails no attempt there.
+            try await store.limitStatements(to: task.timeout, on: connection)
             let result = try await body(task.input, context, connection)
             guard ContinuousClock.now < deadline else { throw Self.timeoutError(task.timeout) }
             // A result the engine will refuse must not leave its writes behind.
@@ -66,6 +69,7 @@ extension Engine {
             try await connection.query("ROLLBACK TO SAVEPOINT activity", logger: logger)
             outcome = .failed(ContinuousClock.now >= deadline ? Self.timeoutError(task.timeout) : ActivityError(error))
         }
+        try await store.unlimitStatements(on: connection)
         EngineMetrics.attemptDuration(activity: task.activity, ContinuousClock.now - started)
         workflow.now = clock.now()
         return try await finish(task, outcome: outcome, in: workflow, on: connection)
