@@ -3,8 +3,8 @@ import Orchestrator
 import PostgresNIO
 
 /// A settlement day, `YYYY-MM-DD` in UTC, and its bounds.
-struct SettlementDay {
-    let text: String
+public struct SettlementDay: Sendable {
+    public let text: String
     let start: Date
     var end: Date { start.addingTimeInterval(86_400) }
 
@@ -17,14 +17,14 @@ struct SettlementDay {
     }()
 
     /// `text`, or the day before `now` when it is absent.
-    init(_ text: String?, now: Date) throws {
+    public init(_ text: String?, now: Date) throws {
         guard let text else {
             let yesterday = now.addingTimeInterval(-86_400)
             self.text = Self.formatter.string(from: yesterday)
             self.start = Self.formatter.date(from: self.text)!
             return
         }
-        guard text.count == 10, let start = Self.formatter.date(from: text) else {
+        guard text.count == 10, text.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "-") }), let start = Self.formatter.date(from: text) else {
             throw ActivityError.nonRetryable("settlement.invalid_date", "date '\(text)' is not a day such as 2026-11-24")
         }
         self.text = text

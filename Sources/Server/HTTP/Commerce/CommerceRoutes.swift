@@ -94,22 +94,12 @@ struct CommerceRoutes {
     }
 
     @Sendable func discrepancies(_ request: Request, context: APIRequestContext) async throws -> Response {
-        guard let date = try request.query("date"), date.count == 10, date.range(of: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", options: .regularExpression) != nil,
-            Self.day.date(from: date) != nil
-        else {
+        guard let text = try request.query("date"), let day = try? SettlementDay(text, now: Date()) else {
             throw APIError.badRequest("request.invalid_date", "date is required, a day such as 2026-11-24")
         }
-        let items = try await withStore(context) { try await $0.settlementDiscrepancies(date: date) }
-        return .json(["date": .string(date), "items": .array(items)])
+        let items = try await withStore(context) { try await $0.settlementDiscrepancies(date: day.text) }
+        return .json(["date": .string(day.text), "items": .array(items)])
     }
-
-    static let day: DateFormatter = {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd"
-        return formatter
-    }()
 
     static func sku(_ context: APIRequestContext) throws -> String {
         let sku = try context.path("sku")

@@ -62,19 +62,19 @@ struct StripeWebhookRoutes {
             return .json(["event_id": .string(id), "verdict": .string(verdict)])
         }
         guard let signal = Self.signalByEvent[type] else { return try await answer("ignored") }
-        let seen = try await engine.client.withConnection { connection in
-            try await CommerceStore(connection: connection, logger: logger).stripeEventSeen(id)
-        }
-        if seen { return .json(["event_id": .string(id), "verdict": "duplicate"]) }
         guard let workflowID = object["metadata"]?["workflow_id"]?.stringValue else {
             throw refuse("webhook.unknown_workflow", "the event's object has no metadata.workflow_id", eventID: id)
         }
-        if type.hasPrefix("payment_intent."), let intentID = object["id"]?.stringValue {
-            let current = try await engine.client.withConnection { connection in
-                try await CommerceStore(connection: connection, logger: logger).orderID(paymentIntent: intentID)
-            }
-            if current == nil { return try await answer("stale") }
+        // One connection for both lookups: seen before, and (for a PaymentIntent) still its order's current one.
+        let intentID = type.hasPrefix("payment_intent.") ? object["id"]?.stringValue : nil
+        let (seen, stale) = try await engine.client.withConnection { connection in
+            let store = CommerceStore(connection: connection, logger: logger)
+            let seen = try await store.stripeEventSeen(id)
+            guard !seen, let intentID else { return (seen, false) }
+            return (seen, try await store.orderID(paymentIntent: intentID) == nil)
         }
+        if seen { return .json(["event_id": .string(id), "verdict": "duplicate"]) }
+        if stale { return try await answer("stale") }
         var payload: JSONValue = ["event_id": .string(id), "event_type": .string(type), "object_id": object["id"] ?? .null]
         if let error = object["last_payment_error"]?.objectValue {
             JSONPath(segments: [.key("code")]).write(error["code"] ?? .null, into: &payload)
