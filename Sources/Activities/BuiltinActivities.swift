@@ -8,7 +8,7 @@ extension ActivityRegistry {
         var registry = ActivityRegistry()
         registry.register(NoopActivity())
         registry.register(SleepActivity())
-        registry.register(HTTPActivity(client: environment.httpClient))
+        registry.register(HTTPActivity(client: environment.httpClient, allowList: environment.httpAllowList))
 
         let commerce = environment.commerce
         registry.register(ReserveStock())

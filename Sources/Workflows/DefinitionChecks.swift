@@ -21,6 +21,10 @@ struct DefinitionChecks {
             fail(name, nil, "is a reserved name: the context keeps the workflow's \(name) there")
         }
         for (name, state) in states.sorted(by: { $0.key < $1.key }) {
+            let writes = [("result", state.result)] + state.catch.map { ("catch.result", $0.result) }
+            for case (let field, let path?) in writes where path.segments.first.map({ $0 == .key("input") }) ?? true {
+                fail(name, field, "writes into \(path): the workflow's input is read-only")
+            }
             if let spec = state.taskSpec, !knownActivities.contains(spec.activity) {
                 fail(name, state.kind.isMap ? "map.task" : "task", "unknown activity '\(spec.activity)'")
             }

@@ -49,7 +49,7 @@ import Testing
     /// The harness only validates and starts; the processes run the tasks.
     static var registry: ActivityRegistry {
         var registry = TestDatabase.registry()
-        registry.register(HTTPActivity(client: .shared))
+        registry.register(HTTPActivity(client: .shared, allowList: .loopback))
         registry.register("test.count_effect") { input, _ in input }
         return registry
     }

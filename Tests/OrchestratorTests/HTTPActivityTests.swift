@@ -5,6 +5,11 @@ import NIOCore
 import Orchestrator
 import Testing
 
+extension OutboundAllowList {
+    /// What the tests' HTTP servers need: they listen on 127.0.0.1.
+    static let loopback = try! OutboundAllowList(parsing: "127.0.0.1")
+}
+
 @Suite struct HTTPActivityTests {
     static let notify = """
         type: notify
@@ -25,9 +30,10 @@ import Testing
         try await server.start()
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(1), read: .seconds(5))
+        configuration.redirectConfiguration = .disallow
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         var registry = TestDatabase.registry()
-        registry.register(HTTPActivity(client: httpClient))
+        registry.register(HTTPActivity(client: httpClient, allowList: .loopback))
         do {
             try await TestDatabase.withHarness(workflows: [Self.notify], registry: registry) { harness in
                 try await body(harness, server)
@@ -88,7 +94,7 @@ import Testing
             let workflow = try await harness.start("notify", input: ["url": "http://127.0.0.1:9/", "order": 1])
             #expect(try await harness.drain() == 1)
             let failures = try await harness.engine.history(workflow.id).filter { $0.type == .taskFailed }
-            #expect(failures.first?.data?["error"]?["code"] == "http.connection")
+            #expect(failures.first?.data?["error"]?["code"] == "http.unreachable")
             #expect(failures.first?.data?["retry_at"] != nil)
         }
     }

@@ -32,6 +32,7 @@ import Workflows
         ("unknown_field.yaml", "a", "nxt", "unknown field"),
         ("wait_timeout_and_until.yaml", "a", "until", "exclude each other"),
         ("alias_bomb.yaml", nil, nil, "more than 50000 YAML nodes"),
+        ("writes_input.yaml", "a", "result", "input is read-only"),
     ] as [(String, String?, String?, String)])
     func reportsEachBrokenFileWithStateAndField(file: String, state: String?, field: String?, message: String) throws {
         let found = try errors(file)
@@ -68,7 +69,7 @@ import Workflows
         } throws: { error in
             let failure = try #require(error as? ValidationFailure)
             // Every file but unknown_child_type.yaml fails alone; that one only against the folder.
-            return Set(failure.errors.map(\.file)).count == 15
+            return Set(failure.errors.map(\.file)).count == 16
                 && failure.errors.contains { $0.file == "unknown_child_type.yaml" && $0.state == "a" && $0.field == "start_workflow.type" }
         }
     }

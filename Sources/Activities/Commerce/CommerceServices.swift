@@ -30,11 +30,15 @@ public struct CommerceServices: Sendable {
 
 /// What a program's activities are built from (`OrchestratorCommand.main(activities:)`).
 public struct ActivityEnvironment: Sendable {
+    /// Follows no redirect by itself.
     public let httpClient: HTTPClient
+    /// Where the `http` activity may connect (`ORCHESTRATOR_HTTP_ALLOW`).
+    public let httpAllowList: OutboundAllowList
     public let commerce: CommerceServices
 
-    public init(httpClient: HTTPClient, commerce: CommerceServices) {
+    public init(httpClient: HTTPClient, httpAllowList: OutboundAllowList, commerce: CommerceServices) {
         self.httpClient = httpClient
+        self.httpAllowList = httpAllowList
         self.commerce = commerce
     }
 }

@@ -106,7 +106,7 @@ extension StockLine {
         guard !lines.isEmpty else { throw CommerceError.invalidOrder("items must list at least one {sku, quantity}") }
         var quantities: [String: Int] = [:]
         for line in lines {
-            guard (1...100).contains(line.sku.count) else { throw CommerceError.invalidOrder("a SKU must have 1 to 100 characters") }
+            guard (1...100).contains(line.sku.utf8.count) else { throw CommerceError.invalidOrder("a SKU must have 1 to 100 bytes") }
             guard line.quantity > 0, line.quantity <= 1_000_000 else {
                 throw CommerceError.invalidOrder("quantity of \(line.sku) must be a whole number from 1 to 1000000")
             }

@@ -44,7 +44,7 @@ public struct CreateOrder: TransactionalActivity {
     public init() {}
 
     public func run(_ input: Input, context: ActivityContext, connection: PostgresConnection) async throws -> JSONValue {
-        guard (1...100).contains(input.orderID.count) else { throw CommerceError.invalidOrder("order_id must have 1 to 100 characters") }
+        guard (1...100).contains(input.orderID.utf8.count) else { throw CommerceError.invalidOrder("order_id must have 1 to 100 bytes") }
         guard input.customer.email.contains("@"), input.customer.email.count <= 320 else {
             throw CommerceError.invalidOrder("customer.email '\(input.customer.email)' is not an email address")
         }

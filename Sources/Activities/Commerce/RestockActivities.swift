@@ -14,7 +14,7 @@ public struct AddStock: TransactionalActivity {
     public init() {}
 
     public func run(_ input: Input, context: ActivityContext, connection: PostgresConnection) async throws -> JSONValue {
-        guard (1...100).contains(input.sku.count) else { throw CommerceError.invalidOrder("a SKU must have 1 to 100 characters") }
+        guard (1...100).contains(input.sku.utf8.count) else { throw CommerceError.invalidOrder("a SKU must have 1 to 100 bytes") }
         guard (0...1_000_000).contains(input.quantity) else { throw CommerceError.invalidOrder("quantity must be a whole number from 0 to 1000000") }
         let (before, after) = try await CommerceStore(connection: connection, logger: context.logger).addStock(input.sku, quantity: input.quantity)
         var json = after.json

@@ -201,6 +201,15 @@ public struct StateDefinition: Sendable, Hashable, Codable {
         }
     }
 
+    /// The list a `map` state, or a `start_workflow` state with `for_each`, makes one task or child per item of.
+    public var fanOut: JSONPath? {
+        switch kind {
+        case .map(let spec): spec.items
+        case .startWorkflow(let spec): spec.forEach
+        default: nil
+        }
+    }
+
     /// The child a `start_workflow` state starts, if it is one.
     public var startSpec: StartSpec? {
         if case .startWorkflow(let spec) = kind { return spec }

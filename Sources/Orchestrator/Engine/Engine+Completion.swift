@@ -9,6 +9,13 @@ public enum TaskOutcome: Sendable, Hashable {
 }
 
 extension Engine {
+    /// Why an activity's result cannot be stored, or `nil` when it can.
+    static func unstorable(_ result: JSONValue) -> String? {
+        if result.containsNUL { return "the result holds a NUL character, which PostgreSQL cannot store" }
+        if result.nestingDepth > StoredValueLimits.contextDepth { return "the result nests more than \(StoredValueLimits.contextDepth) levels deep" }
+        return nil
+    }
+
     /// Ends an attempt in the caller's transaction: fenced on the lease, then retry, catch,
     /// dead-letter or move on. Returns `false` when the lease was lost (nothing was written).
     @discardableResult
@@ -21,8 +28,8 @@ extension Engine {
     func finish(_ task: ClaimedTask, outcome: TaskOutcome, in workflow: LockedWorkflow, on connection: PostgresConnection) async throws -> Bool {
         var workflow = workflow
         var outcome = outcome
-        if case .completed(let result) = outcome, result.containsNUL {
-            outcome = .failed(.nonRetryable("activity.invalid_output", "the result holds a NUL character, which PostgreSQL cannot store"))
+        if case .completed(let result) = outcome, let problem = Self.unstorable(result) {
+            outcome = .failed(.nonRetryable("activity.invalid_output", problem))
         }
         let now = workflow.now
         let definition = try await catalog.definition(type: workflow.type, version: workflow.version, store: store, on: connection)
@@ -55,7 +62,12 @@ extension Engine {
                     logger.info("signal for an ended workflow dropped", metadata: Self.metadata(task, [:]))
                     return true
                 }
-                _ = try await deliver(name, payload: result["payload"] ?? .emptyObject, idempotencyKey: task.idempotencyKey, to: &workflow, on: connection)
+                do {
+                    _ = try await deliver(name, payload: result["payload"] ?? .emptyObject, idempotencyKey: task.idempotencyKey, to: &workflow, on: connection)
+                } catch let error as OrchestratorError where error.code == .signalBufferFull {
+                    logger.warning("signal dropped: \(error.message)", metadata: Self.metadata(task, [:]))
+                    return true
+                }
                 try await store.save(workflow, on: connection)
                 return true
             }

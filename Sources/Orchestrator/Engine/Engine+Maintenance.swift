@@ -76,7 +76,13 @@ extension Engine {
         try await client.withConnection { try await store.history(workflowID, on: $0) }
     }
 
-    public func workflows(type: String? = nil, status: WorkflowStatus? = nil, limit: Int = 50, after cursor: String? = nil) async throws -> [WorkflowRecord] {
-        try await client.withConnection { try await store.listWorkflows(type: type, status: status, limit: limit, after: cursor, on: $0) }
+    /// Instances, newest first: at most `limit`, and no more than the first that reaches `maxBytes`
+    /// of input, context and output together (always at least one).
+    public func workflows(
+        type: String? = nil, status: WorkflowStatus? = nil, limit: Int = 50, maxBytes: Int = 4 << 20, after cursor: String? = nil
+    ) async throws -> [WorkflowRecord] {
+        try await client.withConnection {
+            try await store.listWorkflows(type: type, status: status, limit: limit, maxBytes: maxBytes, after: cursor, on: $0)
+        }
     }
 }

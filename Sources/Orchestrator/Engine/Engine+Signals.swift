@@ -5,7 +5,10 @@ extension Engine {
     /// Delivers a signal: consumed at once if the instance waits for it, else buffered until it does.
     /// A repeated `idempotencyKey` for the same signal is a no-op.
     public func signal(workflowID: String, name: String, payload: JSONValue = .emptyObject, idempotencyKey: String? = nil) async throws -> SignalDelivery {
-        try await transaction { connection in
+        try Self.checkIdentifier(name, named: "a signal name")
+        if let idempotencyKey { try Self.checkIdentifier(idempotencyKey, named: "an idempotency key") }
+        try Self.checkDepth(of: payload, named: "a signal's payload")
+        return try await transaction { connection in
             let now = clock.now()
             guard var workflow = try await store.lockWorkflow(workflowID, now: now, on: connection) else {
                 throw OrchestratorError(.workflowNotFound, "no workflow '\(workflowID)'")
@@ -27,11 +30,15 @@ extension Engine {
     /// and moves on. A repeated `idempotencyKey` for the same signal changes nothing.
     func deliver(_ name: String, payload: JSONValue, idempotencyKey: String?, to workflow: inout LockedWorkflow, on connection: PostgresConnection) async throws -> SignalDelivery {
         let now = workflow.now
+        let consumedNow = workflow.status == .waiting && workflow.waitingFor.contains(name)
+        if !consumedNow, try await store.bufferedSignalCount(workflowID: workflow.id, on: connection) >= configuration.maxBufferedSignals {
+            throw OrchestratorError(.signalBufferFull, "workflow '\(workflow.id)' holds \(configuration.maxBufferedSignals) signals it has not waited for yet; no more are buffered (ORCHESTRATOR_MAX_BUFFERED_SIGNALS)")
+        }
         guard try await store.insertSignal(workflowID: workflow.id, name: name, payload: payload, idempotencyKey: idempotencyKey, now: now, on: connection) != nil else {
             return .duplicate
         }
         workflow.record(.signalReceived, state: workflow.state, data: ["name": .string(name), "payload": payload])
-        guard workflow.status == .waiting, workflow.waitingFor.contains(name), let state = workflow.state,
+        guard consumedNow, let state = workflow.state,
             let (oldest, oldestPayload) = try await store.consumeSignal(workflowID: workflow.id, names: [name], now: now, on: connection)
         else {
             return .buffered

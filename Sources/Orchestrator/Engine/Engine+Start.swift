@@ -60,13 +60,15 @@ extension Engine {
         guard case .object = request.input else {
             throw OrchestratorError(.invalidInput, "a workflow's input must be a JSON object")
         }
+        try Self.checkDepth(of: request.input, named: "a workflow's input")
         guard let definition = catalog.current(request.type) else {
             throw OrchestratorError(.unknownWorkflowType, "no workflow type '\(request.type)' is defined")
         }
+        try checkFanOut(of: definition, input: request.input)
         var request = request
         if let path = definition.instanceID {
-            guard let value = path.read(["input": request.input])?.stringValue, (1...100).contains(value.count) else {
-                throw OrchestratorError(.invalidInput, "\(path) must be a string of 1 to 100 characters: it names the \(definition.type)")
+            guard let value = path.read(["input": request.input])?.stringValue, (1...100).contains(value.utf8.count) else {
+                throw OrchestratorError(.invalidInput, "\(path) must be a string of 1 to 100 bytes in UTF-8: it names the \(definition.type)")
             }
             let derived = "\(definition.type):\(value)"
             if let given = request.id, given != derived {
@@ -74,9 +76,8 @@ extension Engine {
             }
             request.id = derived
         }
-        if let id = request.id, id.isEmpty || id.count > 200 {
-            throw OrchestratorError(.invalidInput, "a workflow id must have 1 to 200 characters")
-        }
+        if let id = request.id { try Self.checkIdentifier(id, named: "a workflow id") }
+        if let key = request.idempotencyKey { try Self.checkIdentifier(key, named: "an idempotency key") }
         let now = clock.now()
         let requestHash = Self.hash(JSONValue.object(["type": .string(request.type), "input": request.input, "id": request.id.map(JSONValue.string) ?? .null]).jsonText)
         let id = request.id ?? UUID().uuidString.lowercased()
@@ -107,6 +108,36 @@ extension Engine {
         EngineMetrics.workflowStarted(type: definition.type)
         logger.debug("workflow started", metadata: [LogKey.workflowID: "\(id)", LogKey.workflowType: "\(definition.type)"])
         return (workflow.record(input: request.input, createdAt: now), true)
+    }
+
+    /// Refuses a value nested deeper than the engine stores (`StoredValueLimits.inputDepth`).
+    static func checkDepth(of value: JSONValue, named name: String) throws {
+        guard value.nestingDepth <= StoredValueLimits.inputDepth else {
+            throw OrchestratorError(.inputTooDeep, "\(name) may nest at most \(StoredValueLimits.inputDepth) levels deep")
+        }
+    }
+
+    /// Refuses an empty name, one longer than `StoredValueLimits.identifierBytes` in UTF-8, or one
+    /// holding control characters (which no URL or log line shows faithfully).
+    static func checkIdentifier(_ text: String, named name: String) throws {
+        guard (1...StoredValueLimits.identifierBytes).contains(text.utf8.count) else {
+            throw OrchestratorError(.invalidInput, "\(name) must have 1 to \(StoredValueLimits.identifierBytes) bytes in UTF-8")
+        }
+        guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw OrchestratorError(.invalidInput, "\(name) may not contain control characters")
+        }
+    }
+
+    /// Refuses a start whose input already holds a list longer than a fan-out state may take.
+    func checkFanOut(of definition: WorkflowDefinition, input: JSONValue) throws {
+        for (name, state) in definition.states.sorted(by: { $0.key < $1.key }) {
+            guard let path = state.fanOut, let count = path.read(["input": input])?.arrayValue?.count else { continue }
+            if count > configuration.maxMapItems { throw tooManyItems(count, state: name) }
+        }
+    }
+
+    func tooManyItems(_ count: Int, state: String) -> OrchestratorError {
+        OrchestratorError(.tooManyItems, "state '\(state)' would fan out to \(count) items; at most \(configuration.maxMapItems) are allowed (ORCHESTRATOR_MAX_MAP_ITEMS)")
     }
 
     func record(_ id: String, on connection: PostgresConnection) async throws -> WorkflowRecord {

@@ -62,7 +62,7 @@ extension Engine {
             let result = try await body(task.input, context, connection)
             guard ContinuousClock.now < deadline else { throw Self.timeoutError(task.timeout) }
             // A result the engine will refuse must not leave its writes behind.
-            guard !result.containsNUL else { throw ActivityError.nonRetryable("activity.invalid_output", "the result holds a NUL character") }
+            if let problem = Self.unstorable(result) { throw ActivityError.nonRetryable("activity.invalid_output", problem) }
             try await connection.query("RELEASE SAVEPOINT activity", logger: logger)
             outcome = .completed(result)
         } catch {

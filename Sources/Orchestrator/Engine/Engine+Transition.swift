@@ -17,6 +17,13 @@ extension Engine {
         }
         var transition = transition
         while true {
+            let deepest = ([transition.context] + transition.landing.storedValues).lazy.map(\.nestingDepth).max() ?? 0
+            if deepest > StoredValueLimits.contextDepth {
+                // Stored, it could not be read back: the workflow fails with the context it had.
+                transition = .init(entered: [], context: workflow.context, landing: .failed(.init(
+                    code: OrchestratorError.Code.contextTooDeep.rawValue,
+                    message: "a result or a value built from it would nest more than \(StoredValueLimits.contextDepth) levels deep")))
+            }
             workflow.context = transition.context
             for name in transition.entered {
                 workflow.visit += 1
@@ -29,6 +36,11 @@ extension Engine {
                 workflow.status = .running
                 schedule(spec, state: state, input: input, itemIndex: nil, in: &workflow)
             case .map(let state, let spec, let inputs):
+                guard inputs.count <= configuration.maxMapItems else {
+                    let error = tooManyItems(inputs.count, state: state)
+                    transition = machine.failed(in: state, code: error.code.rawValue, message: error.message, context: workflow.context, now: workflow.now)
+                    continue
+                }
                 workflow.status = .running
                 for (index, input) in inputs.prefix(spec.maxConcurrency ?? inputs.count).enumerated() {
                     schedule(spec.task, state: state, input: input, itemIndex: index, in: &workflow)
@@ -52,6 +64,7 @@ extension Engine {
                 let perItem = machine.definition.states[state]?.startSpec?.forEach != nil
                 var childIDs: [String] = []
                 do {
+                    if children.count > configuration.maxMapItems { throw tooManyItems(children.count, state: state) }
                     for (index, child) in children.enumerated() {
                         let defaultID = "\(workflow.id):\(state):\(workflow.visit)" + (perItem ? ":\(index)" : "")
                         childIDs.append(try await startChild(
@@ -60,8 +73,7 @@ extension Engine {
                             parent: parent, on: connection))
                     }
                 } catch let error as OrchestratorError {
-                    transition = machine.caught(in: state, code: error.code.rawValue, message: error.message, context: workflow.context, now: workflow.now)
-                        ?? .init(entered: [], context: workflow.context, landing: .failed(.init(code: error.code.rawValue, message: error.message)))
+                    transition = machine.failed(in: state, code: error.code.rawValue, message: error.message, context: workflow.context, now: workflow.now)
                     continue
                 }
                 for childID in childIDs {
@@ -80,8 +92,7 @@ extension Engine {
                     idempotencyKey: "\(workflow.id)/\(state)/\(workflow.visit)/signal", correlationID: workflow.correlationID, now: workflow.now, on: connection)
                 guard delivered else {
                     let message = "state '\(state)' cannot signal '\(target)': no such workflow"
-                    transition = machine.caught(in: state, code: OrchestratorError.Code.workflowNotFound.rawValue, message: message, context: workflow.context, now: workflow.now)
-                        ?? .init(entered: [], context: workflow.context, landing: .failed(.init(code: OrchestratorError.Code.workflowNotFound.rawValue, message: message)))
+                    transition = machine.failed(in: state, code: OrchestratorError.Code.workflowNotFound.rawValue, message: message, context: workflow.context, now: workflow.now)
                     continue
                 }
                 workflow.record(.signalSent, state: state, data: ["workflow_id": .string(target), "name": .string(name)])

@@ -15,6 +15,10 @@ public final class Engine: Sendable {
         public var activityLimitsRefresh: Duration = .seconds(1)
         /// A ready task not started within this is late.
         public var lateAfter: Duration = .seconds(60)
+        /// Items one `map` (or `start_workflow` with `for_each`) state may fan out to.
+        public var maxMapItems = 10_000
+        /// Signals one instance may hold buffered (received, not yet waited for).
+        public var maxBufferedSignals = 1_000
         public init() {}
     }
 

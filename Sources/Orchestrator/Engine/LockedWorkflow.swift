@@ -46,6 +46,21 @@ struct LockedWorkflow: Sendable {
         self.now = now
     }
 
+    /// The context as stored: without `$.input`, which the row keeps once, in its own column
+    /// (the loader refuses a definition that writes there, so nothing is lost).
+    var storedContext: JSONValue {
+        guard var fields = context.objectValue else { return context }
+        fields["input"] = nil
+        return .object(fields)
+    }
+
+    /// The context a transition sees: the stored one with the input back at `$.input`.
+    static func context(stored: JSONValue, input: JSONValue) -> JSONValue {
+        guard var fields = stored.objectValue else { return stored }
+        fields["input"] = input
+        return .object(fields)
+    }
+
     /// True when this transition ends the instance.
     var endsNow: Bool { status.isTerminal && !lockedStatus.isTerminal }
 
@@ -61,7 +76,7 @@ struct LockedWorkflow: Sendable {
     /// The client's view of this instance as it will be once the transaction commits.
     func record(input: JSONValue, createdAt: Date) -> WorkflowRecord {
         WorkflowRecord(
-            id: id, type: type, version: version, status: status, state: state, input: input, context: context, output: output,
+            id: id, type: type, version: version, status: status, state: state, input: input, context: storedContext, output: output,
             error: error, createdAt: createdAt, updatedAt: now, completedAt: status.isTerminal ? now : nil)
     }
 

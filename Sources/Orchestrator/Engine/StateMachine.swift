@@ -24,6 +24,17 @@ public struct StateMachine: Sendable {
         case sendSignal(state: String, workflowID: String, name: String, payload: JSONValue)
         case completed(output: JSONValue)
         case failed(WorkflowFailure)
+
+        /// The values this landing has the engine store: task inputs, a signal's payload, the output.
+        var storedValues: [JSONValue] {
+            switch self {
+            case .task(_, _, let input): [input]
+            case .map(_, _, let inputs): inputs
+            case .sendSignal(_, _, _, let payload): [payload]
+            case .completed(let output): [output]
+            case .wait, .sleep, .startWorkflow, .failed: []
+            }
+        }
     }
 
     /// One child a `start_workflow` state starts: its input, and its id (`nil`: the default).
@@ -176,6 +187,12 @@ public struct StateMachine: Sendable {
         return enter(rule.next, context: context, now: now)
     }
 
+    /// An error of state `name`: its `catch` rule's transition, or the workflow fails with it.
+    public func failed(in name: String, code: String, message: String, context: JSONValue, now: Date) -> Transition {
+        caught(in: name, code: code, message: message, context: context, now: now)
+            ?? Transition(entered: [], context: context, landing: .failed(.init(code: code, message: message)))
+    }
+
     /// The child a `start_workflow` state waits for ended (`result` is `{workflow_id, status,
     /// output, error}`): its output is the state's result; a failed or cancelled child is an error
     /// of the state, with the child's code (`workflow.cancelled` for a cancelled one), for `catch`.
@@ -186,8 +203,7 @@ public struct StateMachine: Sendable {
         let child = result["workflow_id"]?.stringValue ?? "?"
         let code = result["status"]?.stringValue == WorkflowStatus.cancelled.rawValue ? "workflow.cancelled" : result["error"]?["code"]?.stringValue ?? "workflow.failed"
         let message = "child workflow \(child) ended \(result["status"]?.stringValue ?? "?"): \(result["error"]?["message"]?.stringValue ?? "no message")"
-        return caught(in: name, code: code, message: message, context: context, now: now)
-            ?? Transition(entered: [], context: context, landing: .failed(.init(code: code, message: message)))
+        return failed(in: name, code: code, message: message, context: context, now: now)
     }
 
     /// A `wait_for` timed out: take `on_timeout`, else a `catch` for `timeout`, else fail with `timeout`.

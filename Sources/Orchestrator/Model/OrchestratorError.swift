@@ -9,6 +9,10 @@ public struct OrchestratorError: Error, Sendable, Hashable, CustomStringConverti
 
         public static let invalidJSON = Code("json.invalid")
         public static let invalidInput = Code("workflow.invalid_input")
+        public static let inputTooDeep = Code("workflow.input_too_deep")
+        public static let contextTooDeep = Code("workflow.context_too_deep")
+        public static let tooManyItems = Code("workflow.too_many_items")
+        public static let signalBufferFull = Code("signal.buffer_full")
         public static let unknownWorkflowType = Code("workflow.unknown_type")
         public static let workflowNotFound = Code("workflow.not_found")
         public static let workflowIDConflict = Code("workflow.id_conflict")

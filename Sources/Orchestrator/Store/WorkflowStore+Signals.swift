@@ -15,6 +15,14 @@ extension WorkflowStore {
         return nil
     }
 
+    /// Signals of an instance received and not yet consumed.
+    func bufferedSignalCount(workflowID: String, on connection: PostgresConnection) async throws -> Int {
+        let rows = try await connection.query(
+            "SELECT count(*) FROM orchestrator.signals WHERE workflow_id = \(workflowID) AND consumed_at IS NULL", logger: logger)
+        for try await count in rows.decode(Int64.self) { return Int(count) }
+        return 0
+    }
+
     func signalExists(workflowID: String, name: String, idempotencyKey: String, on connection: PostgresConnection) async throws -> Bool {
         let rows = try await connection.query(
             """

@@ -44,7 +44,7 @@ public struct WorkflowStore: Sendable {
             INSERT INTO orchestrator.workflows
                 (id, type, version, status, state, input, context, idempotency_key, request_hash, correlation_id, created_at, updated_at)
             VALUES (\(workflow.id), \(workflow.type), \(workflow.version), 'running', NULL, \(input.jsonText)::jsonb,
-                    \(workflow.context.jsonText)::jsonb, nullif(\(idempotencyKey ?? ""), ''), \(requestHash),
+                    \(workflow.storedContext.jsonText)::jsonb, nullif(\(idempotencyKey ?? ""), ''), \(requestHash),
                     nullif(\(workflow.correlationID ?? ""), ''),
                     \(workflow.now), \(workflow.now))
             ON CONFLICT DO NOTHING
@@ -76,16 +76,16 @@ public struct WorkflowStore: Sendable {
     func lockWorkflow(_ id: String, now: Date, on connection: PostgresConnection) async throws -> LockedWorkflow? {
         let rows = try await connection.prepared(HotQuery.LockWorkflow.self,
             """
-            SELECT type, version, status, state, context::text, waiting_for, visit, event_seq, cancel_requested, correlation_id,
+            SELECT type, version, status, state, input::text, context::text, waiting_for, visit, event_seq, cancel_requested, correlation_id,
                    parent_id, parent_state, parent_visit
             FROM orchestrator.workflows WHERE id = \(id) FOR NO KEY UPDATE
             """, logger: logger)
         for try await row in rows {
-            let (type, version, status, state, context, waitingFor, visit, eventSeq, cancelRequested, correlationID, parentID, parentState, parentVisit) =
-                try row.decode((String, String, String, String?, String, [String], Int64, Int32, Bool, String?, String?, String?, Int64?).self)
+            let (type, version, status, state, input, context, waitingFor, visit, eventSeq, cancelRequested, correlationID, parentID, parentState, parentVisit) =
+                try row.decode((String, String, String, String?, String, String, [String], Int64, Int32, Bool, String?, String?, String?, Int64?).self)
             return LockedWorkflow(
                 id: id, type: type, version: version, status: WorkflowStatus(rawValue: status) ?? .running, state: state,
-                context: try JSONValue(json: context), waitingFor: waitingFor, visit: visit, eventSeq: Int(eventSeq),
+                context: LockedWorkflow.context(stored: try JSONValue(json: context), input: try JSONValue(json: input)), waitingFor: waitingFor, visit: visit, eventSeq: Int(eventSeq),
                 cancelRequested: cancelRequested, correlationID: correlationID,
                 parent: parentID.flatMap { id in parentState.flatMap { state in parentVisit.map { ParentLink(workflowID: id, state: state, visit: $0) } } },
                 now: now)
@@ -108,7 +108,7 @@ public struct WorkflowStore: Sendable {
             WITH saved AS (
                 UPDATE orchestrator.workflows SET
                     status = \(workflow.status.rawValue), state = nullif(\(workflow.state ?? ""), ''),
-                    context = \(workflow.context.jsonText)::jsonb, output = nullif(\(workflow.output?.jsonText ?? ""), '')::jsonb,
+                    context = \(workflow.storedContext.jsonText)::jsonb, output = nullif(\(workflow.output?.jsonText ?? ""), '')::jsonb,
                     error = nullif(\(errorText ?? ""), '')::jsonb, waiting_for = \(workflow.waitingFor), visit = \(workflow.visit), event_seq = \(Int32(workflow.eventSeq)),
                     cancel_requested = \(workflow.cancelRequested), updated_at = \(workflow.now),
                     completed_at = CASE WHEN \(workflow.status.isTerminal) THEN coalesce(completed_at, \(workflow.now)::timestamptz) END
@@ -223,16 +223,26 @@ public struct WorkflowStore: Sendable {
         return events
     }
 
-    /// Instances, newest first, after `cursor` (the last id of the previous page).
-    public func listWorkflows(type: String?, status: WorkflowStatus?, limit: Int, after cursor: String?, on connection: PostgresConnection) async throws -> [WorkflowRecord] {
+    /// Instances, newest first, after `cursor` (the last id of the previous page): at most `limit`,
+    /// and none after the first whose documents bring the total past `maxBytes`, so a page of
+    /// large workflows stays bounded in memory.
+    public func listWorkflows(
+        type: String?, status: WorkflowStatus?, limit: Int, maxBytes: Int, after cursor: String?, on connection: PostgresConnection
+    ) async throws -> [WorkflowRecord] {
         let rows = try await connection.query(
             """
-            SELECT id, type, version, status, state, input::text, context::text, output::text, error::text,
-                   created_at, updated_at, completed_at
-            FROM orchestrator.workflows w
-            WHERE (\(type)::text IS NULL OR type = \(type)) AND (\(status?.rawValue)::text IS NULL OR status = \(status?.rawValue))
-              AND (\(cursor)::text IS NULL OR (created_at, id) < (SELECT created_at, id FROM orchestrator.workflows WHERE id = \(cursor)))
-            ORDER BY created_at DESC, id DESC LIMIT \(limit)
+            SELECT id, type, version, status, state, input, context, output, error, created_at, updated_at, completed_at
+            FROM (
+                SELECT id, type, version, status, state, input::text, context::text, output::text, error::text, created_at, updated_at, completed_at,
+                       sum(octet_length(input::text) + octet_length(context::text) + coalesce(octet_length(output::text), 0))
+                           OVER (ORDER BY created_at DESC, id DESC ROWS UNBOUNDED PRECEDING) AS running,
+                       octet_length(input::text) + octet_length(context::text) + coalesce(octet_length(output::text), 0) AS size
+                FROM orchestrator.workflows w
+                WHERE (\(type)::text IS NULL OR type = \(type)) AND (\(status?.rawValue)::text IS NULL OR status = \(status?.rawValue))
+                  AND (\(cursor)::text IS NULL OR (created_at, id) < (SELECT created_at, id FROM orchestrator.workflows WHERE id = \(cursor)))
+                ORDER BY created_at DESC, id DESC LIMIT \(limit)) page
+            WHERE running - size < \(maxBytes)
+            ORDER BY created_at DESC, id DESC
             """, logger: logger)
         var records: [WorkflowRecord] = []
         for try await row in rows { records.append(try Self.workflowRecord(row)) }

@@ -16,7 +16,34 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "A ready task not started within this is late, e.g. 60s (env ORCHESTRATOR_LATE_AFTER).")
     var lateAfter: String?
 
+    @Option(help: "Items one map (or for_each) state may fan out to; a start or a state over more is refused (env ORCHESTRATOR_MAX_MAP_ITEMS; default 10000).")
+    var maxMapItems: Int?
+
+    @Option(help: "Signals one workflow may hold buffered before it waits for them; more are refused with 409 (env ORCHESTRATOR_MAX_BUFFERED_SIGNALS; default 1000).")
+    var maxBufferedSignals: Int?
+
     var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    /// The engine's limits from the options and the environment, over `configuration`.
+    func applyLimits(to configuration: inout Engine.Configuration) throws {
+        configuration.maxMapItems = try Self.count(maxMapItems, environment["ORCHESTRATOR_MAX_MAP_ITEMS"], named: "max-map-items", default: configuration.maxMapItems)
+        configuration.maxBufferedSignals = try Self.count(
+            maxBufferedSignals, environment["ORCHESTRATOR_MAX_BUFFERED_SIGNALS"], named: "max-buffered-signals", default: configuration.maxBufferedSignals)
+    }
+
+    static func count(_ option: Int?, _ text: String?, named name: String, default value: Int) throws -> Int {
+        let count: Int
+        if let option {
+            count = option
+        } else if let text {
+            guard let parsed = Int(text) else { throw ValidationError("\(name) must be a whole number, got '\(text)'") }
+            count = parsed
+        } else {
+            return value
+        }
+        guard (1...1_000_000).contains(count) else { throw ValidationError("\(name) must be between 1 and 1000000, got \(count)") }
+        return count
+    }
 
     func workerCount() throws -> Int {
         if let workers { return try Self.checkWorkers(workers) }
@@ -45,7 +72,7 @@ struct EngineOptions: ParsableArguments {
         try Self.duration(shutdownGrace ?? environment["ORCHESTRATOR_SHUTDOWN_GRACE"], named: "shutdown-grace", default: .seconds(30))
     }
 
-    private static func duration(_ text: String?, named name: String, default value: Duration) throws -> Duration {
+    static func duration(_ text: String?, named name: String, default value: Duration) throws -> Duration {
         guard let text else { return value }
         guard let duration = Duration(text: text), duration > .zero else {
             throw ValidationError("\(name) must be a duration like 30s, got '\(text)'")

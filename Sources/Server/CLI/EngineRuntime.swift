@@ -30,12 +30,13 @@ struct EngineRuntime {
     static func loadDefinitions(options: CommonOptions) throws -> Loaded {
         var httpConfiguration = HTTPClient.Configuration()
         httpConfiguration.timeout = .init(connect: .seconds(5), read: .seconds(60))
+        httpConfiguration.redirectConfiguration = .disallow
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
         let environment: ActivityEnvironment
         do {
             let settings = try CommerceSettings(environment: options.environment)
             environment = ActivityEnvironment(
-                httpClient: httpClient, commerce: CommerceServices(settings: settings, httpClient: httpClient, logger: try options.makeLogger(label: "orchestrator.commerce")))
+                httpClient: httpClient, httpAllowList: try OutboundAllowList(parsing: options.environment["ORCHESTRATOR_HTTP_ALLOW"] ?? ""), commerce: CommerceServices(settings: settings, httpClient: httpClient, logger: try options.makeLogger(label: "orchestrator.commerce")))
         } catch {
             try? httpClient.syncShutdown()
             throw ExitMessage("invalid settings: \(error)")
@@ -57,6 +58,7 @@ struct EngineRuntime {
         do {
             configuration.activityLimits = try engineOptions.parsedActivityLimits()
             configuration.lateAfter = try engineOptions.parsedLateAfter()
+            try engineOptions.applyLimits(to: &configuration)
             shutdownGrace = try engineOptions.parsedShutdownGrace()
         } catch {
             try? environment.httpClient.syncShutdown()

@@ -12,6 +12,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var options: CommonOptions
     @OptionGroup var engineOptions: EngineOptions
+    @OptionGroup var edgeOptions: EdgeOptions
 
     @Option(help: "Listen address (env ORCHESTRATOR_HOST).")
     var host: String?
@@ -42,11 +43,12 @@ struct ServeCommand: AsyncParsableCommand {
             guard let value = Int(text), value > 0 else { throw ValidationError("ORCHESTRATOR_BODY_LIMIT must be a positive number") }
             return value
         } ?? (1 << 20)
+        let edge = try edgeOptions.limits(environment: environment)
         let dataFolder = URL(fileURLWithPath: dataDir ?? environment["ORCHESTRATOR_DATA_DIR"] ?? "./data")
         let (keyring, generated) = try loadKeys(dataFolder: dataFolder)
         let loaded = try EngineRuntime.loadDefinitions(options: options)
         do {
-            try await serve(loaded: loaded, keyring: keyring, generatedKeys: generated, host: host, port: port, bodyLimit: bodyLimit, dataFolder: dataFolder, logger: logger)
+            try await serve(loaded: loaded, keyring: keyring, generatedKeys: generated, host: host, port: port, bodyLimit: bodyLimit, edge: edge, dataFolder: dataFolder, logger: logger)
         } catch {
             // The HTTP client must be shut down on every way out (`runtime.run` does it on the normal one).
             try? await loaded.environment.httpClient.shutdown()
@@ -56,7 +58,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     private func serve(
         loaded: EngineRuntime.Loaded, keyring: APIKeyring, generatedKeys generated: Bool, host: String, port: Int, bodyLimit: Int,
-        dataFolder: URL, logger: Logger
+        edge: EdgeLimits, dataFolder: URL, logger: Logger
     ) async throws {
         let environment = options.environment
         let workers = try engineOptions.workerCount()
@@ -76,7 +78,8 @@ struct ServeCommand: AsyncParsableCommand {
         var services: [any Service] = [
             probe, Scheduler(engine: runtime.engine), Rescuer(engine: runtime.engine),
             try APIServer.application(
-                engine: runtime.engine, settings: .init(host: host, port: port, keyring: keyring, bodyLimit: bodyLimit, probe: probe, commerce: runtime.commerce),
+                engine: runtime.engine, settings: .init(
+                    host: host, port: port, keyring: keyring, bodyLimit: bodyLimit, edge: edge, probe: probe, commerce: runtime.commerce),
                 logger: logger),
         ]
         if workers > 0 { services.append(runtime.worker(concurrency: workers)) }

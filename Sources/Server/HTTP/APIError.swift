@@ -23,8 +23,8 @@ struct APIError: HTTPResponseError {
         let status: HTTPResponse.Status =
             switch error.code {
             case .workflowNotFound, .deadLetterNotFound: .notFound
-            case .workflowIDConflict, .idempotencyKeyReused, .deadLetterResolved, .workflowNotActive: .conflict
-            case .unknownWorkflowType, .invalidInput, .invalidJSON: .unprocessableContent
+            case .workflowIDConflict, .idempotencyKeyReused, .deadLetterResolved, .workflowNotActive, .signalBufferFull: .conflict
+            case .unknownWorkflowType, .invalidInput, .invalidJSON, .inputTooDeep, .tooManyItems: .unprocessableContent
             default: .internalServerError
             }
         self.init(status, error.code.rawValue, status == .internalServerError ? "internal error" : error.message)

@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import Activities
 import Orchestrator
 
@@ -25,6 +26,7 @@ enum APIServer {
         var port: Int
         var keyring: APIKeyring
         var bodyLimit: Int
+        var edge: EdgeLimits
         var probe: DatabaseProbe
         var commerce: CommerceServices
     }
@@ -32,7 +34,9 @@ enum APIServer {
     static func router(engine: Engine, settings: Settings) throws -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: HTTPMetricsMiddleware())
+        router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: CorrelationMiddleware(bodyLimit: settings.bodyLimit, probe: settings.probe))
+        let limiter = RateLimiter(rates: settings.edge.rates)
 
         let operations = OperationsRoutes(
             engine: engine, metrics: MetricsRegistry.shared, probe: settings.probe, latestSchemaVersion: try Migrator().latestVersion)
@@ -51,7 +55,10 @@ enum APIServer {
         }
         for (roles, endpoints) in sections {
             let group = router.group()
-            if let roles { group.add(middleware: AuthMiddleware(keyring: settings.keyring, roles: roles)) }
+            if let roles {
+                group.add(middleware: AuthMiddleware(keyring: settings.keyring, roles: roles))
+                group.add(middleware: RateLimitMiddleware(limiter: limiter))
+            }
             for endpoint in endpoints {
                 group.on(RouterPath(endpoint.path), method: endpoint.method, use: endpoint.handler)
             }
@@ -72,9 +79,15 @@ enum APIServer {
     }
 
     static func application(engine: Engine, settings: Settings, logger: Logger) throws -> some ApplicationProtocol {
-        Application(
+        let edge = settings.edge
+        return Application(
             router: try router(engine: engine, settings: settings),
-            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "orchestrator"),
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [ConnectionGuard(bodyTimeout: TimeAmount(edge.bodyTimeout))],
+                idleTimeout: TimeAmount(edge.idleTimeout))),
+            configuration: .init(
+                address: .hostname(settings.host, port: settings.port), serverName: "orchestrator",
+                availableConnectionsDelegate: .maximum(edge.maxConnections, logger: logger)),
             logger: logger)
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import NIOHTTP1
 import Logging
 import Orchestrator
 import PostgresNIO
@@ -31,6 +32,9 @@ struct CorrelationMiddleware: RouterMiddleware {
                 error.headers[.retryAfter] = "2"
                 throw error
             }
+            if let length = request.headers[.contentLength].flatMap(Int.init), length > bodyLimit {
+                throw APIError(.contentTooLarge, "request.too_large", "the request body exceeds \(bodyLimit) bytes")
+            }
             response = try await next(request, context)
         } catch {
             response = try Self.problem(for: error, request: request, context: context)
@@ -55,14 +59,28 @@ struct CorrelationMiddleware: RouterMiddleware {
             context.logger.warning("database unavailable", metadata: [LogKey.error: "\(String(reflecting: error))"])
             apiError = APIError(.serviceUnavailable, "database.unavailable", "the database is unavailable; retry later")
             apiError.headers[.retryAfter] = "2"
+        case HTTPParserError.invalidEOFState:
+            // The client went away mid-request: nobody reads an answer, and it is not our error.
+            context.logger.debug("client closed the connection mid-request")
+            apiError = APIError(Self.clientClosedRequest, "request.aborted", "the client closed the connection before the request ended")
+        case let error as HTTPParserError:
+            apiError = APIError.badRequest("request.malformed_http", "the request's HTTP framing is invalid: \(error)")
+            apiError.headers[.connection] = "close"
         case is NIOTooManyBytesError:
             apiError = APIError(.contentTooLarge, "request.too_large", "the request body exceeds \(context.bodyLimit) bytes")
         default:
             context.logger.error("request failed", metadata: [LogKey.error: "\(String(reflecting: error))"])
             apiError = APIError(.internalServerError, "internal", "internal error; quote the correlation id when reporting it")
         }
+        if apiError.status == .contentTooLarge {
+            // The rest of the body stays unread: the connection cannot carry another request.
+            apiError.headers[.connection] = "close"
+        }
         return try apiError.response(from: request, context: context)
     }
+
+    /// nginx's "client closed request": counted apart from the server's own errors.
+    static let clientClosedRequest = HTTPResponse.Status(code: 499, reasonPhrase: "Client Closed Request")
 
     static func map(_ error: HTTPError) -> APIError {
         switch error.status {

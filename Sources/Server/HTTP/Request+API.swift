@@ -32,8 +32,8 @@ extension Request {
     /// The `Idempotency-Key` header, checked for length.
     func idempotencyKey() throws -> String? {
         guard let key = headers[Self.idempotencyKeyField] else { return nil }
-        guard (1...200).contains(key.count) else {
-            throw APIError.badRequest("request.invalid_idempotency_key", "Idempotency-Key must have 1 to 200 characters")
+        guard (1...StoredValueLimits.identifierBytes).contains(key.utf8.count) else {
+            throw APIError.badRequest("request.invalid_idempotency_key", "Idempotency-Key must have 1 to \(StoredValueLimits.identifierBytes) bytes")
         }
         return key
     }
@@ -62,10 +62,23 @@ extension Request {
 }
 
 extension APIRequestContext {
-    /// A path parameter, refused if it holds NUL.
+    /// A path parameter, percent-decoded (an id may hold `/`, a space or any Unicode); refused if
+    /// its encoding is broken or it holds NUL.
     func path(_ name: String) throws -> String {
-        try Request.clean(try parameters.require(name), name)
+        guard let decoded = try parameters.require(name).removingPercentEncoding else {
+            throw APIError.badRequest("request.invalid_path", "'\(name)' in the path is not valid percent-encoded UTF-8")
+        }
+        return try Request.clean(decoded, name)
     }
+}
+
+extension String {
+    /// This text as one path segment: everything outside RFC 3986's unreserved characters percent-encoded.
+    var pathSegment: String {
+        addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? self
+    }
+
+    private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:@")
 }
 
 
@@ -80,17 +93,25 @@ enum Cursor {
         guard let cursor else { return nil }
         var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while base64.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64), let key = String(data: data, encoding: .utf8), !key.isEmpty else {
+        guard let data = Data(base64Encoded: base64), let key = String(data: data, encoding: .utf8), !key.isEmpty, !key.contains("\0") else {
             throw APIError.badRequest("request.invalid_cursor", "cursor is not one this server issued")
         }
         return key
     }
 
-    /// A page of `items`, fetched with one extra to know whether another page follows.
-    static func page<T>(_ fetched: [T], limit: Int, key: (T) -> String, json: (T) -> JSONValue) -> JSONValue {
-        let items = Array(fetched.prefix(limit))
-        let next: JSONValue = fetched.count > limit ? items.last.map { .string(encode(key($0))) } ?? .null : .null
-        return ["items": .array(items.map(json)), "next_cursor": next]
+    /// A page of `items`, fetched with one extra to know whether another page follows: at most
+    /// `limit` items, and no more than fit in `maxBytes` of JSON (always at least one).
+    static func page<T>(_ fetched: [T], limit: Int, maxBytes: Int = .max, key: (T) -> String, json: (T) -> JSONValue) -> JSONValue {
+        var items: [JSONValue] = []
+        var bytes = 0
+        for item in fetched.prefix(limit) {
+            let value = json(item)
+            bytes += value.jsonText.utf8.count
+            if bytes > maxBytes && !items.isEmpty { break }
+            items.append(value)
+        }
+        let next: JSONValue = fetched.count > items.count ? .string(encode(key(fetched[items.count - 1]))) : .null
+        return ["items": .array(items), "next_cursor": next]
     }
 }
 

@@ -147,13 +147,15 @@ final class APIServerProcess: Sendable {
 
 extension TestDatabase {
     /// Runs `body` against a real server on a fresh database.
-    static func withServer(workflows: [String], arguments: [String] = [], _ body: (APIServerProcess, TestHarness) async throws -> Void) async throws {
+    static func withServer(
+        workflows: [String], arguments: [String] = [], environment: [String: String] = [:], _ body: (APIServerProcess, TestHarness) async throws -> Void
+    ) async throws {
         try #require(Executable.exists, "build the orchestrator executable first")
         var registry = TestDatabase.registry()
-        registry.register(HTTPActivity(client: HTTPClient.shared))
+        registry.register(HTTPActivity(client: HTTPClient.shared, allowList: .loopback))
         registry.register(SleepActivity())
         try await withHarness(workflows: workflows, registry: registry, clockStart: Date()) { harness in
-            let server = try await APIServerProcess(workflows: workflows, databaseURL: harness.databaseURL, arguments: arguments)
+            let server = try await APIServerProcess(workflows: workflows, databaseURL: harness.databaseURL, arguments: arguments, environment: environment)
             do {
                 try await body(server, harness)
             } catch {

@@ -22,6 +22,8 @@ enum Executable {
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "DATABASE_URL")
+        // The test doubles the `http` activity calls listen on loopback, which is refused unless listed.
+        env["ORCHESTRATOR_HTTP_ALLOW"] = "127.0.0.1"
         for (key, value) in environment { env[key] = value }
         process.environment = env
         let output = folder.appendingPathComponent("output-\(UUID().uuidString).log")

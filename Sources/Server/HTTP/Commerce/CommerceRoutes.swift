@@ -55,8 +55,8 @@ struct CommerceRoutes {
     @Sendable func subscribe(_ request: Request, context: APIRequestContext) async throws -> Response {
         var request = request
         let body = try await request.jsonObject(context: context).onlyFields(["sku", "channel", "address"])
-        guard let sku = body["sku"]?.stringValue, (1...100).contains(sku.count) else {
-            throw APIError(.unprocessableContent, "request.invalid", "'sku' must be a string of 1 to 100 characters")
+        guard let sku = body["sku"]?.stringValue, (1...100).contains(sku.utf8.count) else {
+            throw APIError(.unprocessableContent, "request.invalid", "'sku' must be a string of 1 to 100 bytes")
         }
         guard let channel = body["channel"]?.stringValue.flatMap(NotificationChannel.init(rawValue:)) else {
             throw APIError(.unprocessableContent, "request.invalid", "'channel' must be email or sms")
@@ -103,7 +103,7 @@ struct CommerceRoutes {
 
     static func sku(_ context: APIRequestContext) throws -> String {
         let sku = try context.path("sku")
-        guard (1...100).contains(sku.count) else { throw APIError.badRequest("request.invalid", "a SKU has 1 to 100 characters") }
+        guard (1...100).contains(sku.utf8.count) else { throw APIError.badRequest("request.invalid", "a SKU has 1 to 100 bytes") }
         return sku
     }
 
@@ -111,7 +111,7 @@ struct CommerceRoutes {
         switch channel {
         case .email:
             let parts = address.split(separator: "@", omittingEmptySubsequences: false)
-            return (3...320).contains(address.count) && parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".") && !address.contains(where: \.isWhitespace)
+            return (3...320).contains(address.utf8.count) && parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".") && !address.contains(where: \.isWhitespace)
         case .sms:
             return address.first == "+" && (8...16).contains(address.count) && address.dropFirst().allSatisfy(\.isNumber)
         }
