@@ -77,7 +77,7 @@ public struct WorkflowLoader: Sendable {
         // An alias repeats a whole subtree: nine levels of nine make 387 million nodes from 600 bytes.
         var budget = Self.maximumNodes
         if Self.exceedsNodes(root, budget: &budget) {
-            return refused("the file expands to more than \(Self.maximumNodes) YAML nodes (anchors and aliases are not allowed in workflow files)")
+            return refused("the file expands to more than \(Self.maximumNodes) YAML nodes (aliases repeat whole subtrees: write the repeated parts out)")
         }
         var parser = DefinitionParser(reader: NodeReader(file: file), knownActivities: knownActivities)
         let parsed = parser.parse(root, fileType: Self.typeName(of: file))

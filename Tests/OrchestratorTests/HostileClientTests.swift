@@ -198,11 +198,14 @@ import Testing
             let id = try #require(started.json["id"]?.stringValue)
             _ = try await server.waitForWorkflow(id) { $0["status"] == "waiting" }
             for name in ["a", "b", "c"] {
-                let buffered = try await server.json(.POST, "/v1/workflows/\(id)/signals/\(name)", role: "client", [:])
+                let buffered = try await server.json(.POST, "/v1/workflows/\(id)/signals/\(name)", role: "client", [:], headers: [("Idempotency-Key", name)])
                 #expect(buffered.status == 202 && buffered.json["delivery"] == "buffered")
             }
             let full = try await server.json(.POST, "/v1/workflows/\(id)/signals/d", role: "client", [:])
             #expect(full.status == 409 && full.code == "signal.buffer_full")
+            // A client retrying a signal that was buffered gets its answer again, full or not.
+            let retried = try await server.json(.POST, "/v1/workflows/\(id)/signals/c", role: "client", [:], headers: [("Idempotency-Key", "c")])
+            #expect(retried.status == 202 && retried.json["delivery"] == "duplicate", "\(retried.text)")
             // The signal it waits for is consumed at once, never buffered: it still gets through.
             let go = try await server.json(.POST, "/v1/workflows/\(id)/signals/go", role: "client", [:])
             #expect(go.status == 202 && go.json["delivery"] == "consumed")

@@ -136,16 +136,17 @@ extension CommerceStore {
             """, logger: logger)
     }
 
-    /// A decline: counted, and the retry window opened at the first one.
-    func recordDecline(orderID: String, window: Duration) async throws -> (declines: Int, windowEndsAt: Date, windowStartedAt: Date)? {
+    /// A decline: counted, and the retry window opened at the first one; `windowOpen`: it has not ended yet.
+    func recordDecline(orderID: String, window: Duration) async throws -> (declines: Int, windowEndsAt: Date, windowStartedAt: Date, windowOpen: Bool)? {
         let rows = try await connection.query(
             """
             UPDATE commerce.orders SET declines = declines + 1, status = 'awaiting_payment',
                 retry_window_ends_at = coalesce(retry_window_ends_at, now() + make_interval(secs => \(window.seconds))), updated_at = now()
             WHERE id = \(orderID)
-            RETURNING declines, retry_window_ends_at, retry_window_ends_at - make_interval(secs => \(window.seconds))
+            RETURNING declines, retry_window_ends_at, retry_window_ends_at - make_interval(secs => \(window.seconds)),
+                      clock_timestamp() < retry_window_ends_at
             """, logger: logger)
-        for try await (declines, ends, started) in rows.decode((Int32, Date, Date).self) { return (Int(declines), ends, started) }
+        for try await (declines, ends, started, open) in rows.decode((Int32, Date, Date, Bool).self) { return (Int(declines), ends, started, open) }
         return nil
     }
 

@@ -146,8 +146,7 @@ public struct RecordDecline: TransactionalActivity {
         guard let recorded = try await store.recordDecline(orderID: input.orderID, window: window) else {
             throw CommerceError.orderNotFound(input.orderID)
         }
-        let now = try await store.now()
-        let retriesLeft = now < recorded.windowEndsAt ? max(input.paymentRetries - recorded.declines + 1, 0) : 0
+        let retriesLeft = recorded.windowOpen ? max(input.paymentRetries - recorded.declines + 1, 0) : 0
         let remindAt = recorded.windowStartedAt.addingTimeInterval(window.seconds * 0.75)
         return [
             "declines": .number(Double(recorded.declines)), "retries_left": .number(Double(retriesLeft)),

@@ -18,7 +18,7 @@ public struct AddStock: TransactionalActivity {
         guard (0...1_000_000).contains(input.quantity) else { throw CommerceError.invalidOrder("quantity must be a whole number from 0 to 1000000") }
         let (before, after) = try await CommerceStore(connection: connection, logger: context.logger).addStock(input.sku, quantity: input.quantity)
         var json = after.json
-        JSONPath(segments: [.key("on_hand_before")]).write(.number(Double(before)), into: &json)
+        json["on_hand_before"] = .number(Double(before))
         return json
     }
 }

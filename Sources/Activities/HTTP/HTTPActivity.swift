@@ -167,14 +167,23 @@ public struct HTTPActivity: Activity {
         switch status {
         case 200..<300:
             return ["status": .number(Double(status)), "body": (try? JSONValue(json: text)) ?? .string(text)]
-        case 408, 429, 500..<600:
-            throw ActivityError(
-                code: "http.\(status)", message: "\(method.rawValue) \(url) answered \(status)", retryable: true,
-                retryAfter: retryAfter(headers.first(name: "Retry-After")))
         case 300..<400:
             throw ActivityError.nonRetryable("http.\(status)", "\(method.rawValue) \(url) redirected; set follow_redirects: true to follow")
         default:
-            throw ActivityError.nonRetryable("http.\(status)", "\(method.rawValue) \(url) answered \(status): \(text.prefix(200))")
+            throw failure(status: status, headers: headers, body: text, code: "http", subject: "\(method.rawValue) \(url)")
+        }
+    }
+
+    /// The error of an answer that is not a success, coded `<code>.<status>`: 408, 429 and 5xx
+    /// are retryable (after `Retry-After` when given), others final with the start of the body.
+    static func failure(status: Int, headers: HTTPHeaders, body: String, code: String, subject: String) -> ActivityError {
+        switch status {
+        case 408, 429, 500...:
+            ActivityError(
+                code: "\(code).\(status)", message: "\(subject) answered \(status)", retryable: true,
+                retryAfter: retryAfter(headers.first(name: "Retry-After")))
+        default:
+            ActivityError.nonRetryable("\(code).\(status)", "\(subject) answered \(status): \(body.prefix(200))")
         }
     }
 

@@ -23,14 +23,9 @@ enum ProviderCall {
             throw ActivityError(code: "\(provider).connection", message: "\(provider) could not be reached: \(error)")
         }
         let status = Int(response.status.code)
-        switch status {
-        case 200..<300:
-            return Answer(headers: response.headers, body: String(buffer: body))
-        case 408, 429, 500...:
-            throw ActivityError(code: "\(provider).\(status)", message: "\(provider) answered \(status)", retryable: true,
-                                retryAfter: HTTPActivity.retryAfter(response.headers.first(name: "Retry-After")))
-        default:
-            throw ActivityError.nonRetryable("\(provider).\(status)", "\(provider) answered \(status): \(String(buffer: body).prefix(200))")
+        guard (200..<300).contains(status) else {
+            throw HTTPActivity.failure(status: status, headers: response.headers, body: String(buffer: body), code: provider, subject: provider)
         }
+        return Answer(headers: response.headers, body: String(buffer: body))
     }
 }

@@ -59,14 +59,17 @@ public struct AuthorizePayment: Activity {
     }
 }
 
+/// The input of an activity about one PaymentIntent: `{payment_intent_id}`.
+public struct PaymentIntentReference: Decodable, Sendable {
+    var paymentIntentID: String
+    enum CodingKeys: String, CodingKey { case paymentIntentID = "payment_intent_id" }
+}
+
 /// `payments.retrieve`: the PaymentIntent as it stands. Input `{payment_intent_id}`.
 public struct RetrievePayment: Activity {
     public static let name = "payments.retrieve"
 
-    public struct Input: Decodable, Sendable {
-        var paymentIntentID: String
-        enum CodingKeys: String, CodingKey { case paymentIntentID = "payment_intent_id" }
-    }
+    public typealias Input = PaymentIntentReference
 
     let gateway: any PaymentGateway
     public init(gateway: any PaymentGateway) { self.gateway = gateway }
@@ -107,10 +110,7 @@ public struct CapturePayment: Activity {
 public struct CancelPayment: Activity {
     public static let name = "payments.cancel"
 
-    public struct Input: Decodable, Sendable {
-        var paymentIntentID: String
-        enum CodingKeys: String, CodingKey { case paymentIntentID = "payment_intent_id" }
-    }
+    public typealias Input = PaymentIntentReference
 
     let gateway: any PaymentGateway
     public init(gateway: any PaymentGateway) { self.gateway = gateway }

@@ -76,11 +76,17 @@ extension Engine {
         try await client.withConnection { try await store.history(workflowID, on: $0) }
     }
 
-    /// Instances, newest first: at most `limit`, and no more than the first that reaches `maxBytes`
-    /// of input, context and output together (always at least one).
+    /// The histories of several instances at once, each event with its instance's id and type.
+    public func histories(_ workflowIDs: [String]) async throws -> [(workflowID: String, workflowType: String, event: EventRecord)] {
+        try await client.withConnection { try await store.histories(workflowIDs, on: $0) }
+    }
+
+    /// A page of instances, newest first: at most `limit`, and only as many as fit in `maxBytes` of
+    /// input, context and output (always one), so one client's large workflows cannot make every
+    /// list page huge. `more`: another page follows the last record.
     public func workflows(
         type: String? = nil, status: WorkflowStatus? = nil, limit: Int = 50, maxBytes: Int = 4 << 20, after cursor: String? = nil
-    ) async throws -> [WorkflowRecord] {
+    ) async throws -> (records: [WorkflowRecord], more: Bool) {
         try await client.withConnection {
             try await store.listWorkflows(type: type, status: status, limit: limit, maxBytes: maxBytes, after: cursor, on: $0)
         }

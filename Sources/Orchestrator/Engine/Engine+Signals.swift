@@ -31,11 +31,16 @@ extension Engine {
     func deliver(_ name: String, payload: JSONValue, idempotencyKey: String?, to workflow: inout LockedWorkflow, on connection: PostgresConnection) async throws -> SignalDelivery {
         let now = workflow.now
         let consumedNow = workflow.status == .waiting && workflow.waitingFor.contains(name)
-        if !consumedNow, try await store.bufferedSignalCount(workflowID: workflow.id, on: connection) >= configuration.maxBufferedSignals {
-            throw OrchestratorError(.signalBufferFull, "workflow '\(workflow.id)' holds \(configuration.maxBufferedSignals) signals it has not waited for yet; no more are buffered (ORCHESTRATOR_MAX_BUFFERED_SIGNALS)")
-        }
-        guard try await store.insertSignal(workflowID: workflow.id, name: name, payload: payload, idempotencyKey: idempotencyKey, now: now, on: connection) != nil else {
+        switch try await store.insertSignal(
+            workflowID: workflow.id, name: name, payload: payload, idempotencyKey: idempotencyKey,
+            bufferLimit: consumedNow ? nil : configuration.maxBufferedSignals, now: now, on: connection)
+        {
+        case .stored:
+            break
+        case .duplicate:
             return .duplicate
+        case .bufferFull:
+            throw OrchestratorError(.signalBufferFull, "workflow '\(workflow.id)' holds \(configuration.maxBufferedSignals) signals it has not waited for yet; no more are buffered (ORCHESTRATOR_MAX_BUFFERED_SIGNALS)")
         }
         workflow.record(.signalReceived, state: workflow.state, data: ["name": .string(name), "payload": payload])
         guard consumedNow, let state = workflow.state,

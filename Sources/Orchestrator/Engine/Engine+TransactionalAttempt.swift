@@ -21,9 +21,7 @@ extension Engine {
         let work = Task { () -> Result<Bool, any Error> in
             do {
                 return .success(try await transaction { connection in
-                    let backend = try await store.backendID(on: connection)
-                    session.withLock { $0 = backend }
-                    return try await attempt(task, body: body, context: context, deadline: deadline, on: connection)
+                    try await attempt(task, body: body, context: context, deadline: deadline, session: session, on: connection)
                 })
             } catch {
                 return .failure(error)
@@ -43,7 +41,7 @@ extension Engine {
 
     private func attempt(
         _ task: ClaimedTask, body: ActivityRegistry.TransactionalBody, context: ActivityContext, deadline: ContinuousClock.Instant,
-        on connection: PostgresConnection
+        session: borrowing Mutex<Int32?>, on connection: PostgresConnection
     ) async throws -> Bool {
         guard var workflow = try await store.lockWorkflow(task.workflowID, now: clock.now(), on: connection),
             try await store.lockLease(task, on: connection)
@@ -58,7 +56,8 @@ extension Engine {
         do {
             // Only the activity's statements run under its timeout: the locks before and the
             // bookkeeping after keep the session's, so a loaded database fails no attempt there.
-            try await store.limitStatements(to: task.timeout, on: connection)
+            let backend = try await store.limitStatements(to: task.timeout, on: connection)
+            session.withLock { $0 = backend }
             let result = try await body(task.input, context, connection)
             guard ContinuousClock.now < deadline else { throw Self.timeoutError(task.timeout) }
             // A result the engine will refuse must not leave its writes behind.
@@ -69,7 +68,8 @@ extension Engine {
             try await connection.query("ROLLBACK TO SAVEPOINT activity", logger: logger)
             outcome = .failed(ContinuousClock.now >= deadline ? Self.timeoutError(task.timeout) : ActivityError(error))
         }
-        try await store.unlimitStatements(on: connection)
+        // A rollback to the savepoint undid the limit with the rest; a release kept it.
+        if case .completed = outcome { try await store.unlimitStatements(on: connection) }
         EngineMetrics.attemptDuration(activity: task.activity, ContinuousClock.now - started)
         workflow.now = clock.now()
         return try await finish(task, outcome: outcome, in: workflow, on: connection)

@@ -133,7 +133,7 @@ extension Engine {
             idempotencyKey: key, correlationID: workflow.correlationID,
             createdAt: workflow.now))
         var data: JSONValue = ["activity": .string(spec.activity)]
-        if let itemIndex { JSONPath(segments: [.key("item_index")]).write(.number(Double(itemIndex)), into: &data) }
+        if let itemIndex { data["item_index"] = .number(Double(itemIndex)) }
         workflow.record(.taskScheduled, state: state, data: data)
     }
 

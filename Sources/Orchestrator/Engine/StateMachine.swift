@@ -156,7 +156,7 @@ public struct StateMachine: Sendable {
 
     static func initialContext(input: JSONValue, startedBy: String?) -> JSONValue {
         var context: JSONValue = ["input": input]
-        if let startedBy { JSONPath(segments: [.key("started_by")]).write(.string(startedBy), into: &context) }
+        if let startedBy { context["started_by"] = .string(startedBy) }
         return context
     }
 
@@ -244,8 +244,8 @@ public struct StateMachine: Sendable {
     /// The context as an item's template sees it: plus `$.item` and `$.index`.
     static func itemScope(_ context: JSONValue, item: JSONValue, index: Int) -> JSONValue {
         var scope = context
-        JSONPath(segments: [.key("item")]).write(item, into: &scope)
-        JSONPath(segments: [.key("index")]).write(.number(Double(index)), into: &scope)
+        scope["item"] = item
+        scope["index"] = .number(Double(index))
         return scope
     }
 

@@ -11,9 +11,21 @@ public enum JSONValue: Sendable, Hashable {
 
     public static let emptyObject = JSONValue.object([:])
 
+    /// A field of an object. Setting one on anything else makes it an object of that field.
     public subscript(key: String) -> JSONValue? {
-        if case .object(let fields) = self { return fields[key] }
-        return nil
+        get {
+            if case .object(let fields) = self { return fields[key] }
+            return nil
+        }
+        set {
+            var fields: [String: JSONValue] = [:]
+            if case .object(let existing) = self {
+                fields = existing
+                self = .null  // the only reference left is `fields`: the write below does not copy it
+            }
+            fields[key] = newValue
+            self = .object(fields)
+        }
     }
 
     public var objectValue: [String: JSONValue]? {

@@ -2,25 +2,35 @@ import Foundation
 import PostgresNIO
 
 extension WorkflowStore {
-    /// Stores a signal; `nil` when one with the same idempotency key was already stored.
-    func insertSignal(workflowID: String, name: String, payload: JSONValue, idempotencyKey: String?, now: Date, on connection: PostgresConnection) async throws -> Int64? {
+    /// What became of a signal `insertSignal` was asked to store.
+    enum SignalInsert: Sendable, Hashable {
+        case stored
+        /// One with the same idempotency key was stored before.
+        case duplicate
+        /// The instance already holds `bufferLimit` signals it has not consumed.
+        case bufferFull
+    }
+
+    /// Stores a signal, unless the instance already buffers `bufferLimit` unconsumed ones
+    /// (`bufferLimit` nil: the caller consumes it at once, so it is never buffered).
+    func insertSignal(
+        workflowID: String, name: String, payload: JSONValue, idempotencyKey: String?, bufferLimit: Int?, now: Date, on connection: PostgresConnection
+    ) async throws -> SignalInsert {
         let rows = try await connection.query(
             """
             INSERT INTO orchestrator.signals (workflow_id, name, payload, idempotency_key, created_at)
-            VALUES (\(workflowID), \(name), \(payload.jsonText)::jsonb, \(idempotencyKey), \(now))
+            SELECT \(workflowID), \(name), \(payload.jsonText)::jsonb, \(idempotencyKey), \(now)
+            WHERE \(bufferLimit)::int8 IS NULL
+               OR (SELECT count(*) FROM orchestrator.signals WHERE workflow_id = \(workflowID) AND consumed_at IS NULL) < \(bufferLimit)
             ON CONFLICT (workflow_id, name, idempotency_key) DO NOTHING
             RETURNING id
             """, logger: logger)
-        for try await id in rows.decode(Int64.self) { return id }
-        return nil
-    }
-
-    /// Signals of an instance received and not yet consumed.
-    func bufferedSignalCount(workflowID: String, on connection: PostgresConnection) async throws -> Int {
-        let rows = try await connection.query(
-            "SELECT count(*) FROM orchestrator.signals WHERE workflow_id = \(workflowID) AND consumed_at IS NULL", logger: logger)
-        for try await count in rows.decode(Int64.self) { return Int(count) }
-        return 0
+        for try await _ in rows { return .stored }
+        // Nothing stored: a repeat (an idempotency key seen before) is answered as such even when full.
+        if let idempotencyKey, try await signalExists(workflowID: workflowID, name: name, idempotencyKey: idempotencyKey, on: connection) {
+            return .duplicate
+        }
+        return .bufferFull
     }
 
     func signalExists(workflowID: String, name: String, idempotencyKey: String, on connection: PostgresConnection) async throws -> Bool {

@@ -209,43 +209,57 @@ public struct WorkflowStore: Sendable {
     }
 
     public func history(_ workflowID: String, on connection: PostgresConnection) async throws -> [EventRecord] {
+        try await histories([workflowID], on: connection).map(\.event)
+    }
+
+    /// The histories of several instances in one query: each event with its instance's id and
+    /// type, instance by instance, each in order.
+    public func histories(
+        _ workflowIDs: [String], on connection: PostgresConnection
+    ) async throws -> [(workflowID: String, workflowType: String, event: EventRecord)] {
         let rows = try await connection.query(
             """
-            SELECT seq, type, state, attempt, data::text, at FROM orchestrator.events
-            WHERE workflow_id = \(workflowID) ORDER BY seq
+            SELECT e.workflow_id, w.type, e.seq, e.type, e.state, e.attempt, e.data::text, e.at
+            FROM orchestrator.events e JOIN orchestrator.workflows w ON w.id = e.workflow_id
+            WHERE e.workflow_id = ANY(\(workflowIDs)::text[]) ORDER BY e.workflow_id, e.seq
             """, logger: logger)
-        var events: [EventRecord] = []
-        for try await (seq, type, state, attempt, data, at) in rows.decode((Int32, String, String?, Int32?, String?, Date).self) {
-            events.append(EventRecord(
+        var events: [(workflowID: String, workflowType: String, event: EventRecord)] = []
+        for try await (workflowID, workflowType, seq, type, state, attempt, data, at) in rows.decode((String, String, Int32, String, String?, Int32?, String?, Date).self) {
+            events.append((workflowID, workflowType, EventRecord(
                 seq: Int(seq), type: EventRecord.Kind(rawValue: type) ?? .stateEntered, state: state, attempt: attempt.map(Int.init),
-                at: at, data: try data.map { try JSONValue(json: $0) }))
+                at: at, data: try data.map { try JSONValue(json: $0) })))
         }
         return events
     }
 
-    /// Instances, newest first, after `cursor` (the last id of the previous page): at most `limit`,
-    /// and none after the first whose documents bring the total past `maxBytes`, so a page of
-    /// large workflows stays bounded in memory.
+    /// A page of instances, newest first, after `cursor` (the last id of the previous page): at
+    /// most `limit`, and only as many as fit in `maxBytes` of input, context and output (always
+    /// one), so a page of large workflows stays bounded. `more`: another page follows.
     public func listWorkflows(
         type: String?, status: WorkflowStatus?, limit: Int, maxBytes: Int, after cursor: String?, on connection: PostgresConnection
-    ) async throws -> [WorkflowRecord] {
+    ) async throws -> (records: [WorkflowRecord], more: Bool) {
         let rows = try await connection.query(
             """
-            SELECT id, type, version, status, state, input, context, output, error, created_at, updated_at, completed_at
-            FROM (
-                SELECT id, type, version, status, state, input::text, context::text, output::text, error::text, created_at, updated_at, completed_at,
-                       sum(octet_length(input::text) + octet_length(context::text) + coalesce(octet_length(output::text), 0))
-                           OVER (ORDER BY created_at DESC, id DESC ROWS UNBOUNDED PRECEDING) AS running,
-                       octet_length(input::text) + octet_length(context::text) + coalesce(octet_length(output::text), 0) AS size
-                FROM orchestrator.workflows w
-                WHERE (\(type)::text IS NULL OR type = \(type)) AND (\(status?.rawValue)::text IS NULL OR status = \(status?.rawValue))
-                  AND (\(cursor)::text IS NULL OR (created_at, id) < (SELECT created_at, id FROM orchestrator.workflows WHERE id = \(cursor)))
-                ORDER BY created_at DESC, id DESC LIMIT \(limit)) page
-            WHERE running - size < \(maxBytes)
-            ORDER BY created_at DESC, id DESC
+            WITH page AS (
+                SELECT w.id, w.type, w.version, w.status, w.state, t.input, t.context, t.output, w.error::text AS error,
+                       w.created_at, w.updated_at, w.completed_at, row_number() OVER newest AS n,
+                       sum(octet_length(t.input) + octet_length(t.context) + coalesce(octet_length(t.output), 0)) OVER newest AS running
+                FROM orchestrator.workflows w, LATERAL (SELECT w.input::text AS input, w.context::text AS context, w.output::text AS output) t
+                WHERE (\(type)::text IS NULL OR w.type = \(type)) AND (\(status?.rawValue)::text IS NULL OR w.status = \(status?.rawValue))
+                  AND (\(cursor)::text IS NULL OR (w.created_at, w.id) < (SELECT created_at, id FROM orchestrator.workflows WHERE id = \(cursor)))
+                WINDOW newest AS (ORDER BY w.created_at DESC, w.id DESC ROWS UNBOUNDED PRECEDING)
+                ORDER BY w.created_at DESC, w.id DESC LIMIT \(limit + 1))
+            SELECT id, type, version, status, state, input, context, output, error, created_at, updated_at, completed_at,
+                   (SELECT count(*) FROM page) AS fetched
+            FROM page WHERE n <= \(limit) AND (n = 1 OR running <= \(maxBytes))
+            ORDER BY n
             """, logger: logger)
         var records: [WorkflowRecord] = []
-        for try await row in rows { records.append(try Self.workflowRecord(row)) }
-        return records
+        var fetched = 0
+        for try await row in rows {
+            records.append(try Self.workflowRecord(row))
+            fetched = Int(try row.makeRandomAccess()["fetched"].decode(Int64.self))
+        }
+        return (records, fetched > records.count)
     }
 }

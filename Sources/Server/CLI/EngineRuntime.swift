@@ -35,8 +35,9 @@ struct EngineRuntime {
         let environment: ActivityEnvironment
         do {
             let settings = try CommerceSettings(environment: options.environment)
-            environment = ActivityEnvironment(
-                httpClient: httpClient, httpAllowList: try OutboundAllowList(parsing: options.environment["ORCHESTRATOR_HTTP_ALLOW"] ?? ""), commerce: CommerceServices(settings: settings, httpClient: httpClient, logger: try options.makeLogger(label: "orchestrator.commerce")))
+            let allowList = try OutboundAllowList(parsing: options.environment["ORCHESTRATOR_HTTP_ALLOW"] ?? "")
+            let commerce = CommerceServices(settings: settings, httpClient: httpClient, logger: try options.makeLogger(label: "orchestrator.commerce"))
+            environment = ActivityEnvironment(httpClient: httpClient, httpAllowList: allowList, commerce: commerce)
         } catch {
             try? httpClient.syncShutdown()
             throw ExitMessage("invalid settings: \(error)")

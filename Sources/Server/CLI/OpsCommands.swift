@@ -76,7 +76,7 @@ struct WorkflowsCommand: AsyncParsableCommand {
                 return status
             }
             let (type, limit) = (type, limit)
-            let records = try await options.withEngine { try await $0.workflows(type: type, status: status, limit: limit) }
+            let records = try await options.withEngine { try await $0.workflows(type: type, status: status, limit: limit).records }
             options.emit(.array(records.map(Representation.workflow)), table: table(
                 ["ID", "TYPE", "STATUS", "STATE", "CREATED", "UPDATED"],
                 records.map { [$0.id, $0.type, $0.status.rawValue, $0.state ?? "-", short($0.createdAt), short($0.updatedAt)] }))

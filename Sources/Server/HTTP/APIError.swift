@@ -40,7 +40,7 @@ struct APIError: HTTPResponseError {
             "detail": .string(message),
         ]
         if let correlationID = (context as? APIRequestContext)?.correlationID {
-            JSONPath(segments: [.key("correlation_id")]).write(.string(correlationID), into: &body)
+            body["correlation_id"] = .string(correlationID)
         }
         var response = Response.json(body, status: status, contentType: "application/problem+json")
         for field in headers { response.headers.append(field) }

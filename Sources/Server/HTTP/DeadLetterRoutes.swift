@@ -38,7 +38,7 @@ struct DeadLetterRoutes {
             before = value
         }
         let fetched = try await engine.deadLetters(filter, limit: limit + 1, before: before)
-        return .json(Cursor.page(fetched, limit: limit, key: { String($0.id) }, json: Representation.deadLetter))
+        return .json(Cursor.page(Array(fetched.prefix(limit)), more: fetched.count > limit, key: { String($0.id) }, json: Representation.deadLetter))
     }
 
     @Sendable func get(_ request: Request, context: APIRequestContext) async throws -> Response {

@@ -99,19 +99,10 @@ enum Cursor {
         return key
     }
 
-    /// A page of `items`, fetched with one extra to know whether another page follows: at most
-    /// `limit` items, and no more than fit in `maxBytes` of JSON (always at least one).
-    static func page<T>(_ fetched: [T], limit: Int, maxBytes: Int = .max, key: (T) -> String, json: (T) -> JSONValue) -> JSONValue {
-        var items: [JSONValue] = []
-        var bytes = 0
-        for item in fetched.prefix(limit) {
-            let value = json(item)
-            bytes += value.jsonText.utf8.count
-            if bytes > maxBytes && !items.isEmpty { break }
-            items.append(value)
-        }
-        let next: JSONValue = fetched.count > items.count ? .string(encode(key(fetched[items.count - 1]))) : .null
-        return ["items": .array(items), "next_cursor": next]
+    /// A page: `items`, and the cursor of the next page when `more` follow.
+    static func page<T>(_ items: [T], more: Bool, key: (T) -> String, json: (T) -> JSONValue) -> JSONValue {
+        let next: JSONValue = more ? items.last.map { .string(encode(key($0))) } ?? .null : .null
+        return ["items": .array(items.map(json)), "next_cursor": next]
     }
 }
 

@@ -5,10 +5,6 @@ import Orchestrator
 struct WorkflowRoutes {
     let engine: Engine
 
-    /// A list page holds at most this much JSON, whatever `limit` asks: one client's large
-    /// workflows must not make every page huge.
-    static let pageBytes = 4 << 20
-
     var endpoints: [Endpoint] {
         [
             Endpoint(.post, "/v1/workflows", start),
@@ -66,9 +62,9 @@ struct WorkflowRoutes {
             }
             status = parsed
         }
-        let fetched = try await engine.workflows(
-            type: try request.query("type"), status: status, limit: limit + 1, maxBytes: Self.pageBytes, after: try Cursor.decode(try request.query("cursor")))
-        return .json(Cursor.page(fetched, limit: limit, maxBytes: Self.pageBytes, key: \.id, json: Representation.workflow))
+        let page = try await engine.workflows(
+            type: try request.query("type"), status: status, limit: limit, after: try Cursor.decode(try request.query("cursor")))
+        return .json(Cursor.page(page.records, more: page.more, key: \.id, json: Representation.workflow))
     }
 
     @Sendable func signal(_ request: Request, context: APIRequestContext) async throws -> Response {

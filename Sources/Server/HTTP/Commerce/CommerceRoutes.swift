@@ -75,21 +75,16 @@ struct CommerceRoutes {
         }
         guard let order else { throw APIError(.notFound, "order.not_found", "no order '\(id)'") }
         var json = order.json
-        JSONPath(segments: [.key("refunds")]).write(.array(refunds), into: &json)
-        JSONPath(segments: [.key("returns")]).write(.array(returns), into: &json)
+        json["refunds"] = .array(refunds)
+        json["returns"] = .array(returns)
         let workflowIDs = [order.workflowID] + returns.compactMap { $0["rma"]?.stringValue } + refunds.compactMap { $0["refund_id"]?.stringValue }
-        var timeline: [(at: Date, seq: Int, event: JSONValue)] = []
-        for workflowID in workflowIDs {
-            guard let workflow = try? await engine.workflow(workflowID) else { continue }
-            for event in try await engine.history(workflowID) {
-                var entry = Representation.event(event)
-                JSONPath(segments: [.key("workflow_id")]).write(.string(workflowID), into: &entry)
-                JSONPath(segments: [.key("workflow_type")]).write(.string(workflow.type), into: &entry)
-                timeline.append((event.at, event.seq, entry))
-            }
-        }
-        timeline.sort { ($0.at, $0.seq) < ($1.at, $1.seq) }
-        JSONPath(segments: [.key("timeline")]).write(.array(timeline.map(\.event)), into: &json)
+        let timeline = try await engine.histories(workflowIDs).sorted { ($0.event.at, $0.event.seq) < ($1.event.at, $1.event.seq) }
+        json["timeline"] = .array(timeline.map { workflowID, workflowType, event in
+            var entry = Representation.event(event)
+            entry["workflow_id"] = .string(workflowID)
+            entry["workflow_type"] = .string(workflowType)
+            return entry
+        })
         return .json(json)
     }
 

@@ -35,7 +35,7 @@ struct LocalPaymentRoutes {
             let signal = success ? "payment_action_completed" : "payment_failed"
             var payload: JSONValue = ["object_id": .string(intent.id), "event_type": .string(success ? "payment_intent.amount_capturable_updated" : "payment_intent.payment_failed")]
             if let error = intent.lastPaymentError {
-                JSONPath(segments: [.key("code")]).write(error.code.map(JSONValue.string) ?? .null, into: &payload)
+                payload["code"] = error.code.map(JSONValue.string) ?? .null
             }
             let result = try await engine.signal(workflowID: workflowID, name: signal, payload: payload, idempotencyKey: "dev:\(intent.id)")
             delivery = ["workflow_id": .string(workflowID), "signal": .string(signal), "delivery": .string(result.rawValue)]

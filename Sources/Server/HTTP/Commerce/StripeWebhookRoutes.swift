@@ -77,8 +77,8 @@ struct StripeWebhookRoutes {
         if stale { return try await answer("stale") }
         var payload: JSONValue = ["event_id": .string(id), "event_type": .string(type), "object_id": object["id"] ?? .null]
         if let error = object["last_payment_error"]?.objectValue {
-            JSONPath(segments: [.key("code")]).write(error["code"] ?? .null, into: &payload)
-            JSONPath(segments: [.key("message")]).write(error["message"] ?? .null, into: &payload)
+            payload["code"] = error["code"] ?? .null
+            payload["message"] = error["message"] ?? .null
         }
         do {
             let delivery = try await engine.signal(workflowID: workflowID, name: signal, payload: payload, idempotencyKey: "stripe:\(id)")
