@@ -5,7 +5,8 @@ import Testing
 
 /// The `http` activity fed by client input (no `input:` mapping: the workflow's input is the
 /// request), through a running server: it must not become a forwarder into the network.
-@Suite struct HTTPForwardingTests {
+/// One at a time: each test runs a server process, and a crowd of them starves the timing tests.
+@Suite(.serialized) struct HTTPForwardingTests {
     static let forward = """
         type: forward
         start: call

@@ -6,7 +6,8 @@ import Testing
 
 /// What one client with a key can do to everyone else, tried against a running server: nothing it
 /// sends may make the engine store what it cannot read back, answer 500, or buy unbounded work.
-@Suite struct HostileClientTests {
+/// One at a time: each test runs a server process, and a crowd of them starves the timing tests.
+@Suite(.serialized) struct HostileClientTests {
     static let echo = """
         type: echo
         start: hello

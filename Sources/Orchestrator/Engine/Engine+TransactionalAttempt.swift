@@ -21,7 +21,10 @@ extension Engine {
         let work = Task { () -> Result<Bool, any Error> in
             do {
                 return .success(try await transaction { connection in
-                    try await attempt(task, body: body, context: context, deadline: deadline, session: session, on: connection)
+                    // Known from the start, so the session can be ended even while it waits for a lock.
+                    let backend = try await store.backendID(on: connection)
+                    session.withLock { $0 = backend }
+                    return try await attempt(task, body: body, context: context, deadline: deadline, on: connection)
                 })
             } catch {
                 return .failure(error)
@@ -41,7 +44,7 @@ extension Engine {
 
     private func attempt(
         _ task: ClaimedTask, body: ActivityRegistry.TransactionalBody, context: ActivityContext, deadline: ContinuousClock.Instant,
-        session: borrowing Mutex<Int32?>, on connection: PostgresConnection
+        on connection: PostgresConnection
     ) async throws -> Bool {
         guard var workflow = try await store.lockWorkflow(task.workflowID, now: clock.now(), on: connection),
             try await store.lockLease(task, on: connection)
@@ -56,8 +59,7 @@ extension Engine {
         do {
             // Only the activity's statements run under its timeout: the locks before and the
             // bookkeeping after keep the session's, so a loaded database fails no attempt there.
-            let backend = try await store.limitStatements(to: task.timeout, on: connection)
-            session.withLock { $0 = backend }
+            try await store.limitStatements(to: task.timeout, on: connection)
             let result = try await body(task.input, context, connection)
             guard ContinuousClock.now < deadline else { throw Self.timeoutError(task.timeout) }
             // A result the engine will refuse must not leave its writes behind.

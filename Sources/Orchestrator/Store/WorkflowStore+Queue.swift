@@ -196,14 +196,16 @@ extension WorkflowStore {
 }
 
 extension WorkflowStore {
-    /// Bounds every statement from now to the end of the transaction (or a rollback to the
-    /// savepoint before) by `timeout`, an activity's; returns the session's backend process id,
-    /// for `terminateSession` should the activity ignore it.
-    func limitStatements(to timeout: Duration, on connection: PostgresConnection) async throws -> Int32 {
-        let rows = try await connection.query(
-            "SELECT pg_backend_pid(), set_config('statement_timeout', \(String(timeout.milliseconds)), true)", logger: logger)
-        for try await (backend, _) in rows.decode((Int32, String).self) { return backend }
+    /// This session's backend process id, for `terminateSession`.
+    func backendID(on connection: PostgresConnection) async throws -> Int32 {
+        for try await backend in try await connection.query("SELECT pg_backend_pid()", logger: logger).decode(Int32.self) { return backend }
         throw OrchestratorError(.database, "the database did not report its session")
+    }
+
+    /// Bounds every statement from now to the end of the transaction (or to a rollback to the
+    /// savepoint before) by `timeout`, an activity's.
+    func limitStatements(to timeout: Duration, on connection: PostgresConnection) async throws {
+        try await connection.query("SELECT set_config('statement_timeout', \(String(timeout.milliseconds)), true)", logger: logger)
     }
 
     /// Gives the transaction back the session's statement timeout (after an activity).
