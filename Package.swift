@@ -11,6 +11,9 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Orchestrator", targets: ["Orchestrator"]),
+        // For a program of your own with your Swift activities (docs/activities.md).
+        .library(name: "Activities", targets: ["Activities"]),
+        .library(name: "OrchestratorServer", targets: ["OrchestratorServer"]),
         .executable(name: "orchestrator", targets: ["orchestrator"]),
     ],
     dependencies: [

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks (release build) on a private PostgreSQL cluster with stock durability settings
-# (fsync, synchronous_commit on), like shared/peers. Prints RESULT lines; asserts nothing.
+# (fsync, synchronous_commit on). Prints RESULT lines; asserts nothing.
 # Usage: scripts/bench.sh [w1 w1lat w2] ; WORKERS=16 N=2000 to override.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the whole test suite (Swift tests, then the OpenAPI conformance run) against a throwaway PostgreSQL cluster on a free loopback port.
+# Runs the whole test suite (Swift tests, the OpenAPI conformance run, the README walk-through) against a throwaway PostgreSQL cluster on a free loopback port.
 # Installs what is missing, and stops the cluster even when tests fail. Safe to run repeatedly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +22,9 @@ echo "test cluster on 127.0.0.1:$port"
 
 swift build --build-tests
 swift test --skip-build "$@"
-# The HTTP contract: schemathesis against the live server (skipped when a filter selects tests).
+# The HTTP contract: schemathesis against the live server; then the README's "Try it" section run
+# as written against a server started by scripts/run.sh (both skipped when a filter selects tests).
 if [ $# -eq 0 ]; then
     scripts/conformance.sh "$ORCHESTRATOR_TEST_DATABASE_URL"
+    python3 Tests/Walkthrough/readme_walkthrough.py
 fi

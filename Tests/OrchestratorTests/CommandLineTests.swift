@@ -1,5 +1,6 @@
 import Activities
 import Foundation
+import NIOHTTP1
 import Orchestrator
 import PostgresNIO
 import Testing
@@ -150,6 +151,60 @@ import Testing
             #expect(try JSONValue(json: history).arrayValue?.contains { $0["type"] == "dead_letter_retried" } == true)
             let (lateStatus, late) = try await Executable.run(["late", "--late-after", "1s", "--json"], in: folder, environment: env)
             #expect(lateStatus == 0 && (try? JSONValue(json: late).arrayValue) != nil)
+        }
+    }
+
+    @Test func opsCommandsFindTheRunningServerFromAnyFolder() async throws {
+        try #require(Executable.exists)
+        let server = try await APIServerProcess(workflows: [HTTPAPITests.approval], databaseURL: nil)
+        let elsewhere = try Executable.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: elsewhere) }
+        do {
+            let started = try await server.json(.POST, "/v1/workflows", role: "client", ["type": "approval", "input": [:]])
+            let id = try #require(started.json["id"]?.stringValue)
+            // Where the server published itself for this user's other commands.
+            let state = server.folder.appendingPathComponent("state").path
+            let published = try JSONValue(json: String(contentsOfFile: state + "/orchestrator/server.json", encoding: .utf8))
+            #expect(published["url"] == .string("http://127.0.0.1:\(server.port)") && published["embedded_database"] == true)
+
+            let (listed, table) = try await Executable.run(["workflows", "list"], in: elsewhere, environment: ["XDG_STATE_HOME": state])
+            #expect(listed == 0 && table.contains(id) && table.contains("signal approved"), "\(table)")
+            let dataDir = server.folder.appendingPathComponent("data").path
+            let (shown, fields) = try await Executable.run(["workflows", "show", id, "--data-dir", dataDir], in: elsewhere)
+            #expect(shown == 0 && fields.contains("waiting for  signal approved"), "\(fields)")
+            // validate takes the server's workflow files and checks its live instances.
+            let (validated, report) = try await Executable.run(["validate"], in: elsewhere, environment: ["XDG_STATE_HOME": state])
+            #expect(validated == 0 && report.contains("ok  approval") && report.contains("no live instance in 127.0.0.1:"), "\(report)")
+            // No server to be found: the message says how to point at one.
+            let (none, message) = try await Executable.run(["workflows", "list"], in: elsewhere)
+            #expect(none != 0 && message.contains("no database: no server runs") && message.contains("--data-dir"), "\(message)")
+        } catch {
+            await server.stop()
+            throw error
+        }
+        // Stopped, it withdraws what it published.
+        #expect(await server.terminate(within: .seconds(60)))
+        #expect(!FileManager.default.fileExists(atPath: server.folder.appendingPathComponent("state/orchestrator/server.json").path))
+        #expect(!FileManager.default.fileExists(atPath: server.folder.appendingPathComponent("data/server.json").path))
+        await server.stop()
+    }
+
+    @Test func opsCommandsNameValidValuesAndSayWhenThereIsNothingToList() async throws {
+        try #require(Executable.exists)
+        try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
+            let folder = try Executable.temporaryFolder()
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let env = ["DATABASE_URL": harness.databaseURL]
+            let (badStatus, badOutput) = try await Executable.run(["workflows", "list", "--status", "done"], in: folder, environment: env)
+            #expect(badStatus != 0 && badOutput.contains("The value 'done' is invalid for '--status <status>'") && badOutput.contains("dead_lettered"), "\(badOutput)")
+            let (_, workflows) = try await Executable.run(["workflows", "list", "--type", "chain"], in: folder, environment: env)
+            #expect(workflows.trimmingCharacters(in: .whitespacesAndNewlines) == "no workflows of type chain")
+            let (_, letters) = try await Executable.run(["dead-letters", "list"], in: folder, environment: env)
+            #expect(letters.trimmingCharacters(in: .whitespacesAndNewlines) == "no open dead letters")
+            let (_, late) = try await Executable.run(["late"], in: folder, environment: env)
+            #expect(late.trimmingCharacters(in: .whitespacesAndNewlines) == "no late tasks")
+            let (_, help) = try await Executable.run(["late", "--help"], in: folder)
+            #expect(help.contains("--late-after") && !help.contains("--workers") && !help.contains("--activity-limits"), "\(help)")
         }
     }
 

@@ -85,6 +85,69 @@ import Testing
         }
     }
 
+    @Test func aWaitingWorkflowSaysWhatItWaitsForAndAMisspelledSignalIsRefused() async throws {
+        let expiring = """
+            type: expiring
+            start: wait
+            states:
+              wait: {wait_for: [approve, reject], timeout: 1h, on_timeout: done, next: done}
+              done: {succeed: true}
+            """
+        try await TestDatabase.withServer(workflows: [Self.approval, expiring]) { server, _ in
+            let started = try await server.json(.POST, "/v1/workflows", role: "client", ["type": "approval", "input": [:]])
+            let id = try #require(started.json["id"]?.stringValue)
+            #expect(started.json["waiting"] == ["for": "signal", "signals": ["approved"], "until": .null])
+            let read = try await server.request(.GET, "/v1/workflows/\(id)", role: "client")
+            #expect(read.json["waiting"] == ["for": "signal", "signals": ["approved"], "until": .null])
+
+            // A name no wait_for declares would wait in the buffer for ever: refused, with the names that work.
+            let typo = try await server.json(.POST, "/v1/workflows/\(id)/signals/aproved", role: "client", ["payload": [:]])
+            #expect(typo.status == 422 && typo.code == "signal.unknown", "\(typo.text)")
+            #expect(typo.json["detail"]?.stringValue?.contains("it accepts 'approved'") == true, "\(typo.text)")
+            // The data outside `payload`: the error says where it goes.
+            let misplaced = try await server.json(.POST, "/v1/workflows/\(id)/signals/approved", role: "client", ["carrier": "ups"])
+            #expect(misplaced.status == 422 && misplaced.json["detail"]?.stringValue?.contains("goes under payload") == true, "\(misplaced.text)")
+            #expect(try await server.request(.GET, "/v1/workflows/\(id)", role: "client").json["status"] == "waiting")
+
+            let timed = try await server.json(.POST, "/v1/workflows", role: "client", ["type": "expiring", "input": [:]])
+            let waiting = try #require(timed.json["waiting"])
+            #expect(waiting["for"] == "signal" && waiting["signals"] == ["approve", "reject"])
+            let time = ISO8601DateFormatter()
+            time.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            let until = try #require(waiting["until"]?.stringValue.flatMap(time.date(from:)))
+            let created = try #require(timed.json["created_at"]?.stringValue.flatMap(time.date(from:)))
+            #expect(abs(until.timeIntervalSince(created) - 3600) < 1)
+            let listed = try await server.request(.GET, "/v1/workflows?type=expiring", role: "client")
+            #expect(listed.json["items"]?.arrayValue?.first?["waiting"] == waiting)
+        }
+    }
+
+    @Test func errorsNameWhatWouldHaveWorked() async throws {
+        try await TestDatabase.withServer(workflows: [Self.greet, Self.approval]) { server, _ in
+            let forbidden = try await server.json(.POST, "/v1/workflows", role: "monitor", ["type": "greet", "input": [:]])
+            #expect(forbidden.status == 403 && forbidden.json["detail"] == "a monitor key may not do this: it needs a client or ops key")
+            let unknown = try await server.json(.POST, "/v1/workflows", role: "client", ["type": "gret", "input": [:]])
+            #expect(unknown.status == 422 && unknown.json["detail"] == "no workflow type 'gret' is defined; the types are approval, greet")
+            let extra = try await server.json(.POST, "/v1/workflows", role: "client", ["type": "greet", "inputs": [:]])
+            #expect(extra.json["detail"] == "unknown field 'inputs': this body takes 'id', 'input', 'type'")
+
+            // Ids are strings everywhere, history events included.
+            let started = try await server.json(.POST, "/v1/workflows", role: "client", ["type": "greet", "input": [:]])
+            let id = try #require(started.json["id"]?.stringValue)
+            _ = try await server.waitForWorkflow(id) { $0["status"] == "completed" }
+            let events = try await server.request(.GET, "/v1/workflows/\(id)/history", role: "client").json["items"]?.arrayValue ?? []
+            let taskIDs = events.compactMap { $0["data"]?["task_id"] }
+            #expect(!taskIDs.isEmpty && taskIDs.allSatisfy { $0.stringValue != nil }, "\(taskIDs)")
+            let dashboard = try await server.request(.GET, "/v1/dashboard", role: "monitor")
+            #expect(dashboard.json["throughput"]?["workflows_ended_last_hour"] == 1)
+            // One line per request at info: route template, status, duration, correlation id; no key.
+            let requestLine = try #require(server.log.split(separator: "\n").first { $0.contains("http.route=/v1/workflows/{id}/history") })
+            #expect(requestLine.contains("http.method=GET") && requestLine.contains("http.status=200") && requestLine.contains("duration_ms=")
+                && requestLine.contains("correlation_id=") && !requestLine.contains(id), "\(requestLine)")
+            #expect(!server.log.contains(APIServerProcess.secret("client")))
+        }
+    }
+
     @Test func authMatrixCoversEveryRoute() async throws {
         try await TestDatabase.withServer(workflows: [Self.greet]) { server, _ in
             let routes: [(HTTPMethod, String, String?, Set<String>)] = [

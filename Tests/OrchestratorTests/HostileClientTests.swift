@@ -16,6 +16,15 @@ import Testing
           wait: {wait_for: go, next: done}
           done: {succeed: true, output: $.input}
         """
+    /// Waits for `go`, then for one of `a`…`d`: those sent before `go` are buffered.
+    static let twoWaits = """
+        type: two_waits
+        start: first
+        states:
+          first: {wait_for: go, next: second}
+          second: {wait_for: [a, b, c, d], next: done}
+          done: {succeed: true}
+        """
     /// Each turn wraps its last result three levels deeper, for ever.
     static let deepen = """
         type: deepen
@@ -194,8 +203,8 @@ import Testing
     }
 
     @Test func signalsBufferedOnOneWorkflowAreCapped() async throws {
-        try await TestDatabase.withServer(workflows: [Self.echo], arguments: ["--max-buffered-signals", "3"]) { server, _ in
-            let started = try await server.json(.POST, "/v1/workflows", role: "client", ["type": "echo"])
+        try await TestDatabase.withServer(workflows: [Self.twoWaits], arguments: ["--max-buffered-signals", "3"]) { server, _ in
+            let started = try await server.json(.POST, "/v1/workflows", role: "client", ["type": "two_waits"])
             let id = try #require(started.json["id"]?.stringValue)
             _ = try await server.waitForWorkflow(id) { $0["status"] == "waiting" }
             for name in ["a", "b", "c"] {
@@ -210,6 +219,9 @@ import Testing
             // The signal it waits for is consumed at once, never buffered: it still gets through.
             let go = try await server.json(.POST, "/v1/workflows/\(id)/signals/go", role: "client", [:])
             #expect(go.status == 202 && go.json["delivery"] == "consumed")
+            // The next wait takes the oldest buffered one.
+            let done = try await server.waitForWorkflow(id) { $0["status"] == "completed" }
+            #expect(done["context"]?["second"] == ["signal": "a", "payload": [:]])
         }
     }
 

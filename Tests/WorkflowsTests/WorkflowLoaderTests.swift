@@ -41,6 +41,31 @@ import Workflows
             "expected \(state ?? "-")/\(field ?? "-") '\(message)' in \(found)")
     }
 
+    @Test func aMisspelledNameIsOneErrorThatSuggestsTheRightOne() throws {
+        let yaml = """
+            type: typo
+            start: validate
+            signal_roles: {delivery_confirmd: [ops]}
+            states:
+              validate: {task: nop, next: shp}
+              ship: {task: noop, next: wait}
+              wait: {wait_for: delivery_confirmed, next: done}
+              done: {succeed: true}
+            """
+        guard case .failure(let failure) = loader.load(yaml: yaml, file: "typo.yaml") else {
+            Issue.record("a file with a misspelled next was accepted")
+            return
+        }
+        // Not also "unreachable" for every state behind the typo.
+        #expect(failure.errors.map(\.message).sorted() == [
+            "'delivery_confirmd' is not a signal any wait_for waits for (did you mean 'delivery_confirmed'?)",
+            "unknown activity 'nop' (did you mean 'noop'?)",
+            "unknown state 'shp' (did you mean 'ship'?)",
+        ])
+        guard case .failure(let far) = loader.load(yaml: yaml.replacingOccurrences(of: "next: shp", with: "next: elsewhere"), file: "typo.yaml") else { return }
+        #expect(far.errors.contains { $0.message == "unknown state 'elsewhere'; the states are done, ship, validate, wait" })
+    }
+
     @Test func aFileTooLargeIsRefusedAndNoErrorEchoesAWholeFile() throws {
         let huge = "type: huge\nstart: a\nstates:\n  a: {succeed: true}\n# " + String(repeating: "x", count: 300_000) + "\n"
         guard case .failure(let failure) = loader.load(yaml: huge, file: "huge.yaml") else {

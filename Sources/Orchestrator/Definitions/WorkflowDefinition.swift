@@ -44,6 +44,15 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
         self.signalRoles = signalRoles
     }
 
+    /// The signals an instance accepts: every name some `wait_for` state waits for, sorted.
+    public var signalNames: [String] {
+        var names: Set<String> = []
+        for state in states.values {
+            if case .waitFor(let signals, _, _) = state.kind { names.formUnion(signals) }
+        }
+        return names.sorted()
+    }
+
     /// A cron schedule that starts one instance per fire time.
     public struct Schedule: Sendable, Hashable, Codable {
         public var cron: String

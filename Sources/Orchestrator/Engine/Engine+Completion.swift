@@ -64,7 +64,7 @@ extension Engine {
                 }
                 do {
                     _ = try await deliver(name, payload: result["payload"] ?? .emptyObject, idempotencyKey: task.idempotencyKey, to: &workflow, on: connection)
-                } catch let error as OrchestratorError where error.code == .signalBufferFull {
+                } catch let error as OrchestratorError where error.code == .signalBufferFull || error.code == .unknownSignal {
                     logger.warning("signal dropped: \(error.message)", metadata: Self.metadata(task, [:]))
                     return true
                 }
@@ -119,7 +119,7 @@ extension Engine {
                     workflow.status = .deadLettered
                     EngineMetrics.attemptEnded(activity: task.activity, outcome: "dead_lettered")
                     workflow.record(.taskDeadLettered, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, [
-                        "dead_letter_id": .number(Double(deadLetterID)), "error": errorJSON,
+                        "dead_letter_id": .string(String(deadLetterID)), "error": errorJSON,
                     ]))
                     logger.warning("task dead-lettered", metadata: Self.metadata(task, [LogKey.errorCode: "\(error.code)", LogKey.deadLetterID: "\(deadLetterID)"]))
                     // A dead item frees its slot: the map's other items go on.
@@ -159,7 +159,7 @@ extension Engine {
 
     static func taskEventData(_ task: ClaimedTask, _ fields: [String: JSONValue]) -> JSONValue {
         var fields = fields
-        fields["task_id"] = .number(Double(task.id))
+        fields["task_id"] = .string(String(task.id))
         fields["activity"] = .string(task.activity)
         if let itemIndex = task.itemIndex { fields["item_index"] = .number(Double(itemIndex)) }
         return .object(fields)

@@ -14,7 +14,7 @@ extension Engine {
             guard try await store.requeueTask(deadLetter.taskID, now: now, on: connection) else {
                 throw OrchestratorError(.deadLetterResolved, "the task of dead letter \(id) is no longer dead")
             }
-            workflow.record(.deadLetterRetried, state: deadLetter.state, data: ["dead_letter_id": .number(Double(id)), "by": .string(actor)])
+            workflow.record(.deadLetterRetried, state: deadLetter.state, data: ["dead_letter_id": .string(String(id)), "by": .string(actor)])
             if workflow.status == .deadLettered, try await store.openDeadLetterCount(workflowID: workflow.id, on: connection) == 0 {
                 workflow.status = .running
             }
@@ -31,7 +31,7 @@ extension Engine {
             let now = clock.now()
             var workflow = try await lockWorkflow(ofDeadLetter: id, now: now, on: connection)
             let deadLetter = try await resolve(id, as: .discarded, by: actor, now: now, on: connection)
-            workflow.record(.deadLetterDiscarded, state: deadLetter.state, data: ["dead_letter_id": .number(Double(id)), "by": .string(actor)])
+            workflow.record(.deadLetterDiscarded, state: deadLetter.state, data: ["dead_letter_id": .string(String(id)), "by": .string(actor)])
             guard workflow.isActive else {
                 try await store.save(workflow, on: connection)
                 return deadLetter

@@ -27,9 +27,16 @@ extension Engine {
     }
 
     /// Stores a signal for a locked, active instance and, if it waits for that name, consumes it
-    /// and moves on. A repeated `idempotencyKey` for the same signal changes nothing.
+    /// and moves on. A repeated `idempotencyKey` for the same signal changes nothing. A name no
+    /// `wait_for` of the instance's pinned definition declares is refused: it could never be consumed.
     func deliver(_ name: String, payload: JSONValue, idempotencyKey: String?, to workflow: inout LockedWorkflow, on connection: PostgresConnection) async throws -> SignalDelivery {
         let now = workflow.now
+        let machine = try await self.machine(for: workflow, on: connection)
+        let accepted = machine.definition.signalNames
+        guard accepted.contains(name) else {
+            let known = accepted.isEmpty ? "it accepts no signals" : "it accepts \(accepted.map { "'\($0)'" }.joined(separator: ", "))"
+            throw OrchestratorError(.unknownSignal, "a \(workflow.type) never waits for a signal '\(name)': \(known)")
+        }
         let consumedNow = workflow.status == .waiting && workflow.waitingFor.contains(name)
         switch try await store.insertSignal(
             workflowID: workflow.id, name: name, payload: payload, idempotencyKey: idempotencyKey,
@@ -48,7 +55,6 @@ extension Engine {
         else {
             return .buffered
         }
-        let machine = try await self.machine(for: workflow, on: connection)
         try await store.cancelTasks(workflowID: workflow.id, visit: workflow.visit, kind: .timer, now: now, on: connection)
         try await apply(machine.received(oldest, payload: oldestPayload, in: state, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
         return .consumed

@@ -62,7 +62,8 @@ extension Engine {
         }
         try Self.checkDepth(of: request.input, named: "a workflow's input")
         guard let definition = catalog.current(request.type) else {
-            throw OrchestratorError(.unknownWorkflowType, "no workflow type '\(request.type)' is defined")
+            let known = catalog.all.map(\.type).sorted().joined(separator: ", ")
+            throw OrchestratorError(.unknownWorkflowType, "no workflow type '\(request.type)' is defined; the types are \(known.isEmpty ? "(none)" : known)")
         }
         try checkFanOut(of: definition, input: request.input)
         var request = request

@@ -11,7 +11,7 @@ extension Engine {
             // can no longer be retried, so they are closed, on the record.
             for id in try await store.discardDeadLetters(workflowID: workflow.id, by: Self.engineActor, now: workflow.now, on: connection) {
                 workflow.record(.deadLetterDiscarded, state: workflow.state, data: [
-                    "dead_letter_id": .number(Double(id)), "by": .string(Self.engineActor), "reason": "the workflow left the state",
+                    "dead_letter_id": .string(String(id)), "by": .string(Self.engineActor), "reason": "the workflow left the state",
                 ])
             }
         }

@@ -77,7 +77,8 @@ struct LockedWorkflow: Sendable {
     func record(input: JSONValue, createdAt: Date) -> WorkflowRecord {
         WorkflowRecord(
             id: id, type: type, version: version, status: status, state: state, input: input, context: storedContext, output: output,
-            error: error, createdAt: createdAt, updatedAt: now, completedAt: status.isTerminal ? now : nil)
+            error: error, createdAt: createdAt, updatedAt: now, completedAt: status.isTerminal ? now : nil,
+            waiting: WorkflowRecord.Wait(status: status, signals: waitingFor, timerAt: newTasks.last(where: { $0.kind == .timer })?.runAt))
     }
 
     /// True while a transition may still move the instance (dead-lettered map siblings still finish).

@@ -53,11 +53,14 @@ public struct Dashboard: Sendable, Hashable {
         public var heartbeatAt: Date
     }
 
+    /// Work finished in the last minute and hour.
     public struct Throughput: Sendable, Hashable {
+        /// Activity tasks that completed (failed attempts and timers are not counted).
         public var tasksLastMinute: Int
         public var tasksLastHour: Int
-        public var workflowsLastMinute: Int
-        public var workflowsLastHour: Int
+        /// Workflows that ended: completed, failed or cancelled.
+        public var workflowsEndedLastMinute: Int
+        public var workflowsEndedLastHour: Int
     }
 
     public var generatedAt: Date

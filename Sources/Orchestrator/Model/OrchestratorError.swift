@@ -13,6 +13,7 @@ public struct OrchestratorError: Error, Sendable, Hashable, CustomStringConverti
         public static let contextTooDeep = Code("workflow.context_too_deep")
         public static let tooManyItems = Code("workflow.too_many_items")
         public static let signalBufferFull = Code("signal.buffer_full")
+        public static let unknownSignal = Code("signal.unknown")
         public static let unknownWorkflowType = Code("workflow.unknown_type")
         public static let workflowNotFound = Code("workflow.not_found")
         public static let workflowIDConflict = Code("workflow.id_conflict")

@@ -29,6 +29,36 @@ public struct WorkflowRecord: Sendable, Hashable, Codable {
     public var createdAt: Date
     public var updatedAt: Date
     public var completedAt: Date?
+    /// What a `waiting` instance waits for; `nil` otherwise.
+    public var waiting: Wait?
+
+    /// What a `waiting` instance waits for, and until when.
+    public struct Wait: Sendable, Hashable, Codable {
+        public enum Kind: String, Sendable, Hashable, Codable {
+            /// A `wait_for` state: the first of `signals`.
+            case signal
+            /// A `sleep` state.
+            case timer
+            /// A `start_workflow` state waiting for its child.
+            case child
+        }
+        public var kind: Kind
+        public var signals: [String]
+        /// When the wait ends by itself (a `wait_for`'s timeout, a `sleep`'s end); `nil`: never.
+        public var until: Date?
+
+        public init(kind: Kind, signals: [String] = [], until: Date? = nil) {
+            self.kind = kind
+            self.signals = signals
+            self.until = until
+        }
+
+        /// The wait of an instance from what is stored: its `waiting_for` names and its pending timer.
+        public init?(status: WorkflowStatus, signals: [String], timerAt: Date?) {
+            guard status == .waiting else { return nil }
+            self.init(kind: !signals.isEmpty ? .signal : timerAt != nil ? .timer : .child, signals: signals, until: timerAt)
+        }
+    }
 }
 
 /// One entry of a workflow's ordered history.

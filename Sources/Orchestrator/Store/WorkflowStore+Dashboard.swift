@@ -92,9 +92,9 @@ extension WorkflowStore {
                    (SELECT count(*) FROM orchestrator.workflows WHERE completed_at >= \(hour))
             """, logger: logger)
         for try await (tasksMinute, tasksHour, workflowsMinute, workflowsHour) in rows.decode((Int64, Int64, Int64, Int64).self) {
-            return .init(tasksLastMinute: Int(tasksMinute), tasksLastHour: Int(tasksHour), workflowsLastMinute: Int(workflowsMinute), workflowsLastHour: Int(workflowsHour))
+            return .init(tasksLastMinute: Int(tasksMinute), tasksLastHour: Int(tasksHour), workflowsEndedLastMinute: Int(workflowsMinute), workflowsEndedLastHour: Int(workflowsHour))
         }
-        return .init(tasksLastMinute: 0, tasksLastHour: 0, workflowsLastMinute: 0, workflowsLastHour: 0)
+        return .init(tasksLastMinute: 0, tasksLastHour: 0, workflowsEndedLastMinute: 0, workflowsEndedLastHour: 0)
     }
 
     /// Live instances by type and status (terminal ones are history, counted by throughput).

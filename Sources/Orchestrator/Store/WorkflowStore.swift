@@ -188,9 +188,11 @@ public struct WorkflowStore: Sendable {
     public func workflow(_ id: String, on connection: PostgresConnection) async throws -> WorkflowRecord? {
         let rows = try await connection.prepared(HotQuery.ReadWorkflow.self,
             """
-            SELECT id, type, version, status, state, input::text, context::text, output::text, error::text,
-                   created_at, updated_at, completed_at
-            FROM orchestrator.workflows WHERE id = \(id)
+            SELECT w.id, w.type, w.version, w.status, w.state, w.input::text, w.context::text, w.output::text, w.error::text,
+                   w.created_at, w.updated_at, w.completed_at, w.waiting_for,
+                   (SELECT min(t.run_at) FROM orchestrator.tasks t
+                    WHERE t.workflow_id = w.id AND t.visit = w.visit AND t.kind = 'timer' AND t.status = 'ready') AS timer_at
+            FROM orchestrator.workflows w WHERE w.id = \(id)
             """, logger: logger)
         for try await row in rows {
             return try Self.workflowRecord(row)
@@ -198,14 +200,18 @@ public struct WorkflowStore: Sendable {
         return nil
     }
 
+    /// A record from a row of the columns above, ending with `waiting_for` and `timer_at`: the run
+    /// time of the pending timer of the current state (a `wait_for`'s timeout, a `sleep`'s end).
     static func workflowRecord(_ row: PostgresRow) throws -> WorkflowRecord {
-        let (id, type, version, status, state, input, context, output, error, createdAt, updatedAt, completedAt) =
-            try row.decode((String, String, String, String, String?, String, String, String?, String?, Date, Date, Date?).self)
+        let (id, type, version, statusText, state, input, context, output, error, createdAt, updatedAt, completedAt, waitingFor, timerAt) =
+            try row.decode((String, String, String, String, String?, String, String, String?, String?, Date, Date, Date?, [String], Date?).self)
+        let status = WorkflowStatus(rawValue: statusText) ?? .running
         return WorkflowRecord(
-            id: id, type: type, version: version, status: WorkflowStatus(rawValue: status) ?? .running, state: state,
+            id: id, type: type, version: version, status: status, state: state,
             input: try JSONValue(json: input), context: try JSONValue(json: context), output: try output.map { try JSONValue(json: $0) },
             error: try error.map { try JSONDecoder().decode(StateMachine.WorkflowFailure.self, from: Data($0.utf8)) },
-            createdAt: createdAt, updatedAt: updatedAt, completedAt: completedAt)
+            createdAt: createdAt, updatedAt: updatedAt, completedAt: completedAt,
+            waiting: WorkflowRecord.Wait(status: status, signals: waitingFor, timerAt: timerAt))
     }
 
     public func history(_ workflowID: String, on connection: PostgresConnection) async throws -> [EventRecord] {
@@ -242,7 +248,10 @@ public struct WorkflowStore: Sendable {
             """
             WITH page AS (
                 SELECT w.id, w.type, w.version, w.status, w.state, t.input, t.context, t.output, w.error::text AS error,
-                       w.created_at, w.updated_at, w.completed_at, row_number() OVER newest AS n,
+                       w.created_at, w.updated_at, w.completed_at, w.waiting_for,
+                       (SELECT min(k.run_at) FROM orchestrator.tasks k
+                        WHERE k.workflow_id = w.id AND k.visit = w.visit AND k.kind = 'timer' AND k.status = 'ready') AS timer_at,
+                       row_number() OVER newest AS n,
                        sum(octet_length(t.input) + octet_length(t.context) + coalesce(octet_length(t.output), 0)) OVER newest AS running
                 FROM orchestrator.workflows w, LATERAL (SELECT w.input::text AS input, w.context::text AS context, w.output::text AS output) t
                 WHERE (\(type)::text IS NULL OR w.type = \(type)) AND (\(status?.rawValue)::text IS NULL OR w.status = \(status?.rawValue))
@@ -250,7 +259,7 @@ public struct WorkflowStore: Sendable {
                 WINDOW newest AS (ORDER BY w.created_at DESC, w.id DESC ROWS UNBOUNDED PRECEDING)
                 ORDER BY w.created_at DESC, w.id DESC LIMIT \(limit + 1))
             SELECT id, type, version, status, state, input, context, output, error, created_at, updated_at, completed_at,
-                   (SELECT count(*) FROM page) AS fetched
+                   waiting_for, timer_at, (SELECT count(*) FROM page) AS fetched
             FROM page WHERE n <= \(limit) AND (n = 1 OR running <= \(maxBytes))
             ORDER BY n
             """, logger: logger)

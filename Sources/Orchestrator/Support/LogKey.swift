@@ -15,4 +15,8 @@ public enum LogKey {
     public static let limitMaxRunning = "limit.max_running"
     public static let deadLetterID = "dead_letter.id"
     public static let errorCode = "error.code"
+    public static let httpMethod = "http.method"
+    public static let httpRoute = "http.route"
+    public static let httpStatus = "http.status"
+    public static let durationMilliseconds = "duration_ms"
 }

@@ -6,8 +6,8 @@ import Orchestrator
 import PostgresNIO
 import Workflows
 
-/// The peer harness's workloads (shared/peers/README.md) run in-process: W1 "chain3" (three no-op
-/// steps per workflow) and W2 "jobs" (one no-op task per workflow), preloaded, on a fresh database.
+/// The benchmark workloads run in-process: W1 "chain3" (three no-op steps per workflow) and W2
+/// "jobs" (one no-op task per workflow), preloaded, on a fresh database (see `scripts/bench.sh`).
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measure throughput and latency on a fresh database (prints RESULT lines).")

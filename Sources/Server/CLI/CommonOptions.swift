@@ -4,28 +4,28 @@ import Logging
 import Orchestrator
 import Synchronization
 
-/// Settings every command shares; each flag falls back to its environment variable.
+/// Settings every command that loads the workflow files shares; each flag falls back to its
+/// environment variable.
 struct CommonOptions: ParsableArguments {
-    @Option(help: "PostgreSQL URL (env DATABASE_URL), e.g. postgres://user:pass@127.0.0.1:5432/orchestrator")
-    var databaseURL: String?
+    @OptionGroup var location: DatabaseOptions
 
-    @Option(help: "Folder of workflow YAML files (env ORCHESTRATOR_WORKFLOWS_DIR).")
+    @Option(help: "Folder of workflow YAML files (env ORCHESTRATOR_WORKFLOWS_DIR; default ./workflows.d, else the running server's).")
     var workflowsDir: String?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error (env ORCHESTRATOR_LOG_LEVEL).")
     var logLevel: String?
 
-    var environment: [String: String] { ProcessInfo.processInfo.environment }
+    var environment: [String: String] { location.environment }
 
-    var resolvedWorkflowsDir: String {
-        workflowsDir ?? environment["ORCHESTRATOR_WORKFLOWS_DIR"] ?? "./workflows.d"
-    }
+    func database() throws -> DatabaseConfiguration { try location.database() }
 
-    func database() throws -> DatabaseConfiguration {
-        guard let url = databaseURL ?? environment["DATABASE_URL"] else {
-            throw ValidationError("no database: set DATABASE_URL or pass --database-url")
-        }
-        return try DatabaseConfiguration(url: url)
+    /// The workflow files: the given folder; else `./workflows.d`; else (with `discovering`, for
+    /// the commands other than `serve`) those of the running server.
+    func workflowsFolder(discovering: Bool) -> String {
+        if let explicit = workflowsDir ?? environment["ORCHESTRATOR_WORKFLOWS_DIR"] { return explicit }
+        let local = "./workflows.d"
+        if discovering, !FileManager.default.fileExists(atPath: local), let server = location.runningServer { return server.workflowsDir }
+        return local
     }
 
     func makeLogger(label: String) throws -> Logger {

@@ -27,7 +27,10 @@ struct EngineRuntime {
     /// database, so an invalid file stops the process with every error listed.
     typealias Loaded = (registry: ActivityRegistry, environment: ActivityEnvironment, definitions: [WorkflowDefinition])
 
-    static func loadDefinitions(options: CommonOptions) throws -> Loaded {
+    /// `discovering`: without a workflows folder given or in the current folder, use the running
+    /// server's (every command but `serve`).
+    static func loadDefinitions(options: CommonOptions, discovering: Bool) throws -> Loaded {
+        let folder = options.workflowsFolder(discovering: discovering)
         var httpConfiguration = HTTPClient.Configuration()
         httpConfiguration.timeout = .init(connect: .seconds(5), read: .seconds(60))
         httpConfiguration.redirectConfiguration = .disallow
@@ -44,11 +47,11 @@ struct EngineRuntime {
         }
         let registry = OrchestratorCommand.activities(environment)
         do {
-            let definitions = try WorkflowLoader(knownActivities: registry.names).loadDirectory(options.resolvedWorkflowsDir)
+            let definitions = try WorkflowLoader(knownActivities: registry.names).loadDirectory(folder)
             return (registry, environment, definitions)
         } catch {
             try? httpClient.syncShutdown()
-            throw ExitMessage("invalid workflow files in \(options.resolvedWorkflowsDir):\n\(error.errors.map { "  \($0)" }.joined(separator: "\n"))")
+            throw ExitMessage("invalid workflow files in \(folder):\n\(error.errors.map { "  \($0)" }.joined(separator: "\n"))")
         }
     }
 

@@ -6,25 +6,16 @@ import PostgresNIO
 
 /// Options of the ops commands: where the database is, and how to print.
 struct OpsOptions: ParsableArguments {
-    @OptionGroup var common: CommonOptions
+    @OptionGroup var location: DatabaseOptions
 
     @Flag(help: "Print JSON (the HTTP API's shapes) instead of a table.")
     var json = false
 
-    /// Runs `body` with an engine on the configured database, or on the running embedded cluster.
+    /// Runs `body` with an engine on the configured database, or on the running server's embedded one.
     func withEngine<T: Sendable>(_ body: @escaping @Sendable (Engine) async throws -> T) async throws -> T {
         var logger = Logger(label: "orchestrator.ops")
         logger.logLevel = .error
-        let database: DatabaseConfiguration
-        if common.databaseURL != nil || common.environment["DATABASE_URL"] != nil {
-            database = try common.database()
-        } else {
-            let folder = URL(fileURLWithPath: common.environment["ORCHESTRATOR_DATA_DIR"] ?? "./data")
-            guard let running = EmbeddedPostgres(folder: folder, logger: logger).runningConfiguration() else {
-                throw ExitMessage("no database: set DATABASE_URL, or start the server (scripts/run.sh) so its embedded database runs")
-            }
-            database = running
-        }
+        let database = try location.database()
         let client = PostgresClient(configuration: database.clientConfiguration(maximumConnections: 2), backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
@@ -42,8 +33,13 @@ struct OpsOptions: ParsableArguments {
         print(json ? value.jsonText : table())
     }
 
+    /// A list as JSON, a table, or `empty` (a sentence saying so) when there is nothing to list.
+    func emit(list value: JSONValue, header: [String], rows: [[String]], empty: String) {
+        print(json ? value.jsonText : rows.isEmpty ? empty : table(header, rows))
+    }
+
     /// Who resolves a dead letter from the command line.
-    var actor: String { "cli:\(common.environment["USER"] ?? "unknown")" }
+    var actor: String { "cli:\(location.environment["USER"] ?? "unknown")" }
 }
 
 /// Left-aligned columns.
@@ -56,6 +52,17 @@ func table(_ header: [String], _ rows: [[String]]) -> String {
     return ([line(header)] + rows.map(line)).joined(separator: "\n")
 }
 
+/// "signal delivery_confirmed until 2026-…", "timer until …", "child", or "-".
+func waitingFor(_ record: WorkflowRecord) -> String {
+    guard let wait = record.waiting else { return "-" }
+    let what = wait.kind == .signal ? "signal \(wait.signals.joined(separator: " or "))" : wait.kind.rawValue
+    return what + (wait.until.map { " until \(short($0))" } ?? "")
+}
+
+/// The values an enum option accepts, listed by ArgumentParser when a value is wrong.
+extension WorkflowStatus: ExpressibleByArgument {}
+extension DeadLetterRecord.Status: ExpressibleByArgument {}
+
 func short(_ date: Date?) -> String {
     date.map { Representation.timestamp.format($0) } ?? "-"
 }
@@ -67,19 +74,16 @@ struct WorkflowsCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         @OptionGroup var options: OpsOptions
         @Option(help: "Only this type.") var type: String?
-        @Option(help: "Only this status.") var status: String?
+        @Option(help: "Only this status.") var status: WorkflowStatus?
         @Option(help: "How many, newest first.") var limit = 50
 
         func run() async throws {
-            let status = try status.map { text in
-                guard let status = WorkflowStatus(rawValue: text) else { throw ValidationError("unknown status '\(text)'") }
-                return status
-            }
-            let (type, limit) = (type, limit)
+            let (type, status, limit) = (type, status, limit)
             let records = try await options.withEngine { try await $0.workflows(type: type, status: status, limit: limit).records }
-            options.emit(.array(records.map(Representation.workflow)), table: table(
-                ["ID", "TYPE", "STATUS", "STATE", "CREATED", "UPDATED"],
-                records.map { [$0.id, $0.type, $0.status.rawValue, $0.state ?? "-", short($0.createdAt), short($0.updatedAt)] }))
+            options.emit(
+                list: .array(records.map(Representation.workflow)), header: ["ID", "TYPE", "STATUS", "STATE", "WAITING FOR", "CREATED", "UPDATED"],
+                rows: records.map { [$0.id, $0.type, $0.status.rawValue, $0.state ?? "-", waitingFor($0), short($0.createdAt), short($0.updatedAt)] },
+                empty: "no workflows" + (type.map { " of type \($0)" } ?? "") + (status.map { " with status \($0.rawValue)" } ?? ""))
         }
     }
 
@@ -93,7 +97,7 @@ struct WorkflowsCommand: AsyncParsableCommand {
             let value = Representation.workflow(record)
             options.emit(value, table: table(["FIELD", "VALUE"], [
                 ["id", record.id], ["type", "\(record.type) @ \(record.version)"], ["status", record.status.rawValue],
-                ["state", record.state ?? "-"], ["error", record.error.map { "\($0.code): \($0.message)" } ?? "-"],
+                ["state", record.state ?? "-"], ["waiting for", waitingFor(record)], ["error", record.error.map { "\($0.code): \($0.message)" } ?? "-"],
                 ["created", short(record.createdAt)], ["updated", short(record.updatedAt)], ["completed", short(record.completedAt)],
                 ["input", record.input.jsonText], ["output", record.output?.jsonText ?? "-"],
             ]))
@@ -110,9 +114,10 @@ struct WorkflowsCommand: AsyncParsableCommand {
                 _ = try await engine.workflow(id)
                 return try await engine.history(id)
             }
-            options.emit(.array(events.map(Representation.event)), table: table(
-                ["SEQ", "AT", "TYPE", "STATE", "ATTEMPT", "DATA"],
-                events.map { ["\($0.seq)", short($0.at), $0.type.rawValue, $0.state ?? "-", $0.attempt.map(String.init) ?? "-", String(($0.data?.jsonText ?? "").prefix(80))] }))
+            options.emit(
+                list: .array(events.map(Representation.event)), header: ["SEQ", "AT", "TYPE", "STATE", "ATTEMPT", "DATA"],
+                rows: events.map { ["\($0.seq)", short($0.at), $0.type.rawValue, $0.state ?? "-", $0.attempt.map(String.init) ?? "-", String(($0.data?.jsonText ?? "").prefix(80))] },
+                empty: "no events")
         }
     }
 }
@@ -123,20 +128,21 @@ struct DeadLettersCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         @OptionGroup var options: OpsOptions
-        @Option(help: "open, retried or discarded.") var status = "open"
-        @Option var workflowType: String?
-        @Option var activity: String?
-        @Option var errorCode: String?
-        @Option var limit = 50
+        @Option(help: "Only this status.") var status: DeadLetterRecord.Status = .open
+        @Option(help: "Only dead letters of workflows of this type.") var workflowType: String?
+        @Option(help: "Only this activity's.") var activity: String?
+        @Option(help: "Only those whose last error has this code.") var errorCode: String?
+        @Option(help: "How many, newest first.") var limit = 50
 
         func run() async throws {
-            guard let status = DeadLetterRecord.Status(rawValue: status) else { throw ValidationError("status must be open, retried or discarded") }
             let filter = DeadLetterFilter(workflowType: workflowType, activity: activity, errorCode: errorCode, status: status)
             let limit = limit
             let letters = try await options.withEngine { try await $0.deadLetters(filter, limit: limit) }
-            options.emit(.array(letters.map(Representation.deadLetter)), table: table(
-                ["ID", "WORKFLOW", "TYPE", "STATE", "ACTIVITY", "ERROR", "ATTEMPTS", "STATUS", "CREATED"],
-                letters.map { ["\($0.id)", $0.workflowID, $0.workflowType, $0.state, $0.activity, $0.errorCode, "\($0.attempts.count)", $0.status.rawValue, short($0.createdAt)] }))
+            options.emit(
+                list: .array(letters.map(Representation.deadLetter)),
+                header: ["ID", "WORKFLOW", "TYPE", "STATE", "ACTIVITY", "ERROR", "ATTEMPTS", "STATUS", "CREATED"],
+                rows: letters.map { ["\($0.id)", $0.workflowID, $0.workflowType, $0.state, $0.activity, $0.errorCode, "\($0.attempts.count)", $0.status.rawValue, short($0.createdAt)] },
+                empty: "no \(status.rawValue) dead letters" + ([workflowType, activity, errorCode].allSatisfy { $0 == nil } ? "" : " match"))
         }
     }
 
@@ -192,13 +198,16 @@ struct DeadLettersCommand: AsyncParsableCommand {
 struct LateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "late", abstract: "Late tasks: not started in time, running too long, or lease expired.")
     @OptionGroup var options: OpsOptions
-    @OptionGroup var engineOptions: EngineOptions
+    @Option(help: "A ready task not started within this is late, e.g. 60s (env ORCHESTRATOR_LATE_AFTER; a workflow file's late_after wins).")
+    var lateAfter: String?
 
     func run() async throws {
-        let lateAfter = try engineOptions.parsedLateAfter()
+        let lateAfter = try EngineOptions.duration(
+            lateAfter ?? options.location.environment["ORCHESTRATOR_LATE_AFTER"], named: "late-after", default: .seconds(60))
         let dashboard = try await options.withEngine { try await $0.dashboard(lateAfter: lateAfter) }
-        options.emit(Representation.dashboard(dashboard)["late_tasks"] ?? [], table: table(
-            ["TASK", "WORKFLOW", "TYPE", "STATE", "ACTIVITY", "REASON", "LATE BY"],
-            dashboard.lateTasks.map { ["\($0.taskID)", $0.workflowID, $0.workflowType, $0.state, $0.activity, $0.reason.rawValue, String(format: "%.1fs", $0.lateBySeconds)] }))
+        options.emit(
+            list: Representation.dashboard(dashboard)["late_tasks"] ?? [], header: ["TASK", "WORKFLOW", "TYPE", "STATE", "ACTIVITY", "REASON", "LATE BY"],
+            rows: dashboard.lateTasks.map { ["\($0.taskID)", $0.workflowID, $0.workflowType, $0.state, $0.activity, $0.reason.rawValue, String(format: "%.1fs", $0.lateBySeconds)] },
+            empty: "no late tasks")
     }
 }

@@ -26,9 +26,6 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Largest request body in bytes (env ORCHESTRATOR_BODY_LIMIT).")
     var bodyLimit: Int?
 
-    @Option(help: "Folder for the embedded database and dev keys (env ORCHESTRATOR_DATA_DIR).")
-    var dataDir: String?
-
     func run() async throws {
         let logger = try options.makeLogger(label: "orchestrator")
         let environment = options.environment
@@ -44,9 +41,9 @@ struct ServeCommand: AsyncParsableCommand {
             return value
         } ?? (1 << 20)
         let edge = try edgeOptions.limits(environment: environment)
-        let dataFolder = URL(fileURLWithPath: dataDir ?? environment["ORCHESTRATOR_DATA_DIR"] ?? "./data")
+        let dataFolder = options.location.dataFolder.standardizedFileURL
         let (keyring, generated) = try loadKeys(dataFolder: dataFolder)
-        let loaded = try EngineRuntime.loadDefinitions(options: options)
+        let loaded = try EngineRuntime.loadDefinitions(options: options, discovering: false)
         do {
             try await serve(loaded: loaded, keyring: keyring, generatedKeys: generated, host: host, port: port, bodyLimit: bodyLimit, edge: edge, dataFolder: dataFolder, logger: logger)
         } catch {
@@ -65,7 +62,7 @@ struct ServeCommand: AsyncParsableCommand {
 
         var embedded: EmbeddedPostgres?
         let database: DatabaseConfiguration
-        if options.databaseURL != nil || environment["DATABASE_URL"] != nil {
+        if options.location.explicitDatabaseURL != nil {
             database = try options.database()
         } else {
             embedded = EmbeddedPostgres(folder: dataFolder, logger: logger)
@@ -74,16 +71,36 @@ struct ServeCommand: AsyncParsableCommand {
         defer { embedded?.stop() }
 
         let runtime = try EngineRuntime.make(loaded: loaded, engineOptions: engineOptions, database: database, logger: logger)
+        let workflowsFolder = URL(fileURLWithPath: options.workflowsFolder(discovering: false)).standardizedFileURL.path
+        let banner = ServeBanner(
+            host: host, port: port,
+            database: embedded != nil ? "embedded PostgreSQL in \(dataFolder.appendingPathComponent("postgres").path)" : "\(database.host):\(database.port)/\(database.database)",
+            workflowTypes: runtime.definitions.map(\.type), workflowsFolder: workflowsFolder,
+            devKeys: generated ? (keyring, dataFolder.appendingPathComponent("dev-api-keys").path) : nil,
+            commandLine: ServeBanner.commandLine(environment: environment))
         let probe = DatabaseProbe(database: database, logger: logger)
-        var services: [any Service] = [
-            probe, Scheduler(engine: runtime.engine), Rescuer(engine: runtime.engine),
-            try APIServer.application(
-                engine: runtime.engine, settings: .init(
-                    host: host, port: port, keyring: keyring, bodyLimit: bodyLimit, edge: edge, probe: probe, commerce: runtime.commerce),
-                logger: logger),
-        ]
+        let discovery = ServerDiscovery(
+            pid: getpid(), url: "", dataDir: dataFolder.path, workflowsDir: workflowsFolder, embeddedDatabase: embedded != nil)
+        let application = try APIServer.application(
+            engine: runtime.engine, settings: .init(
+                host: host, port: port, keyring: keyring, bodyLimit: bodyLimit, edge: edge, probe: probe,
+                commerce: runtime.commerce),
+            logger: logger,
+            onListening: { port in
+                var banner = banner
+                banner.port = port
+                var published = discovery
+                published.url = banner.baseURL
+                do {
+                    try published.publish(environment: environment)
+                } catch {
+                    logger.warning("could not write the discovery file", metadata: [LogKey.error: "\(error)"])
+                }
+                FileHandle.standardOutput.write(Data((banner.text + "\n").utf8))
+            })
+        defer { discovery.withdraw(environment: environment) }
+        var services: [any Service] = [probe, Scheduler(engine: runtime.engine), Rescuer(engine: runtime.engine), application]
         if workers > 0 { services.append(runtime.worker(concurrency: workers)) }
-        printBanner(host: host, port: port, keyring: keyring, generated: generated, embedded: embedded != nil, dataFolder: dataFolder, runtime: runtime)
         try await runtime.run(services)
     }
 
@@ -107,26 +124,5 @@ struct ServeCommand: AsyncParsableCommand {
         try keyring.serialized.write(to: file, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file.path)
         return (keyring, true)
-    }
-
-    func printBanner(host: String, port: Int, keyring: APIKeyring, generated: Bool, embedded: Bool, dataFolder: URL, runtime: EngineRuntime) {
-        var lines = ["", "Orchestrator serving on http://\(host):\(port)"]
-        lines.append(embedded ? "  database: embedded PostgreSQL in \(dataFolder.path)/postgres" : "  database: \(runtime.database.host):\(runtime.database.port)/\(runtime.database.database)")
-        lines.append("  workflows: \(runtime.definitions.map(\.type).sorted().joined(separator: ", "))")
-        if generated {
-            lines.append("  dev API keys (kept in \(dataFolder.path)/dev-api-keys; set ORCHESTRATOR_API_KEYS in production):")
-            for key in keyring.keys { lines.append("    \(key.role.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(key.secret)") }
-            if let client = keyring.keys.first(where: { $0.role == .client }), let sample = runtime.definitions.first(where: { $0.type == "order_fulfillment" }) ?? runtime.definitions.first {
-                lines.append("  try it:")
-                lines.append("    curl -s -X POST http://\(host):\(port)/v1/workflows -H 'Authorization: Bearer \(client.secret)' -H 'Content-Type: application/json' \\")
-                lines.append("      -d '{\"type\": \"\(sample.type)\", \"input\": \(Self.sampleInput(for: sample.type).jsonText)}'")
-            }
-        }
-        lines.append("")
-        FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
-    }
-
-    static func sampleInput(for type: String) -> JSONValue {
-        type == "order_fulfillment" ? ["order_id": "A-1001", "lines": [["sku": "tea", "quantity": 2]]] : .emptyObject
     }
 }

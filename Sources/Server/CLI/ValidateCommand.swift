@@ -1,6 +1,7 @@
 import Activities
 import ArgumentParser
 import AsyncHTTPClient
+import Logging
 import Orchestrator
 import PostgresNIO
 import Workflows
@@ -16,18 +17,25 @@ struct ValidateCommand: AsyncParsableCommand {
         let logger = try options.makeLogger(label: "orchestrator.validate")
         let definitions: [WorkflowDefinition]
         do {
-            let loaded = try EngineRuntime.loadDefinitions(options: options)
+            let loaded = try EngineRuntime.loadDefinitions(options: options, discovering: true)
             try await loaded.environment.httpClient.shutdown()
             definitions = loaded.definitions
         } catch let error as ExitMessage {
             print(error)
             throw ExitCode.failure
         }
+        print("workflow files in \(options.workflowsFolder(discovering: true)):")
         for definition in definitions.sorted(by: { $0.type < $1.type }) {
             print("ok  \(definition.type)  version \(definition.version)  \(definition.states.count) states")
         }
-        guard options.databaseURL != nil || options.environment["DATABASE_URL"] != nil else { return }
-        let client = PostgresClient(configuration: try options.database().clientConfiguration(maximumConnections: 2), backgroundLogger: logger)
+        let database: DatabaseConfiguration
+        do {
+            database = try options.database()
+        } catch let error as ExitMessage {
+            print("live instances not checked: \(error)")
+            return
+        }
+        let client = PostgresClient(configuration: database.clientConfiguration(maximumConnections: 2), backgroundLogger: logger)
         let stranded = try await withThrowingTaskGroup(of: [StrandedInstance].self) { group in
             group.addTask { await client.run(); return [] }
             defer { group.cancelAll() }
@@ -38,7 +46,7 @@ struct ValidateCommand: AsyncParsableCommand {
         for instance in stranded {
             print("warning: workflow \(instance.id) (\(instance.type)) is \(instance.status) in state '\(instance.state)', which the new file no longer has; it finishes on its pinned version \(instance.version)")
         }
-        if stranded.isEmpty { print("no live instance sits in a state the files no longer have") }
+        if stranded.isEmpty { print("no live instance in \(database.host):\(database.port)/\(database.database) sits in a state the files no longer have") }
     }
 }
 
@@ -67,5 +75,3 @@ struct StrandedInstance {
         return stranded
     }
 }
-
-import Logging

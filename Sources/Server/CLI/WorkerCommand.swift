@@ -15,7 +15,7 @@ struct WorkerCommand: AsyncParsableCommand {
         guard workers > 0 else { throw ValidationError("a worker process needs --workers of at least 1") }
         let database = try options.database()
         let runtime = try EngineRuntime.make(
-            loaded: try EngineRuntime.loadDefinitions(options: options), engineOptions: engineOptions, database: database, logger: logger)
+            loaded: try EngineRuntime.loadDefinitions(options: options, discovering: true), engineOptions: engineOptions, database: database, logger: logger)
         try await runtime.run([runtime.worker(concurrency: workers)])
     }
 }

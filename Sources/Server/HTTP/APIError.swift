@@ -24,7 +24,7 @@ struct APIError: HTTPResponseError {
             switch error.code {
             case .workflowNotFound, .deadLetterNotFound: .notFound
             case .workflowIDConflict, .idempotencyKeyReused, .deadLetterResolved, .workflowNotActive, .signalBufferFull: .conflict
-            case .unknownWorkflowType, .invalidInput, .invalidJSON, .inputTooDeep, .tooManyItems: .unprocessableContent
+            case .unknownWorkflowType, .unknownSignal, .invalidInput, .invalidJSON, .inputTooDeep, .tooManyItems: .unprocessableContent
             default: .internalServerError
             }
         self.init(status, error.code.rawValue, status == .internalServerError ? "internal error" : error.message)

@@ -19,7 +19,7 @@ struct Endpoint: Sendable {
     }
 }
 
-/// Builds the HTTP application: the routes of DESIGN.md's table behind their roles.
+/// Builds the HTTP application: the routes of `openapi.yaml` behind their roles.
 enum APIServer {
     struct Settings: Sendable {
         var host: String
@@ -33,6 +33,7 @@ enum APIServer {
 
     static func router(engine: Engine, settings: Settings) throws -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
+        router.add(middleware: RequestLogMiddleware())
         router.add(middleware: HTTPMetricsMiddleware())
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: CorrelationMiddleware(bodyLimit: settings.bodyLimit, probe: settings.probe))
@@ -78,7 +79,10 @@ enum APIServer {
         return router
     }
 
-    static func application(engine: Engine, settings: Settings, logger: Logger) throws -> some ApplicationProtocol {
+    /// The application; `onListening` runs once the listener is bound, with its port.
+    static func application(
+        engine: Engine, settings: Settings, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws -> some ApplicationProtocol {
         let edge = settings.edge
         return Application(
             router: try router(engine: engine, settings: settings),
@@ -88,6 +92,7 @@ enum APIServer {
             configuration: .init(
                 address: .hostname(settings.host, port: settings.port), serverName: "orchestrator",
                 availableConnectionsDelegate: .maximum(edge.maxConnections, logger: logger)),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? settings.port) },
             logger: logger)
     }
 }

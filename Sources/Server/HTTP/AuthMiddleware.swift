@@ -17,7 +17,8 @@ struct AuthMiddleware: RouterMiddleware {
             throw Self.unauthorized("unknown API key")
         }
         guard roles.contains(key.role) else {
-            throw APIError(.forbidden, "auth.forbidden", "a \(key.role.rawValue) key may not do this")
+            let needed = Role.allCases.filter(roles.contains).map(\.rawValue).joined(separator: " or ")
+            throw APIError(.forbidden, "auth.forbidden", "a \(key.role.rawValue) key may not do this: it needs a \(needed) key")
         }
         var context = context
         context.key = key

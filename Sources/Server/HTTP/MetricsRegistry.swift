@@ -28,10 +28,10 @@ final class MetricsRegistry: Sendable {
         setGauges("orchestrator_queue_ready_tasks", queues.map { ([("activity", $0.activity)], Double($0.ready)) })
         setGauges("orchestrator_queue_running_tasks", queues.map { ([("activity", $0.activity)], Double($0.running)) })
         setGauges("orchestrator_queue_oldest_ready_age_seconds", queues.map { ([("activity", $0.activity)], $0.oldestReadyAgeSeconds ?? 0) })
-        setGauges("orchestrator_dead_letters_open_total", [([], Double(dashboard.openDeadLetters))])
         let lateByReason = Dictionary(grouping: dashboard.lateTasks, by: \.reason.rawValue)
         setGauges("orchestrator_late_tasks", ["not_started", "running_past_timeout", "lease_expired"].map { ([("reason", $0)], Double(lateByReason[$0]?.count ?? 0)) })
         setGauges("orchestrator_dead_letters_open", dashboard.deadLetterGroups.map { ([("activity", $0.activity), ("error_code", $0.errorCode)], Double($0.open)) })
+        setGauges("orchestrator_dead_letters_open_total", [([], Double(dashboard.openDeadLetters))])  // deprecated
         setGauges("orchestrator_workflows_active", dashboard.activeWorkflows.map { ([("type", $0.type), ("status", $0.status)], Double($0.count)) })
         setGauges("orchestrator_workers_live", [([], Double(dashboard.workers.count))])
         return registry.emitToString()
@@ -65,7 +65,7 @@ final class MetricsRegistry: Sendable {
         "orchestrator_queue_oldest_ready_age_seconds": "Age of the oldest due task not yet started, by activity.",
         "orchestrator_late_tasks": "Late tasks by reason.",
         "orchestrator_dead_letters_open": "Open dead letters by activity and error code.",
-        "orchestrator_dead_letters_open_total": "Open dead letters.",
+        "orchestrator_dead_letters_open_total": "Deprecated (removed in the next release; a gauge, not a counter): open dead letters; use sum(orchestrator_dead_letters_open).",
         "orchestrator_workflows_active": "Live workflows by type and status.",
         "orchestrator_workers_live": "Workers with a recent heartbeat.",
     ]

@@ -1,7 +1,7 @@
 import Foundation
 import Orchestrator
 
-/// The JSON names an outside client relies on (DESIGN.md), in one place.
+/// The JSON names an outside client relies on (`openapi.yaml`), in one place.
 enum Representation {
     static let timestamp = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 
@@ -23,7 +23,12 @@ enum Representation {
             "created_at": time(record.createdAt),
             "updated_at": time(record.updatedAt),
             "completed_at": time(record.completedAt),
+            "waiting": record.waiting.map(wait) ?? .null,
         ]
+    }
+
+    static func wait(_ wait: WorkflowRecord.Wait) -> JSONValue {
+        ["for": .string(wait.kind.rawValue), "signals": .array(wait.signals.map(JSONValue.string)), "until": time(wait.until)]
     }
 
     static func event(_ event: EventRecord) -> JSONValue {
@@ -33,8 +38,18 @@ enum Representation {
             "state": event.state.map(JSONValue.string) ?? .null,
             "attempt": event.attempt.map { .number(Double($0)) } ?? .null,
             "at": time(event.at),
-            "data": event.data ?? .null,
+            "data": event.data.map(idsAsStrings) ?? .null,
         ]
+    }
+
+    /// Ids are strings in every answer; events written by earlier releases stored `task_id` and
+    /// `dead_letter_id` as numbers.
+    static func idsAsStrings(_ data: JSONValue) -> JSONValue {
+        var data = data
+        for key in ["task_id", "dead_letter_id"] {
+            if let number = data[key]?.numberValue { data[key] = .string(String(Int64(number))) }
+        }
+        return data
     }
 
     static func deadLetter(_ letter: DeadLetterRecord) -> JSONValue {
@@ -102,8 +117,11 @@ enum Representation {
             "throughput": [
                 "tasks_last_minute": .number(Double(dashboard.throughput.tasksLastMinute)),
                 "tasks_last_hour": .number(Double(dashboard.throughput.tasksLastHour)),
-                "workflows_last_minute": .number(Double(dashboard.throughput.workflowsLastMinute)),
-                "workflows_last_hour": .number(Double(dashboard.throughput.workflowsLastHour)),
+                "workflows_ended_last_minute": .number(Double(dashboard.throughput.workflowsEndedLastMinute)),
+                "workflows_ended_last_hour": .number(Double(dashboard.throughput.workflowsEndedLastHour)),
+                // Deprecated names of the two above, kept for one release.
+                "workflows_last_minute": .number(Double(dashboard.throughput.workflowsEndedLastMinute)),
+                "workflows_last_hour": .number(Double(dashboard.throughput.workflowsEndedLastHour)),
             ],
             "workflows": .object(dashboard.workflowsByStatus.mapValues { .number(Double($0)) }),
         ]

@@ -107,10 +107,12 @@ enum Cursor {
 }
 
 extension Dictionary where Key == String, Value == JSONValue {
-    /// Rejects fields outside `allowed`.
-    func onlyFields(_ allowed: Set<String>) throws -> Self {
+    /// This object, if it has no field but `allowed`; else 422 naming the field, the fields there
+    /// are, and `hint` (how the body is shaped).
+    func onlyFields(_ allowed: Set<String>, hint: String? = nil) throws -> Self {
         if let unknown = keys.sorted().first(where: { !allowed.contains($0) }) {
-            throw APIError(.unprocessableContent, "request.invalid", "unknown field '\(unknown)'")
+            let fields = allowed.sorted().map { "'\($0)'" }.joined(separator: ", ")
+            throw APIError(.unprocessableContent, "request.invalid", "unknown field '\(unknown)': this body takes \(fields)" + (hint.map { "; \($0)" } ?? ""))
         }
         return self
     }

@@ -71,7 +71,7 @@ struct WorkflowRoutes {
         var request = request
         let id = try context.path("id")
         let name = try context.path("name")
-        let body = try await request.jsonObject(context: context, allowEmpty: true).onlyFields(["payload"])
+        let body = try await request.jsonObject(context: context, allowEmpty: true).onlyFields(["payload"], hint: "a signal's data goes under payload, e.g. {\"payload\": {...}}")
         let workflow = try await engine.workflow(id)
         if let roles = engine.definition(workflow.type)?.signalRoles?[name], let role = context.key?.role, !roles.contains(role.rawValue) {
             throw APIError(.forbidden, "auth.forbidden", "the \(name) signal of a \(workflow.type) needs the \(roles.joined(separator: " or ")) role")

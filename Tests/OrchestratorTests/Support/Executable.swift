@@ -20,10 +20,14 @@ enum Executable {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        // Not the package root: a developer's ./data or ./workflows.d there must not be found.
+        process.currentDirectoryURL = folder
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "DATABASE_URL")
         // The test doubles the `http` activity calls listen on loopback, which is refused unless listed.
         env["ORCHESTRATOR_HTTP_ALLOW"] = "127.0.0.1"
+        // A server publishes where it runs for the user's other commands (`ServerDiscovery`): not the tester's.
+        env["XDG_STATE_HOME"] = folder.appendingPathComponent("state").path
         for (key, value) in environment { env[key] = value }
         process.environment = env
         let output = folder.appendingPathComponent("output-\(UUID().uuidString).log")
