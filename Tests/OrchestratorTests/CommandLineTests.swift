@@ -208,6 +208,32 @@ import Testing
         }
     }
 
+    @Test func deadLetterCommandsGroupCountThenResolveEveryOneAFilterMatchesWithAReason() async throws {
+        try #require(Executable.exists)
+        try await TestDatabase.withHarness(workflows: [ExecutionTests.flaky]) { harness in
+            for n in 1...3 { _ = try await harness.start("flaky", input: ["fail": "card_declined", "retryable": false, "n": .number(Double(n))]) }
+            try await harness.drain()
+            let folder = try Executable.temporaryFolder()
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let env = ["DATABASE_URL": harness.databaseURL, "USER": "dora"]
+            let (_, listed) = try await Executable.run(["dead-letters", "groups", "--json"], in: folder, environment: env)
+            let group = try #require(try JSONValue(json: listed).arrayValue?.first)
+            #expect(group["count"] == 3 && group["message_pattern"] == "scripted failure #", "\(listed)")
+            let fingerprint = try #require(group["fingerprint"]?.stringValue)
+
+            let (unsure, refusal) = try await Executable.run(["dead-letters", "discard", "--fingerprint", fingerprint], in: folder, environment: env)
+            #expect(unsure != 0 && refusal.contains("--reason is required"), "\(refusal)")
+            let (_, dry) = try await Executable.run(["dead-letters", "discard", "--fingerprint", fingerprint, "--dry-run"], in: folder, environment: env)
+            #expect(dry.contains("3 open dead letters match"), "\(dry)")
+            #expect(try await harness.engine.deadLetters(.init(status: .open)).count == 3)
+            let (status, done) = try await Executable.run(
+                ["dead-letters", "discard", "--fingerprint", fingerprint, "--reason", "orders cancelled by the shop", "--batch", "2"], in: folder, environment: env)
+            #expect(status == 0 && done.contains("discard: 2 resolved") && done.contains("discard: 3 resolved, 0 failed, 0 left"), "\(done)")
+            let discarded = try await harness.engine.deadLetters(.init(status: .discarded))
+            #expect(discarded.count == 3 && discarded.allSatisfy { $0.resolvedBy == "cli:dora" && $0.resolutionReason == "orders cancelled by the shop" })
+        }
+    }
+
     @Test func limitsCommandsSetListAndRemoveTheSharedLimits() async throws {
         try #require(Executable.exists)
         try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in

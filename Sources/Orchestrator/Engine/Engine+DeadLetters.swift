@@ -2,19 +2,29 @@ import Foundation
 import PostgresNIO
 
 extension Engine {
-    /// Runs a dead-lettered task again with fresh attempts; the instance resumes. Once per dead letter.
-    public func retryDeadLetter(_ id: Int64, by actor: String) async throws -> DeadLetterRecord {
-        try await transaction { connection in
+    /// Runs a dead-lettered task again with fresh attempts and the same idempotency key; the
+    /// instance resumes. Once per dead letter. `inputPatch` (a JSON Merge Patch object) changes
+    /// the task's input first, e.g. to correct a value that made it fail.
+    public func retryDeadLetter(_ id: Int64, by actor: String, reason: String? = nil, inputPatch: JSONValue? = nil) async throws -> DeadLetterRecord {
+        if let inputPatch {
+            guard case .object = inputPatch else { throw OrchestratorError(.invalidInput, "an input patch must be a JSON object (RFC 7396)") }
+            try Self.checkDepth(of: inputPatch, named: "an input patch")
+        }
+        return try await transaction { connection in
             let now = clock.now()
             var workflow = try await lockWorkflow(ofDeadLetter: id, now: now, on: connection)
-            let deadLetter = try await resolve(id, as: .retried, by: actor, now: now, on: connection)
+            let deadLetter = try await resolve(id, as: .retried, by: actor, reason: reason, now: now, on: connection)
             guard workflow.isActive else {
                 throw OrchestratorError(.workflowNotActive, "workflow '\(workflow.id)' is already \(workflow.status.rawValue): its task cannot run again; discard dead letter \(id) instead")
             }
-            guard try await store.requeueTask(deadLetter.taskID, now: now, on: connection) else {
+            var input: JSONValue?
+            if let inputPatch, let current = try await store.taskInput(deadLetter.taskID, on: connection) {
+                input = current.merging(patch: inputPatch)
+            }
+            guard try await store.requeueTask(deadLetter.taskID, input: input, now: now, on: connection) else {
                 throw OrchestratorError(.deadLetterResolved, "the task of dead letter \(id) is no longer dead")
             }
-            workflow.record(.deadLetterRetried, state: deadLetter.state, data: ["dead_letter_id": .string(String(id)), "by": .string(actor)])
+            workflow.record(.deadLetterRetried, state: deadLetter.state, data: Self.resolutionData(id, by: actor, reason: reason, inputPatch: inputPatch))
             if workflow.status == .deadLettered, try await store.openDeadLetterCount(workflowID: workflow.id, on: connection) == 0 {
                 workflow.status = .running
             }
@@ -26,12 +36,12 @@ extension Engine {
 
     /// Gives up on a dead-lettered task: the instance takes its `on_discard` path, or fails with the
     /// task's error code. Once per dead letter; on an instance that has ended, only closes the row.
-    public func discardDeadLetter(_ id: Int64, by actor: String) async throws -> DeadLetterRecord {
+    public func discardDeadLetter(_ id: Int64, by actor: String, reason: String? = nil) async throws -> DeadLetterRecord {
         try await transaction { connection in
             let now = clock.now()
             var workflow = try await lockWorkflow(ofDeadLetter: id, now: now, on: connection)
-            let deadLetter = try await resolve(id, as: .discarded, by: actor, now: now, on: connection)
-            workflow.record(.deadLetterDiscarded, state: deadLetter.state, data: ["dead_letter_id": .string(String(id)), "by": .string(actor)])
+            let deadLetter = try await resolve(id, as: .discarded, by: actor, reason: reason, now: now, on: connection)
+            workflow.record(.deadLetterDiscarded, state: deadLetter.state, data: Self.resolutionData(id, by: actor, reason: reason, inputPatch: nil))
             guard workflow.isActive else {
                 try await store.save(workflow, on: connection)
                 return deadLetter
@@ -50,6 +60,55 @@ extension Engine {
         }
     }
 
+    /// Retries or discards every open dead letter `filter` matches, oldest first, at most `limit`
+    /// in this call, each in its own transaction (one that fails is reported, the others go on).
+    /// A `dryRun` only counts. The request is recorded with its actor, reason, filter and counts.
+    public func resolveDeadLetters(
+        _ action: DeadLetterResolution.Action, matching filter: DeadLetterFilter, by actor: String, reason: String,
+        inputPatch: JSONValue? = nil, dryRun: Bool = false, limit: Int = 1000
+    ) async throws -> DeadLetterResolution {
+        if inputPatch != nil, action == .discard { throw OrchestratorError(.invalidInput, "only a retry takes an input patch") }
+        let (ids, matched, newest) = try await client.withConnection { try await store.openDeadLetterIDs(filter, limit: limit, on: $0) }
+        var covered = filter
+        covered.upToID = filter.upToID ?? newest
+        if dryRun {
+            return DeadLetterResolution(action: action, dryRun: true, matched: matched, resolved: 0, failures: [], remaining: matched, upToID: covered.upToID)
+        }
+        guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw OrchestratorError(.invalidInput, "a reason is required: it is kept with every dead letter this resolves")
+        }
+        var resolved = 0
+        var failures: [DeadLetterResolution.Failure] = []
+        for id in ids {
+            do {
+                switch action {
+                case .retry: _ = try await retryDeadLetter(id, by: actor, reason: reason, inputPatch: inputPatch)
+                case .discard: _ = try await discardDeadLetter(id, by: actor, reason: reason)
+                }
+                resolved += 1
+            } catch let error as OrchestratorError where error.code == .deadLetterResolved {
+                continue  // closed meanwhile: by someone else, or with a sibling of its workflow
+            } catch let error as OrchestratorError {
+                failures.append(.init(deadLetterID: id, code: error.code.rawValue, message: error.message))
+            }
+        }
+        let remaining = try await client.withConnection { try await store.openDeadLetterIDs(covered, limit: 0, on: $0).total }
+        let resolution = DeadLetterResolution(
+            action: action, dryRun: false, matched: matched, resolved: resolved, failures: failures, remaining: remaining, upToID: covered.upToID)
+        try await transaction { connection in
+            try await store.recordDeadLetterAction(
+                resolution, filter: covered.json, inputPatch: inputPatch, by: actor, reason: reason, now: clock.now(), on: connection)
+        }
+        return resolution
+    }
+
+    static func resolutionData(_ id: Int64, by actor: String, reason: String?, inputPatch: JSONValue?) -> JSONValue {
+        var data: JSONValue = ["dead_letter_id": .string(String(id)), "by": .string(actor)]
+        if let reason { data["reason"] = .string(reason) }
+        if let inputPatch { data["input_patch"] = inputPatch }
+        return data
+    }
+
     /// Locks the instance a dead letter belongs to: instance first, dead letter after, the order
     /// every transition locks in.
     private func lockWorkflow(ofDeadLetter id: Int64, now: Date, on connection: PostgresConnection) async throws -> LockedWorkflow {
@@ -62,8 +121,10 @@ extension Engine {
         return workflow
     }
 
-    private func resolve(_ id: Int64, as status: DeadLetterRecord.Status, by actor: String, now: Date, on connection: PostgresConnection) async throws -> DeadLetterRecord {
-        if let resolved = try await store.resolveDeadLetter(id, as: status, by: actor, now: now, on: connection) { return resolved }
+    private func resolve(
+        _ id: Int64, as status: DeadLetterRecord.Status, by actor: String, reason: String?, now: Date, on connection: PostgresConnection
+    ) async throws -> DeadLetterRecord {
+        if let resolved = try await store.resolveDeadLetter(id, as: status, by: actor, reason: reason, now: now, on: connection) { return resolved }
         guard let existing = try await store.deadLetter(id, on: connection) else {
             throw OrchestratorError(.deadLetterNotFound, "no dead letter \(id)")
         }
@@ -78,5 +139,10 @@ extension Engine {
 
     public func deadLetters(_ filter: DeadLetterFilter = .init(), limit: Int = 50, before cursor: Int64? = nil) async throws -> [DeadLetterRecord] {
         try await client.withConnection { try await store.deadLetters(filter, limit: limit, before: cursor, on: $0) }
+    }
+
+    /// Open dead letters grouped by fingerprint (one cause each), the largest group first.
+    public func deadLetterGroups(_ filter: DeadLetterFilter = .init(), limit: Int = 100) async throws -> [DeadLetterGroup] {
+        try await client.withConnection { try await store.deadLetterGroups(filter, limit: limit, on: $0) }
     }
 }

@@ -116,6 +116,51 @@ public struct DeadLetterRecord: Sendable, Hashable, Codable {
     public var createdAt: Date
     public var resolvedAt: Date?
     public var resolvedBy: String?
+    /// Why ops retried or discarded it, as they said.
+    public var resolutionReason: String?
+    /// The last attempt's message, and that message with what varies masked (`orchestrator.error_pattern`).
+    public var errorMessage: String
+    public var messagePattern: String
+    /// Activity, error code and message pattern, hashed: dead letters with one cause share it.
+    public var fingerprint: String
+}
+
+/// Open dead letters that share a fingerprint: one cause, however many workflows it stopped.
+public struct DeadLetterGroup: Sendable, Hashable {
+    public var fingerprint: String
+    public var activity: String
+    public var errorCode: String
+    public var messagePattern: String
+    /// The newest member's message, as it was.
+    public var sampleMessage: String
+    public var workflowTypes: [String]
+    public var count: Int
+    public var firstSeen: Date
+    public var lastSeen: Date
+}
+
+/// What a bulk retry or discard did (or, dry, would do).
+public struct DeadLetterResolution: Sendable, Hashable {
+    public enum Action: String, Sendable, Hashable, Codable, CaseIterable {
+        case retry, discard
+    }
+    public struct Failure: Sendable, Hashable {
+        public var deadLetterID: Int64
+        public var code: String
+        public var message: String
+    }
+    public var action: Action
+    public var dryRun: Bool
+    /// Open dead letters the filter matched when the call began (it takes on at most its limit).
+    public var matched: Int
+    /// Those this call retried or discarded. One closed meanwhile (by someone else, or with a
+    /// sibling of its workflow) is neither resolved nor a failure.
+    public var resolved: Int
+    public var failures: [Failure]
+    /// Open dead letters the filter still matches after this call (a next call takes them on).
+    public var remaining: Int
+    /// The newest dead letter the filter covers: pass it as `up_to_id` so later arrivals are not swept in.
+    public var upToID: Int64?
 }
 
 /// What became of a delivered signal.

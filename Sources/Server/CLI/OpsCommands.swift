@@ -124,25 +124,56 @@ struct WorkflowsCommand: AsyncParsableCommand {
 
 struct DeadLettersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "dead-letters", abstract: "Inspect and resolve dead letters.", subcommands: [List.self, Show.self, Retry.self, Discard.self])
+        commandName: "dead-letters", abstract: "Inspect and resolve dead letters, one by one or every one a filter matches.",
+        subcommands: [List.self, Groups.self, Show.self, Retry.self, Discard.self])
+
+    /// Which dead letters: each flag given must match.
+    struct FilterOptions: ParsableArguments {
+        @Option(help: "Only those of workflows of this type.") var workflowType: String?
+        @Option(help: "Only this activity's.") var activity: String?
+        @Option(help: "Only those whose last error has this code.") var errorCode: String?
+        @Option(help: "Only this group (see `dead-letters groups`).") var fingerprint: String?
+        @Option(help: "Only those whose last error message contains this text (case ignored).") var text: String?
+
+        var filter: DeadLetterFilter {
+            DeadLetterFilter(workflowType: workflowType, activity: activity, errorCode: errorCode, fingerprint: fingerprint, text: text)
+        }
+        var isEmpty: Bool { [workflowType, activity, errorCode, fingerprint, text].allSatisfy { $0 == nil } }
+    }
 
     struct List: AsyncParsableCommand {
         @OptionGroup var options: OpsOptions
+        @OptionGroup var filter: FilterOptions
         @Option(help: "Only this status.") var status: DeadLetterRecord.Status = .open
-        @Option(help: "Only dead letters of workflows of this type.") var workflowType: String?
-        @Option(help: "Only this activity's.") var activity: String?
-        @Option(help: "Only those whose last error has this code.") var errorCode: String?
         @Option(help: "How many, newest first.") var limit = 50
 
         func run() async throws {
-            let filter = DeadLetterFilter(workflowType: workflowType, activity: activity, errorCode: errorCode, status: status)
-            let limit = limit
-            let letters = try await options.withEngine { try await $0.deadLetters(filter, limit: limit) }
+            var selected = filter.filter
+            selected.status = status
+            let (chosen, limit) = (selected, limit)
+            let letters = try await options.withEngine { try await $0.deadLetters(chosen, limit: limit) }
             options.emit(
                 list: .array(letters.map(Representation.deadLetter)),
-                header: ["ID", "WORKFLOW", "TYPE", "STATE", "ACTIVITY", "ERROR", "ATTEMPTS", "STATUS", "CREATED"],
-                rows: letters.map { ["\($0.id)", $0.workflowID, $0.workflowType, $0.state, $0.activity, $0.errorCode, "\($0.attempts.count)", $0.status.rawValue, short($0.createdAt)] },
-                empty: "no \(status.rawValue) dead letters" + ([workflowType, activity, errorCode].allSatisfy { $0 == nil } ? "" : " match"))
+                header: ["ID", "WORKFLOW", "TYPE", "STATE", "ACTIVITY", "ERROR", "ATTEMPTS", "STATUS", "CREATED", "MESSAGE"],
+                rows: letters.map { ["\($0.id)", $0.workflowID, $0.workflowType, $0.state, $0.activity, $0.errorCode, "\($0.attempts.count)", $0.status.rawValue, short($0.createdAt), String($0.errorMessage.prefix(60))] },
+                empty: "no \(status.rawValue) dead letters" + (filter.isEmpty ? "" : " match"))
+        }
+    }
+
+    struct Groups: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Open dead letters grouped by cause: activity, error code and message with ids masked.")
+        @OptionGroup var options: OpsOptions
+        @OptionGroup var filter: FilterOptions
+        @Option(help: "How many groups, the largest first.") var limit = 50
+
+        func run() async throws {
+            let (chosen, limit) = (filter.filter, limit)
+            let groups = try await options.withEngine { try await $0.deadLetterGroups(chosen, limit: limit) }
+            options.emit(
+                list: .array(groups.map(Representation.deadLetterGroup)),
+                header: ["FINGERPRINT", "COUNT", "ACTIVITY", "ERROR", "FIRST SEEN", "LAST SEEN", "MESSAGE"],
+                rows: groups.map { [$0.fingerprint, "\($0.count)", $0.activity, $0.errorCode, short($0.firstSeen), short($0.lastSeen), String($0.messagePattern.prefix(60))] },
+                empty: "no open dead letters" + (filter.isEmpty ? "" : " match"))
         }
     }
 
@@ -157,40 +188,100 @@ struct DeadLettersCommand: AsyncParsableCommand {
         }
     }
 
+    /// How one of the resolving commands was asked: one dead letter, or every one a filter matches.
+    struct ResolutionOptions: ParsableArguments {
+        @Argument(help: "A dead letter's id; without it, every open one the filter (or --all) matches.") var id: Int64?
+        @OptionGroup var filter: FilterOptions
+        @Flag(help: "Every open dead letter (when no filter is given).") var all = false
+        @Flag(help: "Only count what would be resolved.") var dryRun = false
+        @Option(help: "Why: kept with every dead letter resolved (required for many).") var reason: String?
+        @Option(help: "Dead letters per batch, each one in its own transaction.") var batch = 500
+
+        func validate() throws {
+            if id != nil, !filter.isEmpty || all || dryRun { throw ValidationError("give either a dead letter's id, or a filter (or --all), not both") }
+            if id == nil, filter.isEmpty, !all { throw ValidationError("give a dead letter's id, a filter such as --fingerprint (see `dead-letters groups`), or --all") }
+            if id == nil, !dryRun, reason == nil { throw ValidationError("--reason is required to resolve many dead letters: say why") }
+            guard (1...10_000).contains(batch) else { throw ValidationError("--batch must be between 1 and 10000") }
+        }
+    }
+
     struct Retry: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Run the task again; the workflow resumes.")
+        static let configuration = CommandConfiguration(abstract: "Run the task again (same idempotency key); the workflow resumes.")
         @OptionGroup var options: OpsOptions
-        @Argument var id: Int64
+        @OptionGroup var resolution: ResolutionOptions
+        @Option(help: "A JSON Merge Patch (RFC 7396) of the task's input, e.g. '{\"card\": \"pm_card_visa\"}'.") var patch: String?
 
         func run() async throws {
-            try await DeadLettersCommand.resolve(id, verb: "retried", options: options) { try await $0.retryDeadLetter($1, by: $2) }
+            let inputPatch = try patch.map { text in
+                guard let value = try? JSONValue(json: text), case .object = value else { throw ValidationError("--patch must be a JSON object") }
+                return value
+            }
+            try await DeadLettersCommand.resolve(.retry, resolution, inputPatch: inputPatch, options: options)
         }
     }
 
     struct Discard: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Give up on the task; the workflow fails or compensates.")
         @OptionGroup var options: OpsOptions
-        @Argument var id: Int64
+        @OptionGroup var resolution: ResolutionOptions
 
         func run() async throws {
-            try await DeadLettersCommand.resolve(id, verb: "discarded", options: options) { try await $0.discardDeadLetter($1, by: $2) }
+            try await DeadLettersCommand.resolve(.discard, resolution, inputPatch: nil, options: options)
         }
     }
 
-    /// Resolves a dead letter once, as the command-line user, and prints the result.
+    /// Resolves one dead letter, or every one the filter matches batch by batch (printing the
+    /// progress), as the command-line user.
     static func resolve(
-        _ id: Int64, verb: String, options: OpsOptions,
-        _ action: @escaping @Sendable (Engine, Int64, String) async throws -> DeadLetterRecord
+        _ action: DeadLetterResolution.Action, _ resolution: ResolutionOptions, inputPatch: JSONValue?, options: OpsOptions
     ) async throws {
         let actor = options.actor
-        let letter = try await options.withEngine { try await action($0, id, actor) }
-        options.emit(Representation.deadLetter(letter), table: "dead letter \(id) \(verb) by \(actor)")
+        let reason = resolution.reason
+        if let id = resolution.id {
+            let letter = try await options.withEngine { engine in
+                switch action {
+                case .retry: try await engine.retryDeadLetter(id, by: actor, reason: reason, inputPatch: inputPatch)
+                case .discard: try await engine.discardDeadLetter(id, by: actor, reason: reason)
+                }
+            }
+            options.emit(Representation.deadLetter(letter), table: "dead letter \(id) \(action == .retry ? "retried" : "discarded") by \(actor)")
+            return
+        }
+        let (filter, dryRun, batch) = (resolution.filter.filter, resolution.dryRun, resolution.batch)
+        let results = try await options.withEngine { engine in
+            var results: [DeadLetterResolution] = []
+            var covered = filter
+            repeat {
+                let result = try await engine.resolveDeadLetters(
+                    action, matching: covered, by: actor, reason: reason ?? "", inputPatch: inputPatch, dryRun: dryRun, limit: batch)
+                covered.upToID = result.upToID
+                results.append(result)
+                if !dryRun, !options.json {
+                    print("\(action.rawValue): \(results.map(\.resolved).reduce(0, +)) resolved, \(results.flatMap(\.failures).count) failed, \(result.remaining) left")
+                }
+                // A batch that resolves nothing cannot make progress: its failures stay open.
+                if result.resolved == 0 { break }
+            } while !dryRun && results.last!.remaining > 0
+            return results
+        }
+        let failures = results.flatMap(\.failures)
+        let summary: JSONValue = [
+            "action": .string(action.rawValue), "dry_run": .bool(dryRun), "matched": .number(Double(results.first?.matched ?? 0)),
+            "resolved": .number(Double(results.map(\.resolved).reduce(0, +))),
+            "failed": .array(failures.map { ["id": .string(String($0.deadLetterID)), "code": .string($0.code), "message": .string($0.message)] }),
+            "remaining": .number(Double(results.last?.remaining ?? 0)),
+        ]
+        let matched = results.first?.matched ?? 0
+        options.emit(summary, table: dryRun
+            ? "\(matched) open dead letters match; run again without --dry-run (and with --reason) to \(action.rawValue) them"
+            : failures.map { "dead letter \($0.deadLetterID): \($0.code): \($0.message)" }.joined(separator: "\n"))
     }
 
     static func describe(_ letter: DeadLetterRecord) -> String {
         table(["FIELD", "VALUE"], [
             ["id", "\(letter.id)"], ["workflow", "\(letter.workflowID) (\(letter.workflowType))"], ["state", letter.state],
-            ["activity", letter.activity], ["status", letter.status.rawValue], ["resolved", letter.resolvedBy.map { "\($0) at \(short(letter.resolvedAt))" } ?? "-"],
+            ["activity", letter.activity], ["status", letter.status.rawValue], ["fingerprint", letter.fingerprint],
+            ["resolved", letter.resolvedBy.map { "\($0) at \(short(letter.resolvedAt))" + (letter.resolutionReason.map { ": \($0)" } ?? "") } ?? "-"],
         ]) + "\n\n" + table(["ATTEMPT", "AT", "CODE", "MESSAGE"], letter.attempts.map { ["\($0.attempt)", short($0.at), $0.code, $0.message] })
     }
 }

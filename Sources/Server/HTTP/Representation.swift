@@ -31,6 +31,34 @@ enum Representation {
         ["for": .string(wait.kind.rawValue), "signals": .array(wait.signals.map(JSONValue.string)), "until": time(wait.until)]
     }
 
+    static func deadLetterGroup(_ group: DeadLetterGroup) -> JSONValue {
+        [
+            "fingerprint": .string(group.fingerprint),
+            "activity": .string(group.activity),
+            "error_code": .string(group.errorCode),
+            "message_pattern": .string(group.messagePattern),
+            "sample_message": .string(group.sampleMessage),
+            "workflow_types": .array(group.workflowTypes.map(JSONValue.string)),
+            "count": .number(Double(group.count)),
+            "first_seen": time(group.firstSeen),
+            "last_seen": time(group.lastSeen),
+        ]
+    }
+
+    static func resolution(_ resolution: DeadLetterResolution) -> JSONValue {
+        [
+            "action": .string(resolution.action.rawValue),
+            "dry_run": .bool(resolution.dryRun),
+            "matched": .number(Double(resolution.matched)),
+            "resolved": .number(Double(resolution.resolved)),
+            "failed": .array(resolution.failures.map { failure in
+                ["id": .string(String(failure.deadLetterID)), "code": .string(failure.code), "message": .string(failure.message)]
+            }),
+            "remaining": .number(Double(resolution.remaining)),
+            "up_to_id": resolution.upToID.map { .string(String($0)) } ?? .null,
+        ]
+    }
+
     static func event(_ event: EventRecord) -> JSONValue {
         [
             "seq": .number(Double(event.seq)),
@@ -72,6 +100,10 @@ enum Representation {
             "created_at": time(letter.createdAt),
             "resolved_at": time(letter.resolvedAt),
             "resolved_by": letter.resolvedBy.map(JSONValue.string) ?? .null,
+            "resolution_reason": letter.resolutionReason.map(JSONValue.string) ?? .null,
+            "error_message": .string(letter.errorMessage),
+            "message_pattern": .string(letter.messagePattern),
+            "fingerprint": .string(letter.fingerprint),
         ]
     }
 
