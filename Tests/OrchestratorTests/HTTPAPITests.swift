@@ -162,6 +162,10 @@ import Testing
                 (.POST, "/v1/dead-letters/1/retry", nil, ["ops"]),
                 (.POST, "/v1/dead-letters/1/discard", nil, ["ops"]),
                 (.GET, "/v1/dashboard", nil, ["monitor", "ops"]),
+                (.GET, "/v1/tasks/1/delay", nil, ["monitor", "ops"]),
+                (.GET, "/v1/dead-letters/groups", nil, ["ops"]),
+                (.POST, "/v1/dead-letters/retry", #"{"filter":{},"dry_run":true}"#, ["ops"]),
+                (.POST, "/v1/dead-letters/discard", #"{"filter":{},"dry_run":true}"#, ["ops"]),
                 (.GET, "/metrics", nil, ["monitor", "ops"]),
             ]
             for (method, path, body, allowed) in routes {
@@ -305,7 +309,12 @@ import Testing
             #expect(late["workflow_id"] == .string(id))
             #expect(late["activity"] == "noop")
             #expect(late["reason"] == "not_started")
+            #expect(late["cause"]?["code"] == "no_live_worker", "\(late)")
             #expect((late["late_by_seconds"]?.numberValue ?? 0) > 0)
+            let taskID = try #require(late["task_id"]?.stringValue)
+            let delay = try await server.request(.GET, "/v1/tasks/\(taskID)/delay", role: "ops")
+            #expect(delay.status == 200 && delay.json["cause"]?["code"] == "no_live_worker" && delay.json["live_workers"] == 0, "\(delay.text)")
+            #expect(try await server.request(.GET, "/v1/tasks/x/delay", role: "ops").code == "task.not_found")
             #expect(dashboard["queues"]?.arrayValue?.first?["ready"] == 1)
             #expect((dashboard["queues"]?.arrayValue?.first?["oldest_ready_age_seconds"]?.numberValue ?? 0) >= 1)
             #expect(dashboard["dead_letters"]?["open"] == 0)

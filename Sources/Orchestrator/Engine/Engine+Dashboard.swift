@@ -12,9 +12,13 @@ extension Engine {
         return try await transaction { connection in
             try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
             let groups = try await store.deadLetterGroups(on: connection)
+            var late = try await store.lateTasks(now: now, lateAfter: lateAfter ?? configuration.lateAfter, thresholds: thresholds, limit: lateLimit, on: connection)
+            let facts = try await store.taskFacts(late.map(\.taskID), now: now, on: connection)
+            let causes = Dictionary(uniqueKeysWithValues: facts.map { ($0.taskID, TaskDelayCause.decide($0, now: now)) })
+            for index in late.indices { late[index].cause = causes[late[index].taskID] }
             return Dashboard(
                 generatedAt: now,
-                lateTasks: try await store.lateTasks(now: now, lateAfter: lateAfter ?? configuration.lateAfter, thresholds: thresholds, limit: lateLimit, on: connection),
+                lateTasks: late,
                 openDeadLetters: groups.reduce(0) { $0 + $1.open },
                 deadLetterGroups: groups,
                 queues: try await store.queues(now: now, on: connection),
@@ -22,5 +26,13 @@ extension Engine {
                 throughput: try await store.throughput(now: now, on: connection),
                 activeWorkflows: try await store.activeWorkflowCounts(on: connection))
         }
+    }
+
+    /// Why a task has not run, or not finished, yet, answered from the database.
+    public func delay(ofTask taskID: Int64) async throws -> (facts: TaskFacts, cause: TaskDelayCause) {
+        let now = clock.now()
+        let facts = try await client.withConnection { try await store.taskFacts([taskID], now: now, on: $0) }
+        guard let found = facts.first else { throw OrchestratorError(.taskNotFound, "no task \(taskID)") }
+        return (found, TaskDelayCause.decide(found, now: now))
     }
 }

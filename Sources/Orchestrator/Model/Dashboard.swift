@@ -18,6 +18,8 @@ public struct Dashboard: Sendable, Hashable {
         public var activity: String
         public var reason: Reason
         public var lateBySeconds: Double
+        /// Why, as far as the database can tell.
+        public var cause: TaskDelayCause?
     }
 
     public struct DeadLetterGroup: Sendable, Hashable {

@@ -20,6 +20,7 @@ public struct OrchestratorError: Error, Sendable, Hashable, CustomStringConverti
         public static let workflowNotActive = Code("workflow.not_active")
         public static let idempotencyKeyReused = Code("idempotency.key_reused")
         public static let deadLetterNotFound = Code("dead_letter.not_found")
+        public static let taskNotFound = Code("task.not_found")
         public static let deadLetterResolved = Code("dead_letter.already_resolved")
         public static let definitionMissing = Code("definition.missing")
         public static let database = Code("database.error")

@@ -220,7 +220,7 @@ public final class Worker: Service {
                 try await engine.client.withConnection { connection in
                     try await engine.store.heartbeat(
                         workerID: configuration.id, host: ProcessInfo.processInfo.hostName, pid: Int(getpid()),
-                        concurrency: configuration.concurrency, now: engine.clock.now(), on: connection)
+                        concurrency: configuration.concurrency, activities: activities, now: engine.clock.now(), on: connection)
                 }
             } catch {
                 logger.debug("heartbeat failed", metadata: [LogKey.error: "\(String(reflecting: error))"])

@@ -37,6 +37,44 @@ extension WorkflowStore {
         return tasks
     }
 
+    /// What could hold back each of these tasks, in one query (see `TaskDelayCause.decide`).
+    public func taskFacts(_ ids: [Int64], now: Date, on connection: PostgresConnection) async throws -> [TaskFacts] {
+        let live = now.addingTimeInterval(-TaskDelayCause.silentAfterSeconds)
+        let rows = try await connection.query(
+            """
+            SELECT t.id, t.kind, t.activity, t.status, t.run_at, t.started_at, t.timeout_ms, t.lease_owner,
+                   extract(epoch FROM \(now) - o.heartbeat_at)::float8, (t.errors -> -1)::text,
+                   (SELECT count(*) FROM orchestrator.workers w WHERE w.heartbeat_at >= \(live) AND w.stopped_at IS NULL),
+                   (SELECT count(*) FROM orchestrator.workers w WHERE w.heartbeat_at >= \(live) AND w.stopped_at IS NULL
+                       AND (w.activities IS NULL OR t.activity = ANY(w.activities))),
+                   l.pattern, l.max_running,
+                   (SELECT count(*) FROM orchestrator.tasks r WHERE r.status = 'running' AND r.activity_limit = t.activity_limit),
+                   (SELECT count(*) FROM (
+                       SELECT 1 FROM orchestrator.tasks q
+                       WHERE q.status IN ('ready', 'failed') AND q.run_at <= \(now) AND q.activity = t.activity AND (q.run_at, q.id) < (t.run_at, t.id)
+                       LIMIT 100000) ahead)
+            FROM orchestrator.tasks t
+            LEFT JOIN orchestrator.activity_limits l ON l.pattern = t.activity_limit
+            LEFT JOIN orchestrator.workers o ON o.id = t.lease_owner
+            WHERE t.id = ANY(\(ids)::int8[])
+            """, logger: logger)
+        var facts: [TaskFacts] = []
+        for try await row in rows {
+            let (id, kind, activity, status, runAt, startedAt, timeoutMilliseconds, owner, silent, lastError, live, able, pattern, maxRunning, running, older) =
+                try row.decode((Int64, String, String, String, Date, Date?, Int64, String?, Double?, String?, Int64, Int64, String?, Int32?, Int64, Int64).self)
+            facts.append(TaskFacts(
+                taskID: id, kind: kind, activity: activity, status: TaskStatus(rawValue: status) ?? .ready, runAt: runAt, startedAt: startedAt,
+                timeoutSeconds: Double(timeoutMilliseconds) / 1000, leaseOwner: owner, ownerSilentSeconds: silent,
+                lastError: try lastError.map { try JSONValue(json: $0).decode(AttemptError.self) },
+                liveWorkers: Int(live), liveWorkersForActivity: Int(able),
+                limit: pattern.flatMap { pattern in
+                    maxRunning.map { TaskFacts.ActivityLimitUse(pattern: pattern, maxRunning: Int($0), running: Int(running)) }
+                },
+                olderDueTasks: Int(older)))
+        }
+        return facts
+    }
+
     func deadLetterGroups(on connection: PostgresConnection) async throws -> [Dashboard.DeadLetterGroup] {
         let rows = try await connection.query(
             """

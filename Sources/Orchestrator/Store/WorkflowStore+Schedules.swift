@@ -51,12 +51,14 @@ extension WorkflowStore {
 
     // MARK: Workers
 
-    func heartbeat(workerID: String, host: String, pid: Int, concurrency: Int, now: Date, on connection: PostgresConnection) async throws {
+    func heartbeat(
+        workerID: String, host: String, pid: Int, concurrency: Int, activities: [String], now: Date, on connection: PostgresConnection
+    ) async throws {
         try await connection.query(
             """
-            INSERT INTO orchestrator.workers (id, host, pid, concurrency, started_at, heartbeat_at)
-            VALUES (\(workerID), \(host), \(Int32(pid)), \(Int32(concurrency)), \(now), \(now))
-            ON CONFLICT (id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at
+            INSERT INTO orchestrator.workers (id, host, pid, concurrency, activities, started_at, heartbeat_at)
+            VALUES (\(workerID), \(host), \(Int32(pid)), \(Int32(concurrency)), \(activities), \(now), \(now))
+            ON CONFLICT (id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at, activities = EXCLUDED.activities
             """, logger: logger)
     }
 

@@ -297,8 +297,8 @@ struct LateCommand: AsyncParsableCommand {
             lateAfter ?? options.location.environment["ORCHESTRATOR_LATE_AFTER"], named: "late-after", default: .seconds(60))
         let dashboard = try await options.withEngine { try await $0.dashboard(lateAfter: lateAfter) }
         options.emit(
-            list: Representation.dashboard(dashboard)["late_tasks"] ?? [], header: ["TASK", "WORKFLOW", "TYPE", "STATE", "ACTIVITY", "REASON", "LATE BY"],
-            rows: dashboard.lateTasks.map { ["\($0.taskID)", $0.workflowID, $0.workflowType, $0.state, $0.activity, $0.reason.rawValue, String(format: "%.1fs", $0.lateBySeconds)] },
+            list: Representation.dashboard(dashboard)["late_tasks"] ?? [], header: ["TASK", "WORKFLOW", "TYPE", "STATE", "ACTIVITY", "LATE BY", "WHY"],
+            rows: dashboard.lateTasks.map { ["\($0.taskID)", $0.workflowID, $0.workflowType, $0.state, $0.activity, String(format: "%.1fs", $0.lateBySeconds), $0.cause?.message ?? $0.reason.rawValue] },
             empty: "no late tasks")
     }
 }

@@ -22,7 +22,7 @@ struct APIError: HTTPResponseError {
     init(_ error: OrchestratorError) {
         let status: HTTPResponse.Status =
             switch error.code {
-            case .workflowNotFound, .deadLetterNotFound: .notFound
+            case .workflowNotFound, .deadLetterNotFound, .taskNotFound: .notFound
             case .workflowIDConflict, .idempotencyKeyReused, .deadLetterResolved, .workflowNotActive, .signalBufferFull: .conflict
             case .unknownWorkflowType, .unknownSignal, .invalidInput, .invalidJSON, .inputTooDeep, .tooManyItems: .unprocessableContent
             default: .internalServerError

@@ -2,7 +2,7 @@ import Hummingbird
 import Logging
 import Orchestrator
 
-/// Monitoring routes: dashboard and metrics (monitor, ops), liveness and readiness (anyone).
+/// Monitoring routes: dashboard, metrics and why a task waits (monitor, ops), liveness and readiness (anyone).
 struct OperationsRoutes {
     let engine: Engine
     let metrics: MetricsRegistry
@@ -10,7 +10,7 @@ struct OperationsRoutes {
     let latestSchemaVersion: Int
 
     var monitorEndpoints: [Endpoint] {
-        [Endpoint(.get, "/v1/dashboard", dashboard), Endpoint(.get, "/metrics", metrics)]
+        [Endpoint(.get, "/v1/dashboard", dashboard), Endpoint(.get, "/metrics", metrics), Endpoint(.get, "/v1/tasks/{id}/delay", delay)]
     }
 
     var publicEndpoints: [Endpoint] {
@@ -19,6 +19,13 @@ struct OperationsRoutes {
 
     @Sendable func dashboard(_ request: Request, context: APIRequestContext) async throws -> Response {
         .json(Representation.dashboard(try await engine.dashboard()))
+    }
+
+    /// Why a task has not run, or not finished, yet: its facts and the cause they point to.
+    @Sendable func delay(_ request: Request, context: APIRequestContext) async throws -> Response {
+        guard let id = Int64(try context.path("id")) else { throw APIError(.notFound, OrchestratorError.Code.taskNotFound.rawValue, "no such task") }
+        let (facts, cause) = try await engine.delay(ofTask: id)
+        return .json(Representation.delay(facts, cause))
     }
 
     @Sendable func metrics(_ request: Request, context: APIRequestContext) async throws -> Response {

@@ -31,6 +31,27 @@ enum Representation {
         ["for": .string(wait.kind.rawValue), "signals": .array(wait.signals.map(JSONValue.string)), "until": time(wait.until)]
     }
 
+    static func cause(_ cause: TaskDelayCause) -> JSONValue {
+        ["code": .string(cause.code), "message": .string(cause.message)]
+    }
+
+    static func delay(_ facts: TaskFacts, _ cause: TaskDelayCause) -> JSONValue {
+        [
+            "task_id": .string(String(facts.taskID)),
+            "kind": .string(facts.kind),
+            "activity": .string(facts.activity),
+            "status": .string(facts.status.rawValue),
+            "run_at": time(facts.runAt),
+            "started_at": time(facts.startedAt),
+            "lease_owner": facts.leaseOwner.map(JSONValue.string) ?? .null,
+            "live_workers": .number(Double(facts.liveWorkers)),
+            "live_workers_for_activity": .number(Double(facts.liveWorkersForActivity)),
+            "activity_limit": facts.limit.map { ["pattern": .string($0.pattern), "max_running": .number(Double($0.maxRunning)), "running": .number(Double($0.running))] } ?? .null,
+            "older_due_tasks": .number(Double(facts.olderDueTasks)),
+            "cause": Self.cause(cause),
+        ]
+    }
+
     static func deadLetterGroup(_ group: DeadLetterGroup) -> JSONValue {
         [
             "fingerprint": .string(group.fingerprint),
@@ -119,6 +140,7 @@ enum Representation {
                     "activity": .string(task.activity),
                     "reason": .string(task.reason.rawValue),
                     "late_by_seconds": .number((task.lateBySeconds * 1000).rounded() / 1000),
+                    "cause": task.cause.map(cause) ?? .null,
                 ]
             }),
             "dead_letters": [
