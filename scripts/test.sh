@@ -7,6 +7,13 @@ source scripts/postgres.sh
 
 pg_ensure_binaries
 source scripts/python-tools.sh
+# promtool checks and unit-tests the alert rules in deploy/prometheus (MonitoringTests).
+if ! command -v promtool >/dev/null 2>&1; then
+    echo "promtool not found; installing Debian's prometheus package" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2
+    apt-get install -y -qq --no-install-recommends prometheus >&2
+fi
 workdir=$(mktemp -d /tmp/orchestrator-test.XXXXXX)
 chmod 755 "$workdir"
 port=$(pg_free_port)

@@ -27,12 +27,16 @@ import Testing
             let refused = try await server.json(.POST, "/v1/workflows", role: "client", ["type": "greet", "input": [:]])
             #expect(refused.status == 503 && refused.code == "database.unavailable", "\(refused.text)")
             #expect(try await server.request(.GET, "/healthz").status == 200)
+            // The scrape still answers, and says the database is away (an alert rule waits for it).
+            let scrape = try await server.request(.GET, "/metrics", role: "monitor")
+            #expect(scrape.status == 200 && scrape.text.contains("orchestrator_database_up 0"), "\(scrape.status) \(scrape.text.prefix(300))")
 
             try Self.pgctl([
                 "-D", cluster.path, "-l", cluster.appendingPathComponent("server.log").path, "-w",
                 "-o", "-c listen_addresses=127.0.0.1 -c port=\(port) -c unix_socket_directories='\(cluster.path)'", "start",
             ])
             try await server.waitUntilReady(timeout: .seconds(30))
+            #expect(try await server.request(.GET, "/metrics", role: "monitor").text.contains("orchestrator_database_up 1"))
             let signal = try await server.json(.POST, "/v1/workflows/\(id)/signals/approved", role: "client", ["payload": ["ok": true]])
             #expect(signal.status == 202)
             #expect(try await server.waitForWorkflow(id) { $0["status"] == "completed" }["output"] == ["ok": true])

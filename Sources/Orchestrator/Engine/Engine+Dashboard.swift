@@ -16,7 +16,7 @@ extension Engine {
             let facts = try await store.taskFacts(late.map(\.taskID), now: now, on: connection)
             let causes = Dictionary(uniqueKeysWithValues: facts.map { ($0.taskID, TaskDelayCause.decide($0, now: now)) })
             for index in late.indices { late[index].cause = causes[late[index].taskID] }
-            return Dashboard(
+            var dashboard = Dashboard(
                 generatedAt: now,
                 lateTasks: late,
                 openDeadLetters: groups.reduce(0) { $0 + $1.open },
@@ -25,6 +25,8 @@ extension Engine {
                 workers: try await store.liveWorkers(since: now.addingTimeInterval(-30), on: connection),
                 throughput: try await store.throughput(now: now, on: connection),
                 activeWorkflows: try await store.activeWorkflowCounts(on: connection))
+            dashboard.schedules = try await store.scheduleLags(now: now, on: connection)
+            return dashboard
         }
     }
 

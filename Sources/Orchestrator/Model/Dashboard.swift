@@ -74,6 +74,14 @@ public struct Dashboard: Sendable, Hashable {
     public var throughput: Throughput
     /// Live instances by type and status.
     public var activeWorkflows: [ActiveWorkflows]
+    /// Each schedule and how far past its next fire time it is (0 while on time).
+    public var schedules: [ScheduleLag] = []
+
+    public struct ScheduleLag: Sendable, Hashable {
+        public var type: String
+        public var nextFireAt: Date
+        public var lateBySeconds: Double
+    }
 
     public struct ActiveWorkflows: Sendable, Hashable {
         public var type: String

@@ -113,11 +113,13 @@ final class Completer: Sendable {
             for item in ordered { item.continuation.resume(returning: true) }
         } catch where ordered.count > 1 && Self.isAboutTheItems(error) {
             // One outcome broke the batch: commit each alone, so the others are not held back.
+            EngineMetrics.completionFailed(kind: "batch_split")
             logger.warning("completion batch failed, committing its outcomes one by one", metadata: [
                 LogKey.error: "\(String(reflecting: error))", "outcomes": "\(ordered.count)",
             ])
             for item in ordered { await commit([item]) }
         } catch {
+            EngineMetrics.completionFailed(kind: "retrying")
             logger.warning("completion failed, will retry", metadata: [
                 LogKey.error: "\(String(reflecting: error))", "outcomes": "\(ordered.count)", "failures": "\(ordered[0].failures + 1)",
             ])

@@ -75,6 +75,21 @@ extension WorkflowStore {
         return facts
     }
 
+    /// Every schedule with how far past its next fire time it is: a scheduler that does not run
+    /// (or cannot start the type) shows here first.
+    func scheduleLags(now: Date, on connection: PostgresConnection) async throws -> [Dashboard.ScheduleLag] {
+        let rows = try await connection.query(
+            """
+            SELECT workflow_type, next_fire_at, greatest(extract(epoch FROM \(now) - next_fire_at), 0)::float8
+            FROM orchestrator.schedules ORDER BY workflow_type
+            """, logger: logger)
+        var lags: [Dashboard.ScheduleLag] = []
+        for try await (type, next, late) in rows.decode((String, Date, Double).self) {
+            lags.append(.init(type: type, nextFireAt: next, lateBySeconds: late))
+        }
+        return lags
+    }
+
     func deadLetterGroups(on connection: PostgresConnection) async throws -> [Dashboard.DeadLetterGroup] {
         let rows = try await connection.query(
             """

@@ -1,7 +1,7 @@
 import Metrics
 
 /// The engine's swift-metrics instruments. Labels carry types, activities and outcomes, never ids.
-enum EngineMetrics {
+public enum EngineMetrics {
     static func workflowStarted(type: String) {
         Counter(label: "orchestrator_workflows_started_total", dimensions: [("type", type)]).increment()
     }
@@ -19,6 +19,22 @@ enum EngineMetrics {
     static func scheduleToStart(activity: String, seconds: Double) {
         Timer(label: "orchestrator_task_schedule_to_start_seconds", dimensions: [("activity", activity)])
             .recordNanoseconds(Int64(max(seconds, 0) * 1e9))
+    }
+
+    static let completionErrors = "orchestrator_completion_errors_total"
+
+    /// Creates the series alerts rely on before their first event, so `/metrics` shows them at 0
+    /// (a rate over a series that does not exist yet is no rate at all).
+    public static func prepare() {
+        for kind in ["batch_split", "retrying"] {
+            Counter(label: completionErrors, dimensions: [("kind", kind)]).increment(by: 0)
+        }
+    }
+
+    /// A batch of outcomes the completer could not commit (it retries them): `batch_split` when
+    /// one outcome broke a batch, `retrying` when the commit failed.
+    static func completionFailed(kind: String) {
+        Counter(label: completionErrors, dimensions: [("kind", kind)]).increment()
     }
 
     static func attemptDuration(activity: String, _ duration: Duration) {

@@ -26,8 +26,8 @@ struct CorrelationMiddleware: RouterMiddleware {
         context.logger[metadataKey: LogKey.correlationID] = "\(context.correlationID)"
         var response: Response
         do {
-            // Fail fast while the database is away, except for liveness and readiness.
-            guard probe.isReachable || request.uri.path == "/healthz" || request.uri.path == "/readyz" else {
+            // Fail fast while the database is away, except for liveness, readiness and metrics (which say so).
+            guard probe.isReachable || ["/healthz", "/readyz", "/metrics"].contains(request.uri.path) else {
                 var error = APIError(.serviceUnavailable, "database.unavailable", "the database is unavailable; retry later")
                 error.headers[.retryAfter] = "2"
                 throw error

@@ -15,12 +15,16 @@ final class MetricsRegistry: Sendable {
         var factory = PrometheusMetricsFactory(registry: metrics.registry)
         factory.defaultDurationHistogramBuckets = [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(30), .seconds(120)]
         MetricsSystem.bootstrap(factory)
+        EngineMetrics.prepare()
         return metrics
     }()
 
-    /// The text exposition after refreshing the database gauges from `dashboard`.
+    /// The text exposition after refreshing the database gauges from `dashboard`; without one
+    /// (the database is away) only `orchestrator_database_up 0` changes, the rest keeps its last values.
     /// `activities` (those of the installed definitions) always have queue series, zero when idle.
-    func scrape(_ dashboard: Dashboard, activities: Set<String>) -> String {
+    func scrape(_ dashboard: Dashboard?, activities: Set<String>) -> String {
+        setGauges("orchestrator_database_up", [([], dashboard == nil ? 0 : 1)])
+        guard let dashboard else { return registry.emitToString() }
         let idle = activities.subtracting(dashboard.queues.map(\.activity)).sorted().map {
             Dashboard.Queue(activity: $0, ready: 0, scheduled: 0, running: 0, oldestReadyAgeSeconds: nil)
         }
@@ -34,6 +38,7 @@ final class MetricsRegistry: Sendable {
         setGauges("orchestrator_dead_letters_open_total", [([], Double(dashboard.openDeadLetters))])  // deprecated
         setGauges("orchestrator_workflows_active", dashboard.activeWorkflows.map { ([("type", $0.type), ("status", $0.status)], Double($0.count)) })
         setGauges("orchestrator_workers_live", [([], Double(dashboard.workers.count))])
+        setGauges("orchestrator_schedule_late_seconds", dashboard.schedules.map { ([("type", $0.type)], $0.lateBySeconds) })
         return registry.emitToString()
     }
 
@@ -68,5 +73,7 @@ final class MetricsRegistry: Sendable {
         "orchestrator_dead_letters_open_total": "Deprecated (removed in the next release; a gauge, not a counter): open dead letters; use sum(orchestrator_dead_letters_open).",
         "orchestrator_workflows_active": "Live workflows by type and status.",
         "orchestrator_workers_live": "Workers with a recent heartbeat.",
+        "orchestrator_schedule_late_seconds": "How far past its next fire time each schedule is (0 while on time), by workflow type.",
+        "orchestrator_database_up": "1 when the database answered this scrape's queries, 0 when it is unreachable.",
     ]
 }

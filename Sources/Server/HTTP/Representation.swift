@@ -178,6 +178,9 @@ enum Representation {
                 "workflows_last_hour": .number(Double(dashboard.throughput.workflowsEndedLastHour)),
             ],
             "workflows": .object(dashboard.workflowsByStatus.mapValues { .number(Double($0)) }),
+            "schedules": .array(dashboard.schedules.map { schedule in
+                ["type": .string(schedule.type), "next_fire_at": time(schedule.nextFireAt), "late_by_seconds": .number((schedule.lateBySeconds * 1000).rounded() / 1000)]
+            }),
         ]
     }
 }
