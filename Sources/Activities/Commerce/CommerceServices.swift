@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import Logging
 
 /// The outside services the commerce activities and routes share: the payment gateway and the
 /// notifiers, real when configured, else the local stand-ins.
@@ -11,7 +10,7 @@ public struct CommerceServices: Sendable {
     public let email: any Notifier
     public let sms: any Notifier
 
-    public init(settings: CommerceSettings, httpClient: HTTPClient, logger: Logger) {
+    public init(settings: CommerceSettings, httpClient: HTTPClient) {
         self.settings = settings
         if let stripe = settings.stripe {
             gateway = StripeClient(http: httpClient, baseURL: stripe.apiBase, apiKey: stripe.apiKey)
@@ -22,9 +21,9 @@ public struct CommerceServices: Sendable {
             localGateway = local
         }
         email = settings.sendGrid.map { SendGridEmail(http: httpClient, baseURL: $0.apiBase, apiKey: $0.apiKey, from: $0.from) }
-            ?? LogNotifier(channel: .email, logger: logger)
+            ?? LogNotifier(channel: .email)
         sms = settings.twilio.map { TwilioSMS(http: httpClient, baseURL: $0.apiBase, accountSID: $0.accountSID, authToken: $0.authToken, from: $0.from) }
-            ?? LogNotifier(channel: .sms, logger: logger)
+            ?? LogNotifier(channel: .sms)
     }
 }
 

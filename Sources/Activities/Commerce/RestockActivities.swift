@@ -65,7 +65,7 @@ public struct NotifySubscriber: Activity {
     public func run(_ input: Input, context: ActivityContext) async throws -> JSONValue {
         let (subject, text) = MessageTemplate.backInStock.render(["sku": .string(input.sku)])
         guard let notifier = notifiers[input.channel] else { throw ActivityError.nonRetryable("notify.no_channel", "no \(input.channel.rawValue) notifier") }
-        let messageID = try await notifier.send(OutgoingMessage(to: input.address, subject: subject, text: text), idempotencyKey: context.idempotencyKey)
+        let messageID = try await notifier.send(OutgoingMessage(to: input.address, subject: subject, text: text), idempotencyKey: context.idempotencyKey, logger: context.logger)
         return ["subscriber_id": .string(input.subscriberID), "message_id": .string(messageID)]
     }
 }

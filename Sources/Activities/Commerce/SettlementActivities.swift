@@ -108,7 +108,7 @@ public struct NotifyOps: Activity {
             context.logger.warning("ops not emailed: ORCHESTRATOR_OPS_EMAIL is not set", metadata: ["subject": "\(subject)"])
             return ["sent": []]
         }
-        let messageID = try await email.send(OutgoingMessage(to: address, subject: subject, text: text), idempotencyKey: context.idempotencyKey)
+        let messageID = try await email.send(OutgoingMessage(to: address, subject: subject, text: text), idempotencyKey: context.idempotencyKey, logger: context.logger)
         return ["sent": [["channel": "email", "to": .string(address), "provider": .string(email.provider), "message_id": .string(messageID)]]]
     }
 }

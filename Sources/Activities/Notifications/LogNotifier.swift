@@ -6,14 +6,12 @@ import Orchestrator
 public struct LogNotifier: Notifier {
     public let channel: NotificationChannel
     public let provider = "log"
-    let logger: Logger
 
-    public init(channel: NotificationChannel, logger: Logger) {
+    public init(channel: NotificationChannel) {
         self.channel = channel
-        self.logger = logger
     }
 
-    public func send(_ message: OutgoingMessage, idempotencyKey: String) async throws -> String {
+    public func send(_ message: OutgoingMessage, idempotencyKey: String, logger: Logger) async throws -> String {
         logger.notice("\(channel.rawValue) not sent (no provider configured)", metadata: [
             "to": "\(message.to)", "subject": "\(message.subject)", "text": "\(message.text)",
         ])

@@ -28,7 +28,8 @@ public struct NotifyActivity: Activity {
         for (channel, address) in [(NotificationChannel.email, input.email), (.sms, input.phone)] {
             guard let address, !address.isEmpty, let notifier = notifiers[channel] else { continue }
             let messageID = try await notifier.send(
-                OutgoingMessage(to: address, subject: subject, text: text), idempotencyKey: "\(context.idempotencyKey)/\(channel.rawValue)")
+                OutgoingMessage(to: address, subject: subject, text: text), idempotencyKey: "\(context.idempotencyKey)/\(channel.rawValue)",
+                logger: context.logger)
             sent.append(["channel": .string(channel.rawValue), "to": .string(address), "provider": .string(notifier.provider), "message_id": .string(messageID)])
         }
         guard !sent.isEmpty else {

@@ -1,3 +1,4 @@
+import Logging
 import AsyncHTTPClient
 import Foundation
 import NIOCore
@@ -22,7 +23,7 @@ public struct SendGridEmail: Notifier {
         self.from = from
     }
 
-    public func send(_ message: OutgoingMessage, idempotencyKey: String) async throws -> String {
+    public func send(_ message: OutgoingMessage, idempotencyKey: String, logger: Logger) async throws -> String {
         let body: JSONValue = [
             "personalizations": [["to": [["email": .string(message.to)]], "custom_args": ["idempotency_key": .string(idempotencyKey)]]],
             "from": ["email": .string(from)],

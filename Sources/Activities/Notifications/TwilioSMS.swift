@@ -1,3 +1,4 @@
+import Logging
 import AsyncHTTPClient
 import Foundation
 import NIOCore
@@ -24,7 +25,7 @@ public struct TwilioSMS: Notifier {
         self.from = from
     }
 
-    public func send(_ message: OutgoingMessage, idempotencyKey: String) async throws -> String {
+    public func send(_ message: OutgoingMessage, idempotencyKey: String, logger: Logger) async throws -> String {
         var request = HTTPClientRequest(url: "\(baseURL)/2010-04-01/Accounts/\(FormEncoding.escape(accountSID))/Messages.json")
         request.method = .POST
         let credentials = Data("\(accountSID):\(authToken)".utf8).base64EncodedString()

@@ -15,6 +15,9 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error (env ORCHESTRATOR_LOG_LEVEL).")
     var logLevel: String?
 
+    @Option(help: "Log format: text, or json for one object per line (env ORCHESTRATOR_LOG_FORMAT).")
+    var logFormat: String?
+
     var environment: [String: String] { location.environment }
 
     func database() throws -> DatabaseConfiguration { try location.database() }
@@ -33,7 +36,11 @@ struct CommonOptions: ParsableArguments {
         guard let level = Logger.Level(rawValue: text) else {
             throw ValidationError("unknown log level '\(text)'")
         }
-        LoggingBootstrap.once(level: level)
+        let formatText = logFormat ?? environment["ORCHESTRATOR_LOG_FORMAT"] ?? "text"
+        guard let format = LogFormat(rawValue: formatText) else {
+            throw ValidationError("unknown log format '\(formatText)': text or json")
+        }
+        LoggingBootstrap.once(level: level, format: format)
         var logger = Logger(label: label)
         logger.logLevel = level
         return logger
@@ -43,12 +50,8 @@ struct CommonOptions: ParsableArguments {
 /// Bootstraps swift-log once per process.
 enum LoggingBootstrap {
     private static let done = Mutex(false)
-    static func once(level: Logger.Level) {
+    static func once(level: Logger.Level, format: LogFormat) {
         guard done.withLock({ done in defer { done = true }; return !done }) else { return }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap { label in OrchestratorLogHandler(label: label, format: format, logLevel: level) }
     }
 }

@@ -39,7 +39,7 @@ struct EngineRuntime {
         do {
             let settings = try CommerceSettings(environment: options.environment)
             let allowList = try OutboundAllowList(parsing: options.environment["ORCHESTRATOR_HTTP_ALLOW"] ?? "")
-            let commerce = CommerceServices(settings: settings, httpClient: httpClient, logger: try options.makeLogger(label: "orchestrator.commerce"))
+            let commerce = CommerceServices(settings: settings, httpClient: httpClient)
             environment = ActivityEnvironment(httpClient: httpClient, httpAllowList: allowList, commerce: commerce)
         } catch {
             try? httpClient.syncShutdown()

@@ -154,6 +154,7 @@ extension TestDatabase {
         var registry = TestDatabase.registry()
         registry.register(HTTPActivity(client: HTTPClient.shared, allowList: .loopback))
         registry.register(SleepActivity())
+        registry.register(NotifyActivity(email: LogNotifier(channel: .email), sms: LogNotifier(channel: .sms)))
         try await withHarness(workflows: workflows, registry: registry, clockStart: Date()) { harness in
             let server = try await APIServerProcess(workflows: workflows, databaseURL: harness.databaseURL, arguments: arguments, environment: environment)
             do {
