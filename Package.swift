@@ -109,6 +109,7 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ],
             path: "Sources/Server",
+            resources: [.copy("Console/Assets")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

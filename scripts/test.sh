@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the whole test suite (Swift tests, the OpenAPI conformance run, the README walk-through) against a throwaway PostgreSQL cluster on a free loopback port.
+# Runs the whole test suite (Swift tests, the OpenAPI conformance run, the README walk-through, the console in Chromium) against a throwaway PostgreSQL cluster on a free loopback port.
 # Installs what is missing, and stops the cluster even when tests fail. Safe to run repeatedly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,12 +7,16 @@ source scripts/postgres.sh
 
 pg_ensure_binaries
 source scripts/python-tools.sh
-# promtool checks and unit-tests the alert rules in deploy/prometheus (MonitoringTests).
-if ! command -v promtool >/dev/null 2>&1; then
-    echo "promtool not found; installing Debian's prometheus package" >&2
+# promtool checks and unit-tests the alert rules in deploy/prometheus (MonitoringTests); Chromium
+# runs the console test. Both from Debian, installed when missing.
+missing=()
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]} from Debian" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >&2
-    apt-get install -y -qq --no-install-recommends prometheus >&2
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 workdir=$(mktemp -d /tmp/orchestrator-test.XXXXXX)
 chmod 755 "$workdir"
@@ -29,9 +33,11 @@ echo "test cluster on 127.0.0.1:$port"
 
 swift build --build-tests
 swift test --skip-build "$@"
-# The HTTP contract: schemathesis against the live server; then the README's "Try it" section run
-# as written against a server started by scripts/run.sh (both skipped when a filter selects tests).
+# The HTTP contract: schemathesis against the live server; the README's "Try it" section run as
+# written against a server started by scripts/run.sh; the web console in Chromium (all three
+# skipped when a filter selects tests).
 if [ $# -eq 0 ]; then
     scripts/conformance.sh "$ORCHESTRATOR_TEST_DATABASE_URL"
     python3 Tests/Walkthrough/readme_walkthrough.py
+    "$ORCHESTRATOR_TEST_PYTHON" Tests/Browser/console_test.py
 fi

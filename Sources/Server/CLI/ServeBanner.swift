@@ -40,7 +40,8 @@ struct ServeBanner: Sendable {
         guard let devKeys else {
             lines += [
                 "  API keys:  from the configuration; every request needs Authorization: Bearer <key>",
-                "  ops CLI:   \(commandLine) workflows list, \(commandLine) dead-letters list, \(commandLine) --help", "",
+                "  ops CLI:   \(commandLine) workflows list, \(commandLine) dead-letters list, \(commandLine) --help",
+                "  console:   \(baseURL)/ui (sign in with an ops or monitor key)", "",
             ]
             return lines.joined(separator: "\n")
         }
@@ -73,6 +74,7 @@ struct ServeBanner: Sendable {
         lines += [
             "The dashboard (late tasks, dead letters, queues, workers), with the monitor key:",
             "  curl -s \(baseURL)/v1/dashboard -H \"$MONITOR\"",
+            "The web console, in a browser (sign in with the ops or the monitor key): \(baseURL)/ui",
             "The ops CLI, from any folder (it finds this server's database):",
             "  \(commandLine) workflows list",
             "  \(commandLine) dead-letters list",

@@ -44,6 +44,7 @@ enum APIServer {
         let commerce = CommerceRoutes(engine: engine)
         var sections: [(roles: Set<Role>?, endpoints: [Endpoint])] = [
             (nil, operations.publicEndpoints),
+            (nil, try ConsoleRoutes().endpoints),
             (nil, StripeWebhookRoutes(engine: engine, secrets: settings.commerce.settings.webhookSecrets).endpoints),
             ([.monitor, .ops], operations.monitorEndpoints),
             ([.client, .ops], WorkflowRoutes(engine: engine).endpoints),

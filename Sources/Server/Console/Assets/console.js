@@ -1,0 +1,324 @@
+// The Orchestrator console: plain JavaScript over the HTTP API, no build step, no outside files.
+// The API key stays in this tab's sessionStorage and goes out only as the Authorization header.
+// Every value from the server is put in the page as text (textContent), never as HTML.
+"use strict";
+
+const state = { key: sessionStorage.getItem("orchestrator.key"), role: sessionStorage.getItem("orchestrator.role"), timer: null, busy: false };
+
+// --- HTTP -------------------------------------------------------------------------------------
+
+async function api(path, { method = "GET", body } = {}) {
+  const headers = { Authorization: `Bearer ${state.key}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await response.text();
+  const json = text ? JSON.parse(text) : null;
+  if (!response.ok) {
+    const error = new Error(json && json.detail ? `${json.detail} (${json.code})` : `HTTP ${response.status}`);
+    error.status = response.status;
+    throw error;
+  }
+  return json;
+}
+
+// --- DOM helpers ------------------------------------------------------------------------------
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (name === "onclick" || name === "onsubmit") node.addEventListener(name.slice(2), value);
+    else if (value !== undefined && value !== null && value !== false) node.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function table(headers, rows, empty) {
+  if (rows.length === 0) return el("p", { class: "muted" }, empty);
+  return el("table", {},
+    el("thead", {}, el("tr", {}, headers.map((h) => el("th", { class: h.num ? "num" : undefined }, h.label || h)))),
+    el("tbody", {}, rows.map((cells) => el("tr", {}, cells.map((cell, i) => el("td", { class: headers[i].num ? "num" : undefined }, cell))))));
+}
+
+function ago(iso) {
+  if (!iso) return "-";
+  const seconds = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  return duration(seconds) + " ago";
+}
+
+function duration(seconds) {
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172800) return `${Math.round(seconds / 3600)} h`;
+  return `${Math.round(seconds / 86400)} d`;
+}
+
+function workflowLink(id) {
+  return el("a", { href: `#/workflows/${encodeURIComponent(id)}` }, id);
+}
+
+const isOps = () => state.role === "ops";
+const view = () => document.getElementById("view");
+
+// --- Sign-in ----------------------------------------------------------------------------------
+
+async function signIn(key) {
+  state.key = key;
+  try {
+    await api("/v1/dashboard");
+  } catch (error) {
+    state.key = null;
+    throw new Error(error.status === 401 ? "unknown API key" : error.status === 403 ? "this key may not read the console: use a monitor or ops key" : error.message);
+  }
+  try {
+    await api("/v1/dead-letters/groups?limit=1");
+    state.role = "ops";
+  } catch (error) {
+    if (error.status !== 403) throw error;
+    state.role = "monitor";
+  }
+  sessionStorage.setItem("orchestrator.key", key);
+  sessionStorage.setItem("orchestrator.role", state.role);
+}
+
+function signOut() {
+  sessionStorage.clear();
+  state.key = null;
+  state.role = null;
+  render();
+}
+
+// --- Overview ---------------------------------------------------------------------------------
+
+async function overview() {
+  const dashboard = await api("/v1/dashboard");
+  const groups = isOps() ? (await api("/v1/dead-letters/groups?limit=50")).items : null;
+  const late = dashboard.late_tasks;
+  const open = dashboard.dead_letters.open;
+  const page = [
+    el("div", { class: "cards" },
+      card("Late tasks", late.length, late.length > 0, "late-count"),
+      card("Open dead letters", open, open > 0, "dead-letter-count"),
+      card("Live workers", dashboard.workers.length, dashboard.workers.length === 0, "worker-count"),
+      card("Tasks done, last minute", dashboard.throughput.tasks_last_minute, false),
+      card("Tasks done, last hour", dashboard.throughput.tasks_last_hour, false),
+      card("Workflows ended, last hour", dashboard.throughput.workflows_ended_last_hour, false)),
+    late.length === 0 && open === 0 && dashboard.workers.length > 0 ? el("p", { class: "fine" }, "Nothing is late, nothing is dead.") : null,
+    dashboard.workers.length === 0 ? el("p", { class: "alert" }, "No live worker: nothing runs. Start `orchestrator serve` or `orchestrator worker`.") : null,
+    el("h2", {}, "Late tasks"),
+    table(["Workflow", "State", "Activity", { label: "Late by", num: true }, "Why"],
+      late.map((t) => [workflowLink(t.workflow_id), t.state, t.activity, duration(t.late_by_seconds), t.cause ? t.cause.message : t.reason]),
+      "No task is late."),
+    el("h2", {}, "Dead letters by cause"),
+    groups ? deadLetterGroups(groups, () => render()) :
+      table(["Activity", "Error", { label: "Open", num: true }],
+        dashboard.dead_letters.groups.map((g) => [g.activity, g.error_code, g.open]), "No open dead letter."),
+    el("h2", {}, "Queues"),
+    table(["Activity", { label: "Due", num: true }, { label: "Running", num: true }, { label: "Scheduled", num: true }, { label: "Oldest due waits", num: true }],
+      dashboard.queues.map((q) => [q.activity, q.ready, q.running, q.scheduled, q.oldest_ready_age_seconds === null ? "-" : duration(q.oldest_ready_age_seconds)]),
+      "The queues are empty."),
+    el("h2", {}, "Workers"),
+    table(["Worker", "Host", { label: "Slots", num: true }, "Started", "Last heartbeat"],
+      dashboard.workers.map((w) => [w.id, w.host, w.concurrency, ago(w.started_at), ago(w.heartbeat_at)]), "No live worker."),
+    el("p", { class: "muted" }, `Updated ${new Date(dashboard.generated_at).toLocaleTimeString()}; refreshes every 5 s.`),
+  ];
+  return page;
+}
+
+function card(label, value, bad, id) {
+  return el("div", { class: bad ? "card bad" : "card", id }, el("div", { class: "value" }, value), el("div", { class: "muted" }, label));
+}
+
+// --- Dead letters -----------------------------------------------------------------------------
+
+function deadLetterGroups(groups, after) {
+  return table(["Count", "Activity", "Error", "Message (ids masked)", "Types", "First seen", "Last seen", isOps() ? "Act" : ""],
+    groups.map((g) => [
+      String(g.count), g.activity, g.error_code, g.message_pattern, g.workflow_types.join(", "), ago(g.first_seen), ago(g.last_seen),
+      isOps() ? el("span", {},
+        el("button", { type: "button", "data-action": "retry-group", "data-fingerprint": g.fingerprint, onclick: () => resolveDialog("retry", { fingerprint: g.fingerprint }, `the ${g.error_code} group of ${g.activity}`, after) }, "Retry group…"),
+        " ",
+        el("button", { type: "button", class: "danger", "data-action": "discard-group", onclick: () => resolveDialog("discard", { fingerprint: g.fingerprint }, `the ${g.error_code} group of ${g.activity}`, after) }, "Discard group…")) : "",
+    ]), "No open dead letter.");
+}
+
+// Counts first (dry run), asks for a reason, then resolves batch by batch with progress.
+async function resolveDialog(action, filter, what, after) {
+  state.busy = true;
+  const box = el("div", { class: "dialog", id: "resolve-dialog" }, el("p", {}, `Counting what ${action} would take…`));
+  view().prepend(box);
+  try {
+    const dry = await api(`/v1/dead-letters/${action}`, { method: "POST", body: { filter, dry_run: true } });
+    const bounded = { ...filter, up_to_id: dry.up_to_id || undefined };
+    box.replaceChildren(
+      el("p", {}, `${action === "retry" ? "Retry" : "Discard"} ${dry.matched} open dead letter${dry.matched === 1 ? "" : "s"} of ${what}?`),
+      el("form", { class: "inline", id: "resolve-form", onsubmit: async (event) => {
+        event.preventDefault();
+        const reason = document.getElementById("resolve-reason").value.trim();
+        if (!reason) return;
+        const progress = el("p", { id: "resolve-progress" }, "Starting…");
+        box.replaceChildren(progress);
+        let resolved = 0, failed = 0;
+        for (;;) {
+          const result = await api(`/v1/dead-letters/${action}`, { method: "POST", body: { filter: bounded, reason, limit: 100 } });
+          resolved += result.resolved;
+          failed += result.failed.length;
+          progress.textContent = `${action === "retry" ? "Retried" : "Discarded"} ${resolved} of ${dry.matched}${failed ? `, ${failed} failed` : ""}…`;
+          if (result.remaining === 0 || result.resolved === 0) break;
+        }
+        progress.textContent = `${action === "retry" ? "Retried" : "Discarded"} ${resolved} of ${dry.matched}${failed ? `, ${failed} failed` : ""}. Done.`;
+        state.busy = false;
+        setTimeout(after, 800);
+      } },
+        el("input", { id: "resolve-reason", placeholder: "Why (kept with each dead letter and in each workflow's history)", size: 60, required: true }),
+        el("button", { type: "submit", id: "resolve-confirm" }, action === "retry" ? "Retry them" : "Discard them"),
+        el("button", { type: "button", onclick: () => { state.busy = false; box.remove(); } }, "Cancel")));
+  } catch (error) {
+    state.busy = false;
+    box.replaceChildren(el("p", { class: "error" }, error.message));
+  }
+}
+
+async function deadLetters() {
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  const filter = {};
+  for (const name of ["workflow_type", "activity", "error_code", "text"]) if (params.get(name)) filter[name] = params.get(name);
+  const query = new URLSearchParams({ ...filter, status: "open", limit: "100" }).toString();
+  const [groups, letters] = await Promise.all([api(`/v1/dead-letters/groups?${new URLSearchParams(filter)}`), api(`/v1/dead-letters?${query}`)]);
+  const form = el("form", { class: "inline", onsubmit: (event) => {
+    event.preventDefault();
+    const values = new URLSearchParams();
+    for (const input of event.target.querySelectorAll("input")) if (input.value.trim()) values.set(input.name, input.value.trim());
+    location.hash = `#/dead-letters?${values}`;
+  } },
+    ["workflow_type", "activity", "error_code", "text"].map((name) => el("input", { name, placeholder: name.replace("_", " "), value: filter[name] || "" })),
+    el("button", { type: "submit" }, "Filter"),
+    Object.keys(filter).length ? el("button", { type: "button", onclick: () => resolveDialog("retry", filter, "everything this filter matches", () => render()) }, "Retry all matching…") : null,
+    Object.keys(filter).length ? el("button", { type: "button", class: "danger", onclick: () => resolveDialog("discard", filter, "everything this filter matches", () => render()) }, "Discard all matching…") : null);
+  return [
+    el("h2", {}, "Filter"), form,
+    el("h2", {}, "By cause"), deadLetterGroups(groups.items, () => render()),
+    el("h2", {}, "Newest open dead letters"),
+    table(["Id", "Workflow", "State", "Activity", "Error", "Last message", "Attempts", "Since", "Act"],
+      letters.items.map((d) => [d.id, workflowLink(d.workflow_id), d.state, d.activity, d.error_code, d.error_message, d.attempts.length, ago(d.created_at),
+        el("span", {},
+          el("button", { type: "button", onclick: () => resolveDialog("retry", { workflow_id: d.workflow_id, fingerprint: d.fingerprint }, `dead letter ${d.id}`, () => render()) }, "Retry…"), " ",
+          el("button", { type: "button", class: "danger", onclick: () => resolveDialog("discard", { workflow_id: d.workflow_id, fingerprint: d.fingerprint }, `dead letter ${d.id}`, () => render()) }, "Discard…"))]),
+      "No open dead letter matches."),
+  ];
+}
+
+// --- Workflows --------------------------------------------------------------------------------
+
+async function workflows() {
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  const query = new URLSearchParams({ limit: "50" });
+  for (const name of ["type", "status"]) if (params.get(name)) query.set(name, params.get(name));
+  const page = await api(`/v1/workflows?${query}`);
+  return [
+    el("form", { class: "inline", onsubmit: (event) => {
+      event.preventDefault();
+      const id = event.target.querySelector("[name=id]").value.trim();
+      if (id) { location.hash = `#/workflows/${encodeURIComponent(id)}`; return; }
+      const values = new URLSearchParams();
+      for (const name of ["type", "status"]) { const v = event.target.querySelector(`[name=${name}]`).value.trim(); if (v) values.set(name, v); }
+      location.hash = `#/workflows?${values}`;
+    } },
+      el("input", { name: "id", placeholder: "workflow id" }), el("input", { name: "type", placeholder: "type", value: params.get("type") || "" }),
+      el("input", { name: "status", placeholder: "status", value: params.get("status") || "" }), el("button", { type: "submit" }, "Search")),
+    table(["Id", "Type", "Status", "State", "Waiting for", "Created", "Updated"],
+      page.items.map((w) => [workflowLink(w.id), w.type, w.status, w.state || "-", waitingText(w.waiting), ago(w.created_at), ago(w.updated_at)]),
+      "No workflow matches."),
+  ];
+}
+
+function waitingText(waiting) {
+  if (!waiting) return "-";
+  const what = waiting.for === "signal" ? `signal ${waiting.signals.join(" or ")}` : waiting.for;
+  return waiting.until ? `${what} until ${new Date(waiting.until).toLocaleString()}` : what;
+}
+
+async function workflow(id) {
+  const [record, history] = await Promise.all([api(`/v1/workflows/${encodeURIComponent(id)}`), api(`/v1/workflows/${encodeURIComponent(id)}/history`)]);
+  const visited = new Set(history.items.filter((e) => e.type === "state_entered").map((e) => e.state));
+  const actions = isOps() && !["completed", "failed", "cancelled"].includes(record.status) ? el("form", { class: "inline", id: "workflow-actions", onsubmit: async (event) => {
+    event.preventDefault();
+    const name = event.target.querySelector("[name=signal]").value.trim();
+    const payload = event.target.querySelector("[name=payload]").value.trim() || "{}";
+    try {
+      await api(`/v1/workflows/${encodeURIComponent(id)}/signals/${encodeURIComponent(name)}`, { method: "POST", body: { payload: JSON.parse(payload) } });
+      render();
+    } catch (error) { alert(error.message); }
+  } },
+    el("input", { name: "signal", placeholder: "signal", value: record.waiting && record.waiting.signals[0] || "", required: true }),
+    el("input", { name: "payload", placeholder: "payload (JSON)", size: 40 }),
+    el("button", { type: "submit" }, "Send signal"),
+    el("button", { type: "button", class: "danger", onclick: async () => {
+      if (!confirm(`Cancel ${id}?`)) return;
+      try { await api(`/v1/workflows/${encodeURIComponent(id)}/cancel`, { method: "POST", body: { reason: "cancelled from the console" } }); render(); } catch (error) { alert(error.message); }
+    } }, "Cancel workflow")) : null;
+  return [
+    el("h2", {}, `${record.type} ${record.id}`),
+    table(["Status", "State", "Waiting for", "Error", "Created", "Updated"],
+      [[record.status, record.state || "-", waitingText(record.waiting), record.error ? `${record.error.code}: ${record.error.message}` : "-", ago(record.created_at), ago(record.updated_at)]], ""),
+    actions,
+    el("h2", {}, "States visited"),
+    el("p", {}, [...visited].map((s, i) => el("span", {}, i ? " → " : "", s === record.state ? el("b", {}, s) : s))),
+    el("h2", {}, "Timeline"),
+    table(["#", "At", "Event", "State", "Attempt", "Data"],
+      history.items.map((e) => [e.seq, new Date(e.at).toLocaleTimeString(), e.type, e.state || "-", e.attempt === null ? "-" : e.attempt, e.data ? el("code", {}, JSON.stringify(e.data).slice(0, 160)) : "-"]), "No event."),
+    el("h2", {}, "Context"), el("pre", {}, JSON.stringify(record.context, null, 2)),
+    el("h2", {}, "Input"), el("pre", {}, JSON.stringify(record.input, null, 2)),
+  ];
+}
+
+// --- Router -----------------------------------------------------------------------------------
+
+async function render() {
+  const signedIn = Boolean(state.key && state.role);
+  document.getElementById("sign-in").hidden = signedIn;
+  document.getElementById("nav").hidden = !signedIn;
+  view().hidden = !signedIn;
+  clearTimeout(state.timer);
+  if (!signedIn) return;
+  document.getElementById("who").textContent = `signed in with ${isOps() ? "an ops" : "a monitor"} key`;
+  for (const link of document.querySelectorAll("nav a")) {
+    link.hidden = link.hasAttribute("data-ops") && !isOps();
+    link.classList.toggle("active", location.hash.startsWith(link.getAttribute("href")));
+  }
+  const route = location.hash.replace(/^#\//, "") || "overview";
+  try {
+    let content;
+    if (route.startsWith("dead-letters") && isOps()) content = await deadLetters();
+    else if (route.startsWith("workflows/")) content = await workflow(decodeURIComponent(route.slice("workflows/".length)));
+    else if (route.startsWith("workflows")) content = await workflows();
+    else content = await overview();
+    if (!state.busy) view().replaceChildren(...content.filter((part) => part !== null && part !== undefined && part !== false));
+  } catch (error) {
+    if (error.status === 401) return signOut();
+    view().replaceChildren(el("p", { class: "error" }, error.message));
+  }
+  if (route === "overview") state.timer = setTimeout(() => { if (!state.busy) render(); }, 5000);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.getElementById("sign-in-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const error = document.getElementById("sign-in-error");
+    error.textContent = "";
+    try {
+      await signIn(document.getElementById("api-key").value.trim());
+      document.getElementById("api-key").value = "";
+      if (!location.hash) location.hash = "#/overview";
+      render();
+    } catch (problem) {
+      error.textContent = problem.message;
+    }
+  });
+  document.getElementById("sign-out").addEventListener("click", signOut);
+  window.addEventListener("hashchange", render);
+  render();
+});
