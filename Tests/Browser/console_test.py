@@ -7,7 +7,7 @@ workflows behind an activity limit of 1 (two of them late), then checks, as an o
   1. with an ops key, the overview shows the late tasks with why they are late, and the dead
      letters grouped by cause;
   2. once the stub answers 200, "Retry group…" (dry-run count, a reason, progress) resumes the
-     three workflows to completion;
+     three workflows to completion, and a workflow's page draws its state machine with where it went;
   3. with a monitor key there is no action button, and the action request it could forge is 403.
 Screenshots go to $CONSOLE_SCREENSHOTS when set (not kept in the repository).
 
@@ -157,6 +157,17 @@ def main():
             if shots:
                 page.screenshot(path=f"{shots}/overview-ops.png", full_page=True)
 
+            # The dead-letter page: filter by text, inspect one's attempts.
+            page.goto(f"{base}/ui#/dead-letters?text=no%20such%20payment")
+            expect(page.locator("button[data-action=inspect]")).to_have_count(3)
+            page.locator("button[data-action=inspect]").first.click()
+            expect(page.locator("#inspect-dialog")).to_contain_text("no such payment")
+            expect(page.locator("#inspect-dialog table")).to_contain_text("http.404")
+            if shots:
+                page.screenshot(path=f"{shots}/dead-letter.png", full_page=True)
+            page.locator("#inspect-dialog button", has_text="Close").click()
+            page.goto(f"{base}/ui#/overview")
+
             # 2. The payments service is back: retry the whole group from the page.
             PaymentsStub.fixed = True
             group.locator("button[data-action=retry-group]").click()
@@ -174,6 +185,14 @@ def main():
             if shots:
                 page.screenshot(path=f"{shots}/overview-after-retry.png", full_page=True)
 
+            # A workflow's page: its state machine drawn from its pinned version, where it went.
+            page.goto(f"{base}/ui#/workflows/{paying[0]}")
+            expect(page.locator("#state-diagram g[data-state=done]")).to_have_class("current")
+            expect(page.locator("#state-diagram g[data-state=charge]")).to_have_class("visited")
+            expect(page.locator("table", has=page.locator("th", has_text="Event"))).to_contain_text("dead_letter_retried")
+            if shots:
+                page.screenshot(path=f"{shots}/workflow.png", full_page=True)
+
             # 3. Monitor: reads everything, acts on nothing; a forged action is refused.
             watcher = browser.new_page()
             watcher.goto(base + "/ui")
@@ -183,6 +202,7 @@ def main():
             expect(watcher.locator("#late-count")).to_be_visible()
             expect(watcher.locator("button[data-action]")).to_have_count(0)
             expect(watcher.locator("a[href='#/dead-letters']")).to_be_hidden()
+            expect(watcher.locator("a[href='#/workflows']")).to_be_hidden()
             status = watcher.evaluate("""async (key) => (await fetch('/v1/dead-letters/retry', {method: 'POST',
                 headers: {Authorization: 'Bearer ' + key, 'Content-Type': 'application/json'},
                 body: JSON.stringify({filter: {}, reason: 'forged'})})).status""", keys["monitor"])

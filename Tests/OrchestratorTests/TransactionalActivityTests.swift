@@ -94,7 +94,7 @@ import Testing
             start: write
             retry: {max_attempts: 1}
             states:
-              write: {task: effect.record, input: {stubborn_ms: 6000}, timeout: 300ms, next: done}
+              write: {task: effect.record, input: {stubborn_ms: 30000}, timeout: 300ms, next: done}
               done: {succeed: true}
             """
         let gate = Gate()

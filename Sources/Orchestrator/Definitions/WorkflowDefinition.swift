@@ -241,6 +241,22 @@ public struct StateDefinition: Sendable, Hashable, Codable {
         return names
     }
 
+    /// The YAML name of this state's kind (`task`, `wait_for`, …).
+    public var kindName: String {
+        switch kind {
+        case .task: "task"
+        case .choice: "choice"
+        case .waitFor: "wait_for"
+        case .sleep: "sleep"
+        case .map: "map"
+        case .pass: "pass"
+        case .succeed: "succeed"
+        case .fail: "fail"
+        case .startWorkflow: "start_workflow"
+        case .sendSignal: "send_signal"
+        }
+    }
+
     public var isTerminal: Bool {
         switch kind {
         case .succeed, .fail: true

@@ -72,6 +72,14 @@ extension Engine {
         try await client.withConnection { try await record(id, on: $0) }
     }
 
+    /// The definition an instance runs on: the version it was started with.
+    public func pinnedDefinition(of workflowID: String) async throws -> WorkflowDefinition {
+        try await client.withConnection { connection in
+            let workflow = try await record(workflowID, on: connection)
+            return try await catalog.definition(type: workflow.type, version: workflow.version, store: store, on: connection)
+        }
+    }
+
     public func history(_ workflowID: String) async throws -> [EventRecord] {
         try await client.withConnection { try await store.history(workflowID, on: $0) }
     }

@@ -31,6 +31,23 @@ enum Representation {
         ["for": .string(wait.kind.rawValue), "signals": .array(wait.signals.map(JSONValue.string)), "until": time(wait.until)]
     }
 
+    static func definition(_ definition: WorkflowDefinition) -> JSONValue {
+        [
+            "type": .string(definition.type),
+            "version": .string(definition.version),
+            "start": .string(definition.start),
+            "states": .array(definition.states.keys.sorted().map { name in
+                let state = definition.states[name]!
+                var successors: [String] = []
+                for next in state.successors where !successors.contains(next) { successors.append(next) }
+                return [
+                    "name": .string(name), "kind": .string(state.kindName), "terminal": .bool(state.isTerminal),
+                    "next": .array(successors.map(JSONValue.string)),
+                ]
+            }),
+        ]
+    }
+
     static func cause(_ cause: TaskDelayCause) -> JSONValue {
         ["code": .string(cause.code), "message": .string(cause.message)]
     }

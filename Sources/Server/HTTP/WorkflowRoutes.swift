@@ -11,6 +11,7 @@ struct WorkflowRoutes {
             Endpoint(.get, "/v1/workflows", list),
             Endpoint(.get, "/v1/workflows/{id}", get),
             Endpoint(.get, "/v1/workflows/{id}/history", history),
+            Endpoint(.get, "/v1/workflows/{id}/definition", definition),
             Endpoint(.post, "/v1/workflows/{id}/signals/{name}", signal),
             Endpoint(.post, "/v1/workflows/{id}/cancel", cancel),
         ]
@@ -65,6 +66,11 @@ struct WorkflowRoutes {
         let page = try await engine.workflows(
             type: try request.query("type"), status: status, limit: limit, after: try Cursor.decode(try request.query("cursor")))
         return .json(Cursor.page(page.records, more: page.more, key: \.id, json: Representation.workflow))
+    }
+
+    /// The state machine the instance runs on (its pinned version): what the console draws.
+    @Sendable func definition(_ request: Request, context: APIRequestContext) async throws -> Response {
+        .json(Representation.definition(try await engine.pinnedDefinition(of: try context.path("id"))))
     }
 
     @Sendable func signal(_ request: Request, context: APIRequestContext) async throws -> Response {

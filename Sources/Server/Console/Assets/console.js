@@ -43,6 +43,11 @@ function table(headers, rows, empty) {
     el("tbody", {}, rows.map((cells) => el("tr", {}, cells.map((cell, i) => el("td", { class: headers[i].num ? "num" : undefined }, cell))))));
 }
 
+// A query string with %20 for spaces (the API does not read '+' as a space).
+function query(params) {
+  return Object.entries(params).filter(([, v]) => v !== undefined && v !== "").map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join("&");
+}
+
 function ago(iso) {
   if (!iso) return "-";
   const seconds = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
@@ -56,8 +61,9 @@ function duration(seconds) {
   return `${Math.round(seconds / 86400)} d`;
 }
 
+// Workflows are readable with an ops key (a monitor key reads the dashboard and metrics only).
 function workflowLink(id) {
-  return el("a", { href: `#/workflows/${encodeURIComponent(id)}` }, id);
+  return isOps() ? el("a", { href: `#/workflows/${encodeURIComponent(id)}` }, id) : id;
 }
 
 const isOps = () => state.role === "ops";
@@ -182,19 +188,27 @@ async function resolveDialog(action, filter, what, after) {
   }
 }
 
+const deadLetterFilterFields = ["workflow_type", "activity", "error_code", "text", "created_after", "created_before"];
+
 async function deadLetters() {
   const params = new URLSearchParams(location.hash.split("?")[1] || "");
   const filter = {};
-  for (const name of ["workflow_type", "activity", "error_code", "text"]) if (params.get(name)) filter[name] = params.get(name);
-  const query = new URLSearchParams({ ...filter, status: "open", limit: "100" }).toString();
-  const [groups, letters] = await Promise.all([api(`/v1/dead-letters/groups?${new URLSearchParams(filter)}`), api(`/v1/dead-letters?${query}`)]);
+  for (const name of deadLetterFilterFields) if (params.get(name)) filter[name] = params.get(name);
+  const [groups, letters] = await Promise.all([
+    api(`/v1/dead-letters/groups?${query(filter)}`), api(`/v1/dead-letters?${query({ ...filter, status: "open", limit: "100" })}`)]);
   const form = el("form", { class: "inline", onsubmit: (event) => {
     event.preventDefault();
     const values = new URLSearchParams();
-    for (const input of event.target.querySelectorAll("input")) if (input.value.trim()) values.set(input.name, input.value.trim());
+    for (const input of event.target.querySelectorAll("input")) {
+      if (!input.value.trim()) continue;
+      // A local date and time from the picker, sent as an instant.
+      values.set(input.name, input.type === "datetime-local" ? new Date(input.value).toISOString() : input.value.trim());
+    }
     location.hash = `#/dead-letters?${values}`;
   } },
     ["workflow_type", "activity", "error_code", "text"].map((name) => el("input", { name, placeholder: name.replace("_", " "), value: filter[name] || "" })),
+    ["created_after", "created_before"].map((name) => el("label", {}, name === "created_after" ? "since " : "before ",
+      el("input", { name, type: "datetime-local", value: filter[name] ? localInput(filter[name]) : "" }))),
     el("button", { type: "submit" }, "Filter"),
     Object.keys(filter).length ? el("button", { type: "button", onclick: () => resolveDialog("retry", filter, "everything this filter matches", () => render()) }, "Retry all matching…") : null,
     Object.keys(filter).length ? el("button", { type: "button", class: "danger", onclick: () => resolveDialog("discard", filter, "everything this filter matches", () => render()) }, "Discard all matching…") : null);
@@ -204,20 +218,59 @@ async function deadLetters() {
     el("h2", {}, "Newest open dead letters"),
     table(["Id", "Workflow", "State", "Activity", "Error", "Last message", "Attempts", "Since", "Act"],
       letters.items.map((d) => [d.id, workflowLink(d.workflow_id), d.state, d.activity, d.error_code, d.error_message, d.attempts.length, ago(d.created_at),
-        el("span", {},
-          el("button", { type: "button", onclick: () => resolveDialog("retry", { workflow_id: d.workflow_id, fingerprint: d.fingerprint }, `dead letter ${d.id}`, () => render()) }, "Retry…"), " ",
-          el("button", { type: "button", class: "danger", onclick: () => resolveDialog("discard", { workflow_id: d.workflow_id, fingerprint: d.fingerprint }, `dead letter ${d.id}`, () => render()) }, "Discard…"))]),
+        el("button", { type: "button", "data-action": "inspect", onclick: () => inspectDeadLetter(d.id) }, "Inspect…")]),
       "No open dead letter matches."),
   ];
+}
+
+function localInput(iso) {
+  const date = new Date(iso);
+  return new Date(date.getTime() - date.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+}
+
+// One dead letter: every attempt's error, then retry (with an optional RFC 7396 patch of the
+// task's input) or discard, each with a reason.
+async function inspectDeadLetter(id) {
+  state.busy = true;
+  const letter = await api(`/v1/dead-letters/${id}`);
+  const box = el("div", { class: "dialog", id: "inspect-dialog" },
+    el("p", {}, `Dead letter ${letter.id}: ${letter.activity} in state ${letter.state} of `, workflowLink(letter.workflow_id), ` (${letter.workflow_type})`),
+    table(["Attempt", "At", "Code", "Message"], letter.attempts.map((a) => [a.attempt, new Date(a.at).toLocaleString(), a.error.code, a.error.message]), "No attempt."),
+    el("form", { class: "inline", onsubmit: async (event) => {
+      event.preventDefault();
+      const form = event.target;
+      const reason = form.querySelector("[name=reason]").value.trim();
+      const patchText = form.querySelector("[name=patch]").value.trim();
+      const action = event.submitter && event.submitter.value === "discard" ? "discard" : "retry";
+      const body = { reason };
+      try {
+        if (action === "retry" && patchText) body.input_patch = JSON.parse(patchText);
+      } catch {
+        form.querySelector(".error").textContent = "the patch is not JSON";
+        return;
+      }
+      try {
+        await api(`/v1/dead-letters/${id}/${action}`, { method: "POST", body });
+        state.busy = false;
+        render();
+      } catch (error) {
+        form.querySelector(".error").textContent = error.message;
+      }
+    } },
+      el("input", { name: "reason", placeholder: "Why", size: 40, required: true }),
+      el("input", { name: "patch", placeholder: 'input patch, e.g. {"card": "pm_card_visa"}', size: 40 }),
+      el("button", { type: "submit", value: "retry" }, "Retry"),
+      el("button", { type: "submit", value: "discard", class: "danger" }, "Discard"),
+      el("button", { type: "button", onclick: () => { state.busy = false; box.remove(); } }, "Close"),
+      el("span", { class: "error" })));
+  view().prepend(box);
 }
 
 // --- Workflows --------------------------------------------------------------------------------
 
 async function workflows() {
   const params = new URLSearchParams(location.hash.split("?")[1] || "");
-  const query = new URLSearchParams({ limit: "50" });
-  for (const name of ["type", "status"]) if (params.get(name)) query.set(name, params.get(name));
-  const page = await api(`/v1/workflows?${query}`);
+  const page = await api(`/v1/workflows?${query({ limit: "50", type: params.get("type") || "", status: params.get("status") || "" })}`);
   return [
     el("form", { class: "inline", onsubmit: (event) => {
       event.preventDefault();
@@ -241,8 +294,72 @@ function waitingText(waiting) {
   return waiting.until ? `${what} until ${new Date(waiting.until).toLocaleString()}` : what;
 }
 
+// The state machine as layers from the start state, top to bottom: the current state stands out,
+// visited states are shaded, end states have a heavier frame; edges back up are dashed.
+function diagram(definition, current, visited) {
+  const byName = new Map(definition.states.map((s) => [s.name, s]));
+  const depth = new Map([[definition.start, 0]]);
+  const queue = [definition.start];
+  while (queue.length) {
+    const name = queue.shift();
+    for (const next of (byName.get(name) || { next: [] }).next) {
+      if (!depth.has(next)) { depth.set(next, depth.get(name) + 1); queue.push(next); }
+    }
+  }
+  const deepest = Math.max(0, ...depth.values());
+  for (const s of definition.states) if (!depth.has(s.name)) depth.set(s.name, deepest + 1);  // compensation paths
+  const layers = [];
+  for (const s of definition.states) (layers[depth.get(s.name)] ||= []).push(s.name);
+  const [width, height, gapX, gapY] = [170, 34, 24, 44];
+  const columns = Math.max(...layers.map((l) => l.length));
+  const position = new Map();
+  layers.forEach((names, row) => names.forEach((name, column) => {
+    const offset = (columns - names.length) * (width + gapX) / 2;
+    position.set(name, { x: 10 + offset + column * (width + gapX), y: 10 + row * (height + gapY) });
+  }));
+  const svgNS = "http://www.w3.org/2000/svg";
+  const node = (tag, attributes, text) => {
+    const element = document.createElementNS(svgNS, tag);
+    for (const [k, v] of Object.entries(attributes)) element.setAttribute(k, v);
+    if (text !== undefined) element.textContent = text;
+    return element;
+  };
+  const svg = node("svg", { width: 20 + columns * (width + gapX), height: 20 + layers.length * (height + gapY), id: "state-diagram", role: "img" });
+  svg.append(node("defs", {}));
+  svg.firstChild.append(Object.assign(node("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" })));
+  svg.firstChild.firstChild.append(node("path", { d: "M 0 0 L 10 5 L 0 10 z", fill: "#777" }));
+  for (const state of definition.states) {
+    const from = position.get(state.name);
+    for (const next of state.next) {
+      const to = position.get(next);
+      if (!to) continue;
+      const [x1, y1, x2, y2] = [from.x + width / 2, from.y + height, to.x + width / 2, to.y];
+      const back = to.y <= from.y;
+      const d = back ? `M ${from.x + width} ${from.y + height / 2} C ${from.x + width + 60} ${from.y + height / 2}, ${to.x + width + 60} ${to.y + height / 2}, ${to.x + width} ${to.y + height / 2}`
+                     : `M ${x1} ${y1} L ${x2} ${y2}`;
+      svg.append(node("path", { d, fill: "none", stroke: "#999", "stroke-dasharray": back ? "4 3" : "", "marker-end": "url(#arrow)" }));
+    }
+  }
+  for (const state of definition.states) {
+    const { x, y } = position.get(state.name);
+    const isCurrent = state.name === current;
+    const group = node("g", { "data-state": state.name, class: isCurrent ? "current" : visited.has(state.name) ? "visited" : "unvisited" });
+    group.append(node("rect", {
+      x, y, width, height, rx: 6,
+      fill: isCurrent ? "#fff3c4" : visited.has(state.name) ? "#e3f1e4" : "#fff",
+      stroke: isCurrent ? "#b07d00" : "#888", "stroke-width": isCurrent ? 3 : state.terminal ? 2.5 : 1,
+    }));
+    group.append(node("text", { x: x + width / 2, y: y + 15, "text-anchor": "middle", "font-size": 12, "font-weight": isCurrent ? 700 : 400 }, state.name));
+    group.append(node("text", { x: x + width / 2, y: y + 28, "text-anchor": "middle", "font-size": 10, fill: "#666" }, state.kind));
+    svg.append(group);
+  }
+  return svg;
+}
+
 async function workflow(id) {
-  const [record, history] = await Promise.all([api(`/v1/workflows/${encodeURIComponent(id)}`), api(`/v1/workflows/${encodeURIComponent(id)}/history`)]);
+  const [record, history, definition] = await Promise.all([
+    api(`/v1/workflows/${encodeURIComponent(id)}`), api(`/v1/workflows/${encodeURIComponent(id)}/history`),
+    api(`/v1/workflows/${encodeURIComponent(id)}/definition`)]);
   const visited = new Set(history.items.filter((e) => e.type === "state_entered").map((e) => e.state));
   const actions = isOps() && !["completed", "failed", "cancelled"].includes(record.status) ? el("form", { class: "inline", id: "workflow-actions", onsubmit: async (event) => {
     event.preventDefault();
@@ -265,8 +382,8 @@ async function workflow(id) {
     table(["Status", "State", "Waiting for", "Error", "Created", "Updated"],
       [[record.status, record.state || "-", waitingText(record.waiting), record.error ? `${record.error.code}: ${record.error.message}` : "-", ago(record.created_at), ago(record.updated_at)]], ""),
     actions,
-    el("h2", {}, "States visited"),
-    el("p", {}, [...visited].map((s, i) => el("span", {}, i ? " → " : "", s === record.state ? el("b", {}, s) : s))),
+    el("h2", {}, `State machine (version ${definition.version}): current state framed, visited states shaded`),
+    el("div", { class: "diagram" }, diagram(definition, record.state, visited)),
     el("h2", {}, "Timeline"),
     table(["#", "At", "Event", "State", "Attempt", "Data"],
       history.items.map((e) => [e.seq, new Date(e.at).toLocaleTimeString(), e.type, e.state || "-", e.attempt === null ? "-" : e.attempt, e.data ? el("code", {}, JSON.stringify(e.data).slice(0, 160)) : "-"]), "No event."),
@@ -293,8 +410,8 @@ async function render() {
   try {
     let content;
     if (route.startsWith("dead-letters") && isOps()) content = await deadLetters();
-    else if (route.startsWith("workflows/")) content = await workflow(decodeURIComponent(route.slice("workflows/".length)));
-    else if (route.startsWith("workflows")) content = await workflows();
+    else if (route.startsWith("workflows/") && isOps()) content = await workflow(decodeURIComponent(route.slice("workflows/".length)));
+    else if (route.startsWith("workflows") && isOps()) content = await workflows();
     else content = await overview();
     if (!state.busy) view().replaceChildren(...content.filter((part) => part !== null && part !== undefined && part !== false));
   } catch (error) {
