@@ -19,6 +19,11 @@ import Testing
             ("sendgrid SG.abcdefghij.klmnopqrstuv", "sendgrid <key>"),
         ]
         for (text, masked) in cases { #expect(LogRedaction.redact(text) == masked, "\(text)") }
+        // The card pattern only runs on a run of digits shaped like one.
+        #expect(LogRedaction.hasDigitRun("4242 4242 4242 4242", atLeast: 13) && LogRedaction.hasDigitRun("4000000000000002", atLeast: 13))
+        #expect(!LogRedaction.hasDigitRun("5f48b183-bcea-4a04-80a6-7cf083e0ff99", atLeast: 13))
+        #expect(!LogRedaction.hasDigitRun("99f6a2a90327a4c618075dbccd98a359", atLeast: 13))
+        #expect(!LogRedaction.hasDigitRun("1234  5678 9012 3456", atLeast: 13))
         // What operators need stays: times, ids, amounts, durations, addresses.
         for kept in [
             "2026-11-26T03:02:30.531Z", "task 1234567 of workflow checkout:A-17", "correlation_id=5f48b183-bcea-4a04-80a6-7cf083e0ff99",

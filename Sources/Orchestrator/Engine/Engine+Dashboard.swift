@@ -4,7 +4,9 @@ import PostgresNIO
 extension Engine {
     /// Assembles the dashboard in one read-only transaction (a consistent snapshot).
     /// `lateAfter` overrides the configured threshold (the ops `late` command takes it as a flag).
-    public func dashboard(lateAfter: Duration? = nil, lateLimit: Int = 100) async throws -> Dashboard {
+    /// `explainingLateTasks`: find each late task's cause (one more query; a metrics scrape, which
+    /// only counts late tasks, goes without).
+    public func dashboard(lateAfter: Duration? = nil, lateLimit: Int = 100, explainingLateTasks: Bool = true) async throws -> Dashboard {
         let now = clock.now()
         let thresholds = Dictionary(uniqueKeysWithValues: catalog.all.compactMap { definition in
             definition.lateAfter.map { (definition.type, $0) }
@@ -13,9 +15,11 @@ extension Engine {
             try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
             let groups = try await store.deadLetterGroups(on: connection)
             var late = try await store.lateTasks(now: now, lateAfter: lateAfter ?? configuration.lateAfter, thresholds: thresholds, limit: lateLimit, on: connection)
-            let facts = try await store.taskFacts(late.map(\.taskID), now: now, on: connection)
-            let causes = Dictionary(uniqueKeysWithValues: facts.map { ($0.taskID, TaskDelayCause.decide($0, now: now)) })
-            for index in late.indices { late[index].cause = causes[late[index].taskID] }
+            if explainingLateTasks, !late.isEmpty {
+                let facts = try await store.taskFacts(late.map(\.taskID), now: now, on: connection)
+                let causes = Dictionary(uniqueKeysWithValues: facts.map { ($0.taskID, TaskDelayCause.decide($0, now: now)) })
+                for index in late.indices { late[index].cause = causes[late[index].taskID] }
+            }
             var dashboard = Dashboard(
                 generatedAt: now,
                 lateTasks: late,

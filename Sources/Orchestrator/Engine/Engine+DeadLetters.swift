@@ -68,14 +68,14 @@ extension Engine {
         inputPatch: JSONValue? = nil, dryRun: Bool = false, limit: Int = 1000
     ) async throws -> DeadLetterResolution {
         if inputPatch != nil, action == .discard { throw OrchestratorError(.invalidInput, "only a retry takes an input patch") }
-        let (ids, matched, newest) = try await client.withConnection { try await store.openDeadLetterIDs(filter, limit: limit, on: $0) }
+        guard dryRun || !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw OrchestratorError(.invalidInput, "a reason is required: it is kept with every dead letter this resolves")
+        }
+        let (ids, matched, newest) = try await client.withConnection { try await store.openDeadLetterIDs(filter, limit: dryRun ? 0 : limit, on: $0) }
         var covered = filter
         covered.upToID = filter.upToID ?? newest
         if dryRun {
             return DeadLetterResolution(action: action, dryRun: true, matched: matched, resolved: 0, failures: [], remaining: matched, upToID: covered.upToID)
-        }
-        guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-            throw OrchestratorError(.invalidInput, "a reason is required: it is kept with every dead letter this resolves")
         }
         var resolved = 0
         var failures: [DeadLetterResolution.Failure] = []

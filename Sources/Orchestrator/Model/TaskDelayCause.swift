@@ -20,8 +20,10 @@ public struct TaskFacts: Sendable, Hashable {
     public var liveWorkersForActivity: Int
     /// The activity limit the task counts against, if any.
     public var limit: ActivityLimitUse?
-    /// Due tasks of the same activity ahead of it in the queue (capped).
+    /// Due tasks of the same activity ahead of it in the queue, counted up to `olderDueTasksCap`
+    /// (each late task on the dashboard counts its own: the cap bounds that work).
     public var olderDueTasks: Int
+    public static let olderDueTasksCap = 1000
 
     public struct ActivityLimitUse: Sendable, Hashable {
         public var pattern: String
@@ -110,7 +112,8 @@ public enum TaskDelayCause: Sendable, Hashable {
         case .timerNotDue(let until):
             return "a timer, not due until \(time.format(until))"
         case .queuedBehind(let older):
-            return older == 0 ? "next in line; every worker slot is busy" : "queued behind \(older) older due tasks of its activity"
+            let count = older >= TaskFacts.olderDueTasksCap ? "\(TaskFacts.olderDueTasksCap) or more" : "\(older)"
+            return older == 0 ? "next in line; every worker slot is busy" : "queued behind \(count) older due tasks of its activity"
         case .leaseHeldBySilentWorker(let worker, let silent):
             return "its worker \(worker) " + (silent.map { "has not been heard from for \(Int($0)) s" } ?? "is unknown") + "; the rescuer takes it back when its lease expires"
         case .runningPastTimeout(let worker, let runningFor, let timeout):

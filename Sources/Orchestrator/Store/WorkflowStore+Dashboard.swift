@@ -52,7 +52,7 @@ extension WorkflowStore {
                    (SELECT count(*) FROM (
                        SELECT 1 FROM orchestrator.tasks q
                        WHERE q.status IN ('ready', 'failed') AND q.run_at <= \(now) AND q.activity = t.activity AND (q.run_at, q.id) < (t.run_at, t.id)
-                       LIMIT 100000) ahead)
+                       LIMIT \(TaskFacts.olderDueTasksCap)) ahead)
             FROM orchestrator.tasks t
             LEFT JOIN orchestrator.activity_limits l ON l.pattern = t.activity_limit
             LEFT JOIN orchestrator.workers o ON o.id = t.lease_owner

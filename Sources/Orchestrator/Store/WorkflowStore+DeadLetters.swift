@@ -179,7 +179,7 @@ extension WorkflowStore {
         return groups
     }
 
-    /// Records one bulk (or single) resolution request: who, why, what it matched and did.
+    /// Records one bulk resolution request: who, why, the filter, what it matched and did.
     func recordDeadLetterAction(
         _ resolution: DeadLetterResolution, filter: JSONValue, inputPatch: JSONValue?, by actor: String, reason: String, now: Date,
         on connection: PostgresConnection

@@ -65,7 +65,13 @@ struct EngineOptions: ParsableArguments {
     }
 
     func parsedLateAfter() throws -> Duration {
-        try Self.duration(lateAfter ?? environment["ORCHESTRATOR_LATE_AFTER"], named: "late-after", default: .seconds(60))
+        try Self.lateAfter(lateAfter, environment: environment)
+    }
+
+    /// The late threshold from a `--late-after` flag, else `ORCHESTRATOR_LATE_AFTER`, else 60 s
+    /// (`serve`, `worker` and `late` share it).
+    static func lateAfter(_ option: String?, environment: [String: String]) throws -> Duration {
+        try duration(option ?? environment["ORCHESTRATOR_LATE_AFTER"], named: "late-after", default: .seconds(60))
     }
 
     func parsedShutdownGrace() throws -> Duration {

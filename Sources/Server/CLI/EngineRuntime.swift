@@ -23,14 +23,14 @@ struct EngineRuntime {
     let definitions: [WorkflowDefinition]
     let logger: Logger
 
-    /// The activities and the validated workflow files, loaded before anything touches the
-    /// database, so an invalid file stops the process with every error listed.
-    typealias Loaded = (registry: ActivityRegistry, environment: ActivityEnvironment, definitions: [WorkflowDefinition])
+    /// The activities and the validated workflow files (and the folder they came from), loaded
+    /// before anything touches the database, so an invalid file stops the process with every error listed.
+    typealias Loaded = (registry: ActivityRegistry, environment: ActivityEnvironment, definitions: [WorkflowDefinition], folder: String)
 
     /// `discovering`: without a workflows folder given or in the current folder, use the running
     /// server's (every command but `serve`).
     static func loadDefinitions(options: CommonOptions, discovering: Bool) throws -> Loaded {
-        let folder = options.workflowsFolder(discovering: discovering)
+        let folder = URL(fileURLWithPath: options.workflowsFolder(discovering: discovering)).standardizedFileURL.path
         var httpConfiguration = HTTPClient.Configuration()
         httpConfiguration.timeout = .init(connect: .seconds(5), read: .seconds(60))
         httpConfiguration.redirectConfiguration = .disallow
@@ -48,7 +48,7 @@ struct EngineRuntime {
         let registry = OrchestratorCommand.activities(environment)
         do {
             let definitions = try WorkflowLoader(knownActivities: registry.names).loadDirectory(folder)
-            return (registry, environment, definitions)
+            return (registry, environment, definitions, folder)
         } catch {
             try? httpClient.syncShutdown()
             throw ExitMessage("invalid workflow files in \(folder):\n\(error.errors.map { "  \($0)" }.joined(separator: "\n"))")
@@ -56,7 +56,7 @@ struct EngineRuntime {
     }
 
     static func make(loaded: Loaded, engineOptions: EngineOptions, database: DatabaseConfiguration, logger: Logger) throws -> EngineRuntime {
-        let (registry, environment, definitions) = loaded
+        let (registry, environment, definitions, _) = loaded
         var configuration = Engine.Configuration()
         let shutdownGrace: Duration
         do {

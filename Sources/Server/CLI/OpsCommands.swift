@@ -293,8 +293,7 @@ struct LateCommand: AsyncParsableCommand {
     var lateAfter: String?
 
     func run() async throws {
-        let lateAfter = try EngineOptions.duration(
-            lateAfter ?? options.location.environment["ORCHESTRATOR_LATE_AFTER"], named: "late-after", default: .seconds(60))
+        let lateAfter = try EngineOptions.lateAfter(lateAfter, environment: options.location.environment)
         let dashboard = try await options.withEngine { try await $0.dashboard(lateAfter: lateAfter) }
         options.emit(
             list: Representation.dashboard(dashboard)["late_tasks"] ?? [], header: ["TASK", "WORKFLOW", "TYPE", "STATE", "ACTIVITY", "LATE BY", "WHY"],

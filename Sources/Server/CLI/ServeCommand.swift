@@ -71,16 +71,15 @@ struct ServeCommand: AsyncParsableCommand {
         defer { embedded?.stop() }
 
         let runtime = try EngineRuntime.make(loaded: loaded, engineOptions: engineOptions, database: database, logger: logger)
-        let workflowsFolder = URL(fileURLWithPath: options.workflowsFolder(discovering: false)).standardizedFileURL.path
         let banner = ServeBanner(
             host: host, port: port,
             database: embedded != nil ? "embedded PostgreSQL in \(dataFolder.appendingPathComponent("postgres").path)" : "\(database.host):\(database.port)/\(database.database)",
-            workflowTypes: runtime.definitions.map(\.type), workflowsFolder: workflowsFolder,
+            workflowTypes: runtime.definitions.map(\.type), workflowsFolder: loaded.folder,
             devKeys: generated ? (keyring, dataFolder.appendingPathComponent("dev-api-keys").path) : nil,
             commandLine: ServeBanner.commandLine(environment: environment))
         let probe = DatabaseProbe(database: database, logger: logger)
         let discovery = ServerDiscovery(
-            pid: getpid(), url: "", dataDir: dataFolder.path, workflowsDir: workflowsFolder, embeddedDatabase: embedded != nil)
+            pid: getpid(), url: "", dataDir: dataFolder.path, workflowsDir: loaded.folder, embeddedDatabase: embedded != nil)
         let application = try APIServer.application(
             engine: runtime.engine, settings: .init(
                 host: host, port: port, keyring: keyring, bodyLimit: bodyLimit, edge: edge, probe: probe,

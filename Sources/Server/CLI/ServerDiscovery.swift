@@ -40,11 +40,14 @@ struct ServerDiscovery: Codable, Sendable, Equatable {
         folder.appendingPathComponent(fileName)
     }
 
+    /// The server `file` describes, whether or not it still runs.
+    static func read(_ file: URL) -> ServerDiscovery? {
+        (try? Data(contentsOf: file)).flatMap { try? JSONDecoder().decode(ServerDiscovery.self, from: $0) }
+    }
+
     /// The server described by `file`, if that process still runs.
     static func running(at file: URL) -> ServerDiscovery? {
-        guard let data = try? Data(contentsOf: file), let found = try? JSONDecoder().decode(ServerDiscovery.self, from: data),
-            kill(found.pid, 0) == 0 || errno == EPERM
-        else { return nil }
+        guard let found = read(file), kill(found.pid, 0) == 0 || errno == EPERM else { return nil }
         return found
     }
 
@@ -66,10 +69,7 @@ struct ServerDiscovery: Codable, Sendable, Equatable {
 
     /// Removes the files that still describe this process (another server may have replaced the user's copy).
     func withdraw(environment: [String: String]) {
-        for file in files(environment: environment) {
-            guard let data = try? Data(contentsOf: file), let found = try? JSONDecoder().decode(ServerDiscovery.self, from: data),
-                found.pid == pid
-            else { continue }
+        for file in files(environment: environment) where Self.read(file)?.pid == pid {
             try? FileManager.default.removeItem(at: file)
         }
     }

@@ -15,16 +15,16 @@ struct ValidateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try options.makeLogger(label: "orchestrator.validate")
-        let definitions: [WorkflowDefinition]
+        let loaded: EngineRuntime.Loaded
         do {
-            let loaded = try EngineRuntime.loadDefinitions(options: options, discovering: true)
+            loaded = try EngineRuntime.loadDefinitions(options: options, discovering: true)
             try await loaded.environment.httpClient.shutdown()
-            definitions = loaded.definitions
         } catch let error as ExitMessage {
             print(error)
             throw ExitCode.failure
         }
-        print("workflow files in \(options.workflowsFolder(discovering: true)):")
+        let definitions = loaded.definitions
+        print("workflow files in \(loaded.folder):")
         for definition in definitions.sorted(by: { $0.type < $1.type }) {
             print("ok  \(definition.type)  version \(definition.version)  \(definition.states.count) states")
         }

@@ -33,8 +33,7 @@ enum APIServer {
 
     static func router(engine: Engine, settings: Settings) throws -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
-        router.add(middleware: RequestLogMiddleware())
-        router.add(middleware: HTTPMetricsMiddleware())
+        router.add(middleware: RequestTelemetryMiddleware())
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: CorrelationMiddleware(bodyLimit: settings.bodyLimit, probe: settings.probe))
         let limiter = RateLimiter(rates: settings.edge.rates)

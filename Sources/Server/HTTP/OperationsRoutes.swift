@@ -31,7 +31,7 @@ struct OperationsRoutes {
     @Sendable func metrics(_ request: Request, context: APIRequestContext) async throws -> Response {
         let activities = Set(engine.definitions.flatMap { $0.states.values.compactMap(\.taskSpec?.activity) })
         // While the database is away the scrape still answers, saying so (`orchestrator_database_up 0`).
-        let dashboard = probe.isReachable ? try? await engine.dashboard() : nil
+        let dashboard = probe.isReachable ? try? await engine.dashboard(explainingLateTasks: false) : nil
         let text = metrics.scrape(dashboard, activities: activities)
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

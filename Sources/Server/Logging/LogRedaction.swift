@@ -23,8 +23,29 @@ enum LogRedaction {
         rule(#"\bSG\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"#, "<key>", when: { $0.contains("SG.") }),
         rule(#"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"#, "<email>", when: { $0.contains("@") }),
         rule(#"\+[0-9][0-9 ()-]{6,}[0-9]"#, "<phone>", when: { $0.contains("+") }),
-        rule(#"\b(?:[0-9][ -]?){12,18}[0-9]\b"#, "<card>", when: { text in text.utf8.lazy.filter { (0x30...0x39).contains($0) }.count >= 13 }),
+        rule(#"\b(?:[0-9][ -]?){12,18}[0-9]\b"#, "<card>", when: { hasDigitRun($0, atLeast: 13) }),
     ]
+
+    /// Whether `text` holds `count` digits in a row, a single space or dash allowed between two:
+    /// the shape of a card number. A UUID or a request id (hex with dashes every few characters)
+    /// does not, so the card pattern does not run on every log line that carries one.
+    static func hasDigitRun(_ text: String, atLeast count: Int) -> Bool {
+        var run = 0
+        var separated = false
+        for byte in text.utf8 {
+            if (0x30...0x39).contains(byte) {
+                run += 1
+                separated = false
+                if run >= count { return true }
+            } else if (byte == 0x20 || byte == 0x2D) && run > 0 && !separated {
+                separated = true
+            } else {
+                run = 0
+                separated = false
+            }
+        }
+        return false
+    }
 
     static func redact(_ text: String) -> String {
         var text = text

@@ -168,14 +168,20 @@ async function resolveDialog(action, filter, what, after) {
         const progress = el("p", { id: "resolve-progress" }, "Starting…");
         box.replaceChildren(progress);
         let resolved = 0, failed = 0;
-        for (;;) {
-          const result = await api(`/v1/dead-letters/${action}`, { method: "POST", body: { filter: bounded, reason, limit: 100 } });
-          resolved += result.resolved;
-          failed += result.failed.length;
-          progress.textContent = `${action === "retry" ? "Retried" : "Discarded"} ${resolved} of ${dry.matched}${failed ? `, ${failed} failed` : ""}…`;
-          if (result.remaining === 0 || result.resolved === 0) break;
+        const summary = () => `${action === "retry" ? "Retried" : "Discarded"} ${resolved} of ${dry.matched}${failed ? `, ${failed} failed` : ""}`;
+        try {
+          for (;;) {
+            const result = await api(`/v1/dead-letters/${action}`, { method: "POST", body: { filter: bounded, reason, limit: 100 } });
+            resolved += result.resolved;
+            failed += result.failed.length;
+            progress.textContent = `${summary()}…`;
+            if (result.remaining === 0 || result.resolved === 0) break;
+          }
+          progress.textContent = `${summary()}. Done.`;
+        } catch (error) {
+          progress.textContent = `${summary()}; stopped: ${error.message}`;
+          progress.className = "error";
         }
-        progress.textContent = `${action === "retry" ? "Retried" : "Discarded"} ${resolved} of ${dry.matched}${failed ? `, ${failed} failed` : ""}. Done.`;
         state.busy = false;
         setTimeout(after, 800);
       } },
@@ -231,8 +237,14 @@ function localInput(iso) {
 // One dead letter: every attempt's error, then retry (with an optional RFC 7396 patch of the
 // task's input) or discard, each with a reason.
 async function inspectDeadLetter(id) {
+  let letter;
+  try {
+    letter = await api(`/v1/dead-letters/${id}`);
+  } catch (error) {
+    view().prepend(el("p", { class: "error" }, error.message));
+    return;
+  }
   state.busy = true;
-  const letter = await api(`/v1/dead-letters/${id}`);
   const box = el("div", { class: "dialog", id: "inspect-dialog" },
     el("p", {}, `Dead letter ${letter.id}: ${letter.activity} in state ${letter.state} of `, workflowLink(letter.workflow_id), ` (${letter.workflow_type})`),
     table(["Attempt", "At", "Code", "Message"], letter.attempts.map((a) => [a.attempt, new Date(a.at).toLocaleString(), a.error.code, a.error.message]), "No attempt."),
