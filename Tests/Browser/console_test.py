@@ -7,7 +7,8 @@ workflows behind an activity limit of 1 (two of them late), then checks, as an o
   1. with an ops key, the overview shows the late tasks with why they are late, and the dead
      letters grouped by cause;
   2. once the stub answers 200, "Retry group…" (dry-run count, a reason, progress) resumes the
-     three workflows to completion, and a workflow's page draws its state machine with where it went;
+     three workflows to completion, a workflow's page draws its state machine with where it went
+     (zoomable), and the workflow search finds them by type, status and start time;
   3. with a monitor key there is no action button, and the action request it could forge is 403.
 Screenshots go to $CONSOLE_SCREENSHOTS when set (not kept in the repository).
 
@@ -16,6 +17,7 @@ Usage: Tests/Browser/console_test.py (run by scripts/test.sh with .build/venv's 
 import http.server
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -24,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime, timezone
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -126,6 +129,7 @@ def main():
                 return False
         wait_for(ready, "the server", timeout=120)
 
+        seeded_at = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
         paying = [api("POST", "/v1/workflows", {"type": "pay", "input": {"url": f"http://127.0.0.1:{stub.server_port}/payments/{n}"}},
                       role="client")["id"] for n in range(1, 4)]
         for _ in range(3):
@@ -190,8 +194,25 @@ def main():
             expect(page.locator("#state-diagram g[data-state=done]")).to_have_class("current")
             expect(page.locator("#state-diagram g[data-state=charge]")).to_have_class("visited")
             expect(page.locator("table", has=page.locator("th", has_text="Event"))).to_contain_text("dead_letter_retried")
+            width = float(page.locator("#state-diagram").get_attribute("width"))
+            page.click("button[data-zoom=out]")
+            if not float(page.locator("#state-diagram").get_attribute("width")) < width:
+                fail("Zoom out did not make the state diagram smaller")
+            page.click("button[data-zoom=current]")
+            expect(page.locator("#state-diagram")).to_have_attribute("width", str(int(width)))
             if shots:
                 page.screenshot(path=f"{shots}/workflow.png", full_page=True)
+
+            # Workflow search by type, status and start time; the form keeps the time it was given.
+            page.goto(f"{base}/ui#/workflows?type=pay&created_after={seeded_at}")
+            rows = page.locator("table tbody tr")
+            expect(rows).to_have_count(3)
+            page.select_option("select[name=status]", "completed")
+            page.click("form.inline button[type=submit]")
+            expect(page).to_have_url(re.compile(r"#/workflows\?type=pay&status=completed&created_after="))
+            expect(rows).to_have_count(3)
+            page.goto(f"{base}/ui#/workflows?type=pay&created_before={seeded_at}")
+            expect(page.locator("main")).to_contain_text("No workflow matches.")
 
             # 3. Monitor: reads everything, acts on nothing; a forged action is refused.
             watcher = browser.new_page()
@@ -211,7 +232,7 @@ def main():
             if shots:
                 watcher.screenshot(path=f"{shots}/overview-monitor.png", full_page=True)
             browser.close()
-        print("console test: the overview, a group retry from the page and the monitor's read-only view work in Chromium")
+        print("console test: the overview, a group retry from the page, a workflow page and search, and the monitor's read-only view work in Chromium")
     finally:
         server.terminate()
         try:

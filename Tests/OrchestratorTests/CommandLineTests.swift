@@ -208,6 +208,22 @@ import Testing
         }
     }
 
+    @Test func workflowsListFindsThemByHowLongAgoTheyStarted() async throws {
+        try #require(Executable.exists)
+        try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
+            let started = try await harness.start("chain").id
+            let folder = try Executable.temporaryFolder()
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let env = ["DATABASE_URL": harness.databaseURL]
+            let (_, recent) = try await Executable.run(["workflows", "list", "--created-after", "1h"], in: folder, environment: env)
+            #expect(recent.contains(started), "\(recent)")
+            let (_, older) = try await Executable.run(["workflows", "list", "--created-before", "1h"], in: folder, environment: env)
+            #expect(older.trimmingCharacters(in: .whitespacesAndNewlines) == "no workflows started in that time")
+            let (bad, message) = try await Executable.run(["workflows", "list", "--created-after", "yesterday"], in: folder, environment: env)
+            #expect(bad != 0 && message.contains("The value 'yesterday' is invalid for '--created-after"), "\(message)")
+        }
+    }
+
     @Test func deadLetterCommandsGroupCountThenResolveEveryOneAFilterMatchesWithAReason() async throws {
         try #require(Executable.exists)
         try await TestDatabase.withHarness(workflows: [ExecutionTests.flaky]) { harness in

@@ -220,6 +220,7 @@ import Testing
                 (.GET, "/v1/workflows?limit=0", nil, 400, "request.invalid_limit"),
                 (.GET, "/v1/workflows?status=sleepy", nil, 400, "request.invalid_status"),
                 (.GET, "/v1/workflows?cursor=%%%", nil, 400, "request.invalid_cursor"),
+                (.GET, "/v1/workflows?created_after=yesterday", nil, 400, "request.invalid_time"),
                 (.DELETE, "/v1/workflows", nil, 405, "route.method_not_allowed"),
                 (.GET, "/v1/nothing-here", nil, 404, "route.not_found"),
                 (.GET, "/v1/dead-letters/424242", nil, 404, "dead_letter.not_found"),
@@ -257,6 +258,31 @@ import Testing
             let waiting = try await server.request(.GET, "/v1/workflows?status=waiting", role: "client").json
             #expect(waiting["items"]?.arrayValue?.count == 2)
             #expect(waiting["next_cursor"] == .null)
+        }
+    }
+
+    @Test func workflowsAreFoundByTheTimeTheyStarted() async throws {
+        try await TestDatabase.withServer(workflows: [Self.greet], arguments: ["--workers", "0"]) { server, _ in
+            func start(_ count: Int) async throws -> [String] {
+                var ids: [String] = []
+                for _ in 0..<count {
+                    ids.append(try await server.json(.POST, "/v1/workflows", role: "client", ["type": "greet", "input": [:]]).json["id"]?.stringValue ?? "")
+                }
+                return ids
+            }
+            let early = try await start(2)
+            try await Task.sleep(for: .milliseconds(50))
+            let between = Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(Date())
+            try await Task.sleep(for: .milliseconds(50))
+            let late = try await start(3)
+            func ids(_ query: String) async throws -> [String] {
+                let page = try await server.request(.GET, "/v1/workflows?\(query)", role: "client").json
+                return page["items"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+            }
+            let encoded = between.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? between
+            #expect(try await ids("created_after=\(encoded)") == late.reversed())
+            #expect(try await ids("created_before=\(encoded)") == early.reversed())
+            #expect(try await ids("type=greet&created_after=\(encoded)&created_before=\(encoded)").isEmpty)
         }
     }
 

@@ -93,10 +93,10 @@ extension Engine {
     /// input, context and output (always one), so one client's large workflows cannot make every
     /// list page huge. `more`: another page follows the last record.
     public func workflows(
-        type: String? = nil, status: WorkflowStatus? = nil, limit: Int = 50, maxBytes: Int = 4 << 20, after cursor: String? = nil
+        _ filter: WorkflowFilter = WorkflowFilter(), limit: Int = 50, maxBytes: Int = 4 << 20, after cursor: String? = nil
     ) async throws -> (records: [WorkflowRecord], more: Bool) {
         try await client.withConnection {
-            try await store.listWorkflows(type: type, status: status, limit: limit, maxBytes: maxBytes, after: cursor, on: $0)
+            try await store.listWorkflows(filter, limit: limit, maxBytes: maxBytes, after: cursor, on: $0)
         }
     }
 }

@@ -242,7 +242,7 @@ public struct WorkflowStore: Sendable {
     /// most `limit`, and only as many as fit in `maxBytes` of input, context and output (always
     /// one), so a page of large workflows stays bounded. `more`: another page follows.
     public func listWorkflows(
-        type: String?, status: WorkflowStatus?, limit: Int, maxBytes: Int, after cursor: String?, on connection: PostgresConnection
+        _ filter: WorkflowFilter, limit: Int, maxBytes: Int, after cursor: String?, on connection: PostgresConnection
     ) async throws -> (records: [WorkflowRecord], more: Bool) {
         let rows = try await connection.query(
             """
@@ -254,8 +254,7 @@ public struct WorkflowStore: Sendable {
                        row_number() OVER newest AS n,
                        sum(octet_length(t.input) + octet_length(t.context) + coalesce(octet_length(t.output), 0)) OVER newest AS running
                 FROM orchestrator.workflows w, LATERAL (SELECT w.input::text AS input, w.context::text AS context, w.output::text AS output) t
-                WHERE (\(type)::text IS NULL OR w.type = \(type)) AND (\(status?.rawValue)::text IS NULL OR w.status = \(status?.rawValue))
-                  AND (\(cursor)::text IS NULL OR (w.created_at, w.id) < (SELECT created_at, id FROM orchestrator.workflows WHERE id = \(cursor)))
+                WHERE \(matching: filter) \(after: cursor)
                 WINDOW newest AS (ORDER BY w.created_at DESC, w.id DESC ROWS UNBOUNDED PRECEDING)
                 ORDER BY w.created_at DESC, w.id DESC LIMIT \(limit + 1))
             SELECT id, type, version, status, state, input, context, output, error, created_at, updated_at, completed_at,

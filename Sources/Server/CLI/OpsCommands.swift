@@ -75,15 +75,19 @@ struct WorkflowsCommand: AsyncParsableCommand {
         @OptionGroup var options: OpsOptions
         @Option(help: "Only this type.") var type: String?
         @Option(help: "Only this status.") var status: WorkflowStatus?
+        @Option(help: "Only those started at or after this time: RFC 3339, or how long ago (1h).") var createdAfter: PointInTime?
+        @Option(help: "Only those started before this time: RFC 3339, or how long ago (1h).") var createdBefore: PointInTime?
         @Option(help: "How many, newest first.") var limit = 50
 
         func run() async throws {
             let (type, status, limit) = (type, status, limit)
-            let records = try await options.withEngine { try await $0.workflows(type: type, status: status, limit: limit).records }
+            let filter = WorkflowFilter(type: type, status: status, createdAfter: createdAfter?.date, createdBefore: createdBefore?.date)
+            let records = try await options.withEngine { try await $0.workflows(filter, limit: limit).records }
             options.emit(
                 list: .array(records.map(Representation.workflow)), header: ["ID", "TYPE", "STATUS", "STATE", "WAITING FOR", "CREATED", "UPDATED"],
                 rows: records.map { [$0.id, $0.type, $0.status.rawValue, $0.state ?? "-", waitingFor($0), short($0.createdAt), short($0.updatedAt)] },
-                empty: "no workflows" + (type.map { " of type \($0)" } ?? "") + (status.map { " with status \($0.rawValue)" } ?? ""))
+                empty: "no workflows" + (type.map { " of type \($0)" } ?? "") + (status.map { " with status \($0.rawValue)" } ?? "")
+                    + (filter.createdAfter == nil && filter.createdBefore == nil ? "" : " started in that time"))
         }
     }
 
@@ -134,11 +138,17 @@ struct DeadLettersCommand: AsyncParsableCommand {
         @Option(help: "Only those whose last error has this code.") var errorCode: String?
         @Option(help: "Only this group (see `dead-letters groups`).") var fingerprint: String?
         @Option(help: "Only those whose last error message contains this text (case ignored).") var text: String?
+        @Option(help: "Only those dead-lettered at or after this time: RFC 3339, or how long ago (1h).") var createdAfter: PointInTime?
+        @Option(help: "Only those dead-lettered before this time: RFC 3339, or how long ago (1h).") var createdBefore: PointInTime?
 
         var filter: DeadLetterFilter {
-            DeadLetterFilter(workflowType: workflowType, activity: activity, errorCode: errorCode, fingerprint: fingerprint, text: text)
+            DeadLetterFilter(
+                workflowType: workflowType, activity: activity, errorCode: errorCode, fingerprint: fingerprint, text: text,
+                createdAfter: createdAfter?.date, createdBefore: createdBefore?.date)
         }
-        var isEmpty: Bool { [workflowType, activity, errorCode, fingerprint, text].allSatisfy { $0 == nil } }
+        var isEmpty: Bool {
+            [workflowType, activity, errorCode, fingerprint, text].allSatisfy { $0 == nil } && createdAfter == nil && createdBefore == nil
+        }
     }
 
     struct List: AsyncParsableCommand {

@@ -134,15 +134,6 @@ struct DeadLetterRoutes {
         }
     }
 
-    /// An RFC 3339 time, with or without fractional seconds, in UTC or with an offset.
-    static func time(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
-    }
-
     /// A filter from a JSON object of strings; times are ISO-8601, `up_to_id` a dead letter's id.
     static func filter(from fields: [String: JSONValue]) throws -> DeadLetterFilter {
         _ = try fields.onlyFields(filterFields)
@@ -155,7 +146,7 @@ struct DeadLetterRoutes {
         }
         func time(_ name: String) throws -> Date? {
             guard let value = try text(name) else { return nil }
-            guard let date = Self.time(value) else {
+            guard let date = Representation.date(value) else {
                 throw APIError(.unprocessableContent, "request.invalid_filter", "\(name) must be an ISO-8601 time such as 2026-11-26T10:00:00Z")
             }
             return date

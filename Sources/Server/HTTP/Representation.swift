@@ -9,6 +9,15 @@ enum Representation {
         date.map { .string(timestamp.format($0)) } ?? .null
     }
 
+    /// An RFC 3339 time a client sent, with or without fractional seconds, in UTC or with an offset.
+    static func date(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text)
+    }
+
     static func workflow(_ record: WorkflowRecord) -> JSONValue {
         [
             "id": .string(record.id),

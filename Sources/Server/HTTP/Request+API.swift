@@ -52,6 +52,15 @@ extension Request {
         return try Self.clean(value, name)
     }
 
+    /// A time from the query (RFC 3339), refused with a clear error when it is not one.
+    func timeQuery(_ name: String) throws -> Date? {
+        guard let text = try query(name) else { return nil }
+        guard let date = Representation.date(text) else {
+            throw APIError.badRequest("request.invalid_time", "\(name) must be an RFC 3339 time such as 2026-11-26T10:00:00Z")
+        }
+        return date
+    }
+
     /// PostgreSQL text cannot hold NUL: refuse it at the edge with a clear error.
     static func clean(_ value: String, _ name: String) throws -> String {
         guard !value.contains("\0") else {

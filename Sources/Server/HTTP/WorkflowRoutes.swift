@@ -63,8 +63,10 @@ struct WorkflowRoutes {
             }
             status = parsed
         }
-        let page = try await engine.workflows(
-            type: try request.query("type"), status: status, limit: limit, after: try Cursor.decode(try request.query("cursor")))
+        let filter = WorkflowFilter(
+            type: try request.query("type"), status: status,
+            createdAfter: try request.timeQuery("created_after"), createdBefore: try request.timeQuery("created_before"))
+        let page = try await engine.workflows(filter, limit: limit, after: try Cursor.decode(try request.query("cursor")))
         return .json(Cursor.page(page.records, more: page.more, key: \.id, json: Representation.workflow))
     }
 

@@ -204,17 +204,10 @@ async function deadLetters() {
     api(`/v1/dead-letters/groups?${query(filter)}`), api(`/v1/dead-letters?${query({ ...filter, status: "open", limit: "100" })}`)]);
   const form = el("form", { class: "inline", onsubmit: (event) => {
     event.preventDefault();
-    const values = new URLSearchParams();
-    for (const input of event.target.querySelectorAll("input")) {
-      if (!input.value.trim()) continue;
-      // A local date and time from the picker, sent as an instant.
-      values.set(input.name, input.type === "datetime-local" ? new Date(input.value).toISOString() : input.value.trim());
-    }
-    location.hash = `#/dead-letters?${values}`;
+    location.hash = `#/dead-letters?${formValues(event.target)}`;
   } },
     ["workflow_type", "activity", "error_code", "text"].map((name) => el("input", { name, placeholder: name.replace("_", " "), value: filter[name] || "" })),
-    ["created_after", "created_before"].map((name) => el("label", {}, name === "created_after" ? "since " : "before ",
-      el("input", { name, type: "datetime-local", value: filter[name] ? localInput(filter[name]) : "" }))),
+    timeRangeInputs(filter),
     el("button", { type: "submit" }, "Filter"),
     Object.keys(filter).length ? el("button", { type: "button", onclick: () => resolveDialog("retry", filter, "everything this filter matches", () => render()) }, "Retry all matching…") : null,
     Object.keys(filter).length ? el("button", { type: "button", class: "danger", onclick: () => resolveDialog("discard", filter, "everything this filter matches", () => render()) }, "Discard all matching…") : null);
@@ -227,6 +220,23 @@ async function deadLetters() {
         el("button", { type: "button", "data-action": "inspect", onclick: () => inspectDeadLetter(d.id) }, "Inspect…")]),
       "No open dead letter matches."),
   ];
+}
+
+// A filter form's fields as URL parameters: empty ones left out, a picked local date and time
+// sent as an instant.
+function formValues(form) {
+  const values = new URLSearchParams();
+  for (const input of form.querySelectorAll("input[name], select[name]")) {
+    if (!input.value.trim()) continue;
+    values.set(input.name, input.type === "datetime-local" ? new Date(input.value).toISOString() : input.value.trim());
+  }
+  return values;
+}
+
+// "since" and "before" pickers over created_at, in the browser's time zone.
+function timeRangeInputs(values) {
+  return ["created_after", "created_before"].map((name) => el("label", {}, name === "created_after" ? "since " : "before ",
+    el("input", { name, type: "datetime-local", value: values[name] ? localInput(values[name]) : "" })));
 }
 
 function localInput(iso) {
@@ -280,23 +290,33 @@ async function inspectDeadLetter(id) {
 
 // --- Workflows --------------------------------------------------------------------------------
 
+const workflowStatuses = ["running", "waiting", "dead_lettered", "completed", "failed", "cancelled"];
+
+// Search by id (straight to its page), or list by type, status and start time, newest first,
+// a page at a time.
 async function workflows() {
   const params = new URLSearchParams(location.hash.split("?")[1] || "");
-  const page = await api(`/v1/workflows?${query({ limit: "50", type: params.get("type") || "", status: params.get("status") || "" })}`);
+  const filter = {};
+  for (const name of ["type", "status", "created_after", "created_before", "cursor"]) if (params.get(name)) filter[name] = params.get(name);
+  const page = await api(`/v1/workflows?${query({ ...filter, limit: "50" })}`);
+  const older = new URLSearchParams(filter);
+  if (page.next_cursor) older.set("cursor", page.next_cursor);
   return [
     el("form", { class: "inline", onsubmit: (event) => {
       event.preventDefault();
-      const id = event.target.querySelector("[name=id]").value.trim();
-      if (id) { location.hash = `#/workflows/${encodeURIComponent(id)}`; return; }
-      const values = new URLSearchParams();
-      for (const name of ["type", "status"]) { const v = event.target.querySelector(`[name=${name}]`).value.trim(); if (v) values.set(name, v); }
-      location.hash = `#/workflows?${values}`;
+      const values = formValues(event.target);
+      location.hash = values.get("id") ? `#/workflows/${encodeURIComponent(values.get("id"))}` : `#/workflows?${values}`;
     } },
-      el("input", { name: "id", placeholder: "workflow id" }), el("input", { name: "type", placeholder: "type", value: params.get("type") || "" }),
-      el("input", { name: "status", placeholder: "status", value: params.get("status") || "" }), el("button", { type: "submit" }, "Search")),
+      el("input", { name: "id", placeholder: "workflow id" }),
+      el("input", { name: "type", placeholder: "type", value: filter.type || "" }),
+      el("select", { name: "status" }, el("option", { value: "" }, "any status"),
+        workflowStatuses.map((status) => el("option", { value: status, selected: status === filter.status }, status))),
+      timeRangeInputs(filter),
+      el("button", { type: "submit" }, "Search")),
     table(["Id", "Type", "Status", "State", "Waiting for", "Created", "Updated"],
       page.items.map((w) => [workflowLink(w.id), w.type, w.status, w.state || "-", waitingText(w.waiting), ago(w.created_at), ago(w.updated_at)]),
       "No workflow matches."),
+    page.next_cursor ? el("p", {}, el("a", { href: `#/workflows?${older}`, id: "older-workflows" }, "Older →")) : null,
   ];
 }
 
@@ -324,11 +344,20 @@ function diagram(definition, current, visited) {
   for (const s of definition.states) (layers[depth.get(s.name)] ||= []).push(s.name);
   const [width, height, gapX, gapY] = [170, 34, 24, 44];
   const columns = Math.max(...layers.map((l) => l.length));
+  const parents = new Map();
+  for (const s of definition.states) for (const next of s.next) if (next !== s.name) (parents.get(next) || parents.set(next, []).get(next)).push(s.name);
   const position = new Map();
-  layers.forEach((names, row) => names.forEach((name, column) => {
-    const offset = (columns - names.length) * (width + gapX) / 2;
-    position.set(name, { x: 10 + offset + column * (width + gapX), y: 10 + row * (height + gapY) });
-  }));
+  layers.forEach((names, row) => {
+    // Each state under the mean position of the states above that lead to it (fewer crossings).
+    const under = (name) => {
+      const xs = (parents.get(name) || []).filter((p) => position.has(p)).map((p) => position.get(p).x);
+      return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Infinity;
+    };
+    const ordered = names.map((name, index) => ({ name, index, x: under(name) }))
+      .sort((a, b) => (a.x === b.x ? a.index - b.index : a.x < b.x ? -1 : 1)).map((entry) => entry.name);
+    const offset = (columns - ordered.length) * (width + gapX) / 2;
+    ordered.forEach((name, column) => position.set(name, { x: 10 + offset + column * (width + gapX), y: 10 + row * (height + gapY) }));
+  });
   const svgNS = "http://www.w3.org/2000/svg";
   const node = (tag, attributes, text) => {
     const element = document.createElementNS(svgNS, tag);
@@ -336,7 +365,8 @@ function diagram(definition, current, visited) {
     if (text !== undefined) element.textContent = text;
     return element;
   };
-  const svg = node("svg", { width: 20 + columns * (width + gapX), height: 20 + layers.length * (height + gapY), id: "state-diagram", role: "img" });
+  const [svgWidth, svgHeight] = [20 + columns * (width + gapX), 20 + layers.length * (height + gapY)];
+  const svg = node("svg", { width: svgWidth, height: svgHeight, viewBox: `0 0 ${svgWidth} ${svgHeight}`, id: "state-diagram", role: "img" });
   svg.append(node("defs", {}));
   svg.firstChild.append(Object.assign(node("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" })));
   svg.firstChild.firstChild.append(node("path", { d: "M 0 0 L 10 5 L 0 10 z", fill: "#777" }));
@@ -368,6 +398,50 @@ function diagram(definition, current, visited) {
   return svg;
 }
 
+// A diagram in a bounded frame: drag to pan, buttons (or Ctrl + wheel) to zoom, "fit" to see it
+// all; it opens on the current state, so a 45-state machine shows where the instance is at once.
+function zoomable(svg) {
+  const [fullWidth, fullHeight] = svg.getAttribute("viewBox").split(" ").slice(2).map(Number);
+  const frame = el("div", { class: "diagram", id: "diagram-frame" }, svg);
+  let scale = 1;
+  const zoomTo = (next) => {
+    const [cx, cy] = [(frame.scrollLeft + frame.clientWidth / 2) / scale, (frame.scrollTop + frame.clientHeight / 2) / scale];
+    scale = Math.min(3, Math.max(0.15, next));
+    svg.setAttribute("width", fullWidth * scale);
+    svg.setAttribute("height", fullHeight * scale);
+    frame.scrollTo(cx * scale - frame.clientWidth / 2, cy * scale - frame.clientHeight / 2);
+  };
+  const showCurrent = () => {
+    const box = svg.querySelector("g.current rect");
+    if (!box) return;
+    frame.scrollTo((Number(box.getAttribute("x")) + Number(box.getAttribute("width")) / 2) * scale - frame.clientWidth / 2,
+      (Number(box.getAttribute("y")) + Number(box.getAttribute("height")) / 2) * scale - frame.clientHeight / 2);
+  };
+  let drag = null;
+  frame.addEventListener("pointerdown", (event) => {
+    drag = { x: event.clientX, y: event.clientY, left: frame.scrollLeft, top: frame.scrollTop };
+    frame.setPointerCapture(event.pointerId);
+  });
+  frame.addEventListener("pointermove", (event) => {
+    if (drag) frame.scrollTo(drag.left - (event.clientX - drag.x), drag.top - (event.clientY - drag.y));
+  });
+  frame.addEventListener("pointerup", () => { drag = null; });
+  frame.addEventListener("wheel", (event) => {
+    if (!event.ctrlKey) return;
+    event.preventDefault();
+    zoomTo(scale * (event.deltaY < 0 ? 1.15 : 1 / 1.15));
+  }, { passive: false });
+  requestAnimationFrame(showCurrent);
+  return [
+    el("div", { class: "inline diagram-controls" },
+      el("button", { type: "button", "data-zoom": "in", onclick: () => zoomTo(scale * 1.25) }, "Zoom in"),
+      el("button", { type: "button", "data-zoom": "out", onclick: () => zoomTo(scale / 1.25) }, "Zoom out"),
+      el("button", { type: "button", "data-zoom": "fit", onclick: () => { zoomTo(Math.min(1, frame.clientWidth / fullWidth, frame.clientHeight / fullHeight)); frame.scrollTo(0, 0); } }, "Fit"),
+      el("button", { type: "button", "data-zoom": "current", onclick: () => { zoomTo(1); showCurrent(); } }, "Current state")),
+    frame,
+  ];
+}
+
 async function workflow(id) {
   const [record, history, definition] = await Promise.all([
     api(`/v1/workflows/${encodeURIComponent(id)}`), api(`/v1/workflows/${encodeURIComponent(id)}/history`),
@@ -382,7 +456,7 @@ async function workflow(id) {
       render();
     } catch (error) { alert(error.message); }
   } },
-    el("input", { name: "signal", placeholder: "signal", value: record.waiting && record.waiting.signals[0] || "", required: true }),
+    el("input", { name: "signal", placeholder: "signal", size: 28, value: record.waiting && record.waiting.signals[0] || "", required: true }),
     el("input", { name: "payload", placeholder: "payload (JSON)", size: 40 }),
     el("button", { type: "submit" }, "Send signal"),
     el("button", { type: "button", class: "danger", onclick: async () => {
@@ -395,7 +469,7 @@ async function workflow(id) {
       [[record.status, record.state || "-", waitingText(record.waiting), record.error ? `${record.error.code}: ${record.error.message}` : "-", ago(record.created_at), ago(record.updated_at)]], ""),
     actions,
     el("h2", {}, `State machine (version ${definition.version}): current state framed, visited states shaded`),
-    el("div", { class: "diagram" }, diagram(definition, record.state, visited)),
+    zoomable(diagram(definition, record.state, visited)),
     el("h2", {}, "Timeline"),
     table(["#", "At", "Event", "State", "Attempt", "Data"],
       history.items.map((e) => [e.seq, new Date(e.at).toLocaleTimeString(), e.type, e.state || "-", e.attempt === null ? "-" : e.attempt, e.data ? el("code", {}, JSON.stringify(e.data).slice(0, 160)) : "-"]), "No event."),
@@ -425,7 +499,7 @@ async function render() {
     else if (route.startsWith("workflows/") && isOps()) content = await workflow(decodeURIComponent(route.slice("workflows/".length)));
     else if (route.startsWith("workflows") && isOps()) content = await workflows();
     else content = await overview();
-    if (!state.busy) view().replaceChildren(...content.filter((part) => part !== null && part !== undefined && part !== false));
+    if (!state.busy) view().replaceChildren(...content.flat().filter((part) => part !== null && part !== undefined && part !== false));
   } catch (error) {
     if (error.status === 401) return signOut();
     view().replaceChildren(el("p", { class: "error" }, error.message));
