@@ -224,6 +224,23 @@ import Testing
         }
     }
 
+    @Test func workflowsShowWaitsUntilTheWorkflowEnds() async throws {
+        try #require(Executable.exists)
+        try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
+            let started = try await harness.start("chain").id
+            let folder = try Executable.temporaryFolder()
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let env = ["DATABASE_URL": harness.databaseURL]
+            let (_, early) = try await Executable.run(["workflows", "show", started, "--wait", "200ms", "--json"], in: folder, environment: env)
+            #expect(try JSONValue(json: early)["status"] == "running", "\(early)")
+            async let waited = Executable.run(["workflows", "show", started, "--wait", "120s", "--json"], in: folder, environment: env)
+            try await Task.sleep(for: .milliseconds(500))
+            _ = try await harness.drain()
+            let (status, output) = try await waited
+            #expect(status == 0 && (try? JSONValue(json: output))?["status"] == "completed", "\(output)")
+        }
+    }
+
     @Test func deadLetterCommandsGroupCountThenResolveEveryOneAFilterMatchesWithAReason() async throws {
         try #require(Executable.exists)
         try await TestDatabase.withHarness(workflows: [ExecutionTests.flaky]) { harness in

@@ -261,6 +261,26 @@ import Testing
         }
     }
 
+    @Test func aCallerGetsTheResultInOneRequestByWaiting() async throws {
+        try await TestDatabase.withServer(workflows: [Self.greet, Self.approval]) { server, _ in
+            let done = try await server.json(.POST, "/v1/workflows?wait=30s", role: "client", ["type": "greet", "input": ["name": "Ada"]])
+            #expect(done.status == 201 && done.json["status"] == "completed" && done.json["output"] != nil, "\(done.text)")
+
+            // A workflow that waits for a signal is answered at once: someone else must act.
+            let approval = try await server.json(.POST, "/v1/workflows?wait=30s", role: "client", ["type": "approval", "input": [:]])
+            #expect(approval.json["status"] == "waiting", "\(approval.text)")
+            let id = approval.json["id"]?.stringValue ?? ""
+            _ = try await server.json(.POST, "/v1/workflows/\(id)/signals/approved", role: "client", ["payload": ["ok": true]])
+            let after = try await server.request(.GET, "/v1/workflows/\(id)?wait=30s", role: "client")
+            #expect(after.json["status"] == "completed", "\(after.text)")
+
+            for wait in ["soon", "0s", "2m"] {
+                let refused = try await server.request(.GET, "/v1/workflows/\(id)?wait=\(wait)", role: "client")
+                #expect(refused.status == 400 && refused.code == "request.invalid_wait", "\(wait): \(refused.text)")
+            }
+        }
+    }
+
     @Test func workflowsAreFoundByTheTimeTheyStarted() async throws {
         try await TestDatabase.withServer(workflows: [Self.greet], arguments: ["--workers", "0"]) { server, _ in
             func start(_ count: Int) async throws -> [String] {

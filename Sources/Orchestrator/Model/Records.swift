@@ -32,6 +32,12 @@ public struct WorkflowRecord: Sendable, Hashable, Codable {
     /// What a `waiting` instance waits for; `nil` otherwise.
     public var waiting: Wait?
 
+    /// It will not move on by itself: it ended, was dead-lettered, or waits for a signal (the
+    /// caller, a customer or ops must act). A timer or a child workflow it waits for is progress.
+    public var isSettled: Bool {
+        status.isTerminal || status == .deadLettered || (status == .waiting && waiting?.kind == .signal)
+    }
+
     /// What a `waiting` instance waits for, and until when.
     public struct Wait: Sendable, Hashable, Codable {
         public enum Kind: String, Sendable, Hashable, Codable {

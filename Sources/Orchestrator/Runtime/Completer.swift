@@ -31,7 +31,6 @@ final class Completer: Sendable {
     private let queue = Mutex(Queue())
     private let doorbell = Doorbell()
     static let maxBatch = 200
-    static let maxBackoff: Duration = .seconds(5)
 
     init(engine: Engine, logger: Logger) {
         self.engine = engine
@@ -133,7 +132,7 @@ final class Completer: Sendable {
         queue.withLock { queue in
             for var item in items {
                 item.failures += 1
-                item.notBefore = now + min(.milliseconds(100) * (1 << min(item.failures, 10)), Self.maxBackoff)
+                item.notBefore = now + Backoff.delay(afterFailures: item.failures, base: .milliseconds(100))
                 queue.pending.append(item)
             }
         }

@@ -51,7 +51,10 @@ public final class Worker: Service {
         let completer = Completer(engine: engine, logger: logger)
         await withTaskGroup(of: Void.self) { background in
             background.addTask { await completer.run() }
-            background.addTask { await self.listen() }
+            background.addTask {
+                await NotificationListener(channel: WorkflowStore.taskChannel, database: self.database, logger: self.logger)
+                    .run(connected: self.doorbell.ring, receive: { _ in self.doorbell.ring() })
+            }
             background.addTask { await self.heartbeat() }
             await withGracefulShutdownHandler {
                 await self.claimLoop(completer: completer)
@@ -103,7 +106,7 @@ public final class Worker: Service {
                     } catch {
                         failures += 1
                         logger.warning("claim failed", metadata: [LogKey.error: "\(String(reflecting: error))"])
-                        try? await Task.sleep(for: .milliseconds(min(100 * (1 << min(failures, 6)), 5000)))
+                        try? await Task.sleep(for: Backoff.delay(afterFailures: failures, base: .milliseconds(100)))
                         continue
                     }
                 }
@@ -190,28 +193,6 @@ public final class Worker: Service {
         if let outcome = await Deadline.value(of: work, within: timeout) { return outcome }
         work.cancel()
         return Task.isCancelled ? nil : .failed(Engine.timeoutError(timeout))
-    }
-
-    /// Keeps a LISTEN connection open; reconnects with backoff when it drops.
-    private func listen() async {
-        var failures = 0
-        while !Task.isCancelled {
-            do {
-                let connection = try await PostgresConnection.connect(
-                    configuration: database.connectionConfiguration(), id: 1, logger: logger)
-                defer { Task { try? await connection.close() } }
-                try await connection.listen(on: WorkflowStore.taskChannel) { notifications in
-                    failures = 0
-                    doorbell.ring()
-                    for try await _ in notifications { doorbell.ring() }
-                }
-            } catch {
-                if Task.isCancelled { return }
-                failures += 1
-                logger.debug("listen connection failed", metadata: [LogKey.error: "\(String(reflecting: error))"])
-            }
-            try? await Task.sleep(for: .milliseconds(min(200 * (1 << min(failures, 5)), 5000)))
-        }
     }
 
     private func heartbeat() async {

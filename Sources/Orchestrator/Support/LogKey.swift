@@ -19,4 +19,5 @@ public enum LogKey {
     public static let httpRoute = "http.route"
     public static let httpStatus = "http.status"
     public static let durationMilliseconds = "duration_ms"
+    public static let channel = "pg.channel"
 }

@@ -13,6 +13,11 @@ struct OpsOptions: ParsableArguments {
 
     /// Runs `body` with an engine on the configured database, or on the running server's embedded one.
     func withEngine<T: Sendable>(_ body: @escaping @Sendable (Engine) async throws -> T) async throws -> T {
+        try await withEngine { engine, _ in try await body(engine) }
+    }
+
+    /// The same, with the database's configuration (for a connection of its own, such as `LISTEN`).
+    func withEngine<T: Sendable>(_ body: @escaping @Sendable (Engine, DatabaseConfiguration) async throws -> T) async throws -> T {
         var logger = Logger(label: "orchestrator.ops")
         logger.logLevel = .error
         let database = try location.database()
@@ -25,7 +30,7 @@ struct OpsOptions: ParsableArguments {
             defer { group.cancelAll() }
             let clock = DatabaseClock(client: client, logger: logger)
             try await clock.synchronize()
-            return try await body(Engine(client: client, clock: clock, logger: logger))
+            return try await body(Engine(client: client, clock: clock, logger: logger), database)
         }
     }
 
@@ -94,10 +99,25 @@ struct WorkflowsCommand: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         @OptionGroup var options: OpsOptions
         @Argument var id: String
+        @Option(help: "Wait up to this long (e.g. 30s, at most 1h) until the workflow ends, is dead-lettered or waits for a signal.")
+        var wait: String?
 
         func run() async throws {
             let id = id
-            let record = try await options.withEngine { try await $0.workflow(id) }
+            let wait = try wait.map { try EngineOptions.duration($0, named: "wait", default: .zero) }
+            if let wait, wait > .seconds(3600) { throw ValidationError("wait must be at most 1h") }
+            let record = try await options.withEngine { engine, database in
+                guard let wait else { return try await engine.workflow(id) }
+                let watcher = WorkflowWatcher(engine: engine, database: database, logger: engine.logger)
+                return try await withThrowingTaskGroup(of: WorkflowRecord?.self) { group in
+                    group.addTask {
+                        try await watcher.run()
+                        return nil
+                    }
+                    defer { group.cancelAll() }
+                    return try await watcher.settled(id, within: wait)
+                }
+            }
             let value = Representation.workflow(record)
             options.emit(value, table: table(["FIELD", "VALUE"], [
                 ["id", record.id], ["type", "\(record.type) @ \(record.version)"], ["status", record.status.rawValue],

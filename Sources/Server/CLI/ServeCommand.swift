@@ -80,10 +80,11 @@ struct ServeCommand: AsyncParsableCommand {
         let probe = DatabaseProbe(database: database, logger: logger)
         let discovery = ServerDiscovery(
             pid: getpid(), url: "", dataDir: dataFolder.path, workflowsDir: loaded.folder, embeddedDatabase: embedded != nil)
+        let watcher = WorkflowWatcher(engine: runtime.engine, database: database, logger: logger)
         let application = try APIServer.application(
             engine: runtime.engine, settings: .init(
                 host: host, port: port, keyring: keyring, bodyLimit: bodyLimit, edge: edge, probe: probe,
-                commerce: runtime.commerce),
+                commerce: runtime.commerce, watcher: watcher),
             logger: logger,
             onListening: { port in
                 var banner = banner
@@ -98,7 +99,9 @@ struct ServeCommand: AsyncParsableCommand {
                 FileHandle.standardOutput.write(Data((banner.text + "\n").utf8))
             })
         defer { discovery.withdraw(environment: environment) }
-        var services: [any Service] = [probe, Scheduler(engine: runtime.engine), Rescuer(engine: runtime.engine), application]
+        // Shut down in reverse order: the worker finishes its attempts, then waiting callers get
+        // their answers, then the HTTP server drains.
+        var services: [any Service] = [probe, Scheduler(engine: runtime.engine), Rescuer(engine: runtime.engine), application, watcher]
         if workers > 0 { services.append(runtime.worker(concurrency: workers)) }
         try await runtime.run(services)
     }

@@ -29,6 +29,7 @@ enum APIServer {
         var edge: EdgeLimits
         var probe: DatabaseProbe
         var commerce: CommerceServices
+        var watcher: WorkflowWatcher
     }
 
     static func router(engine: Engine, settings: Settings) throws -> Router<APIRequestContext> {
@@ -46,7 +47,7 @@ enum APIServer {
             (nil, try ConsoleRoutes().endpoints),
             (nil, StripeWebhookRoutes(engine: engine, secrets: settings.commerce.settings.webhookSecrets).endpoints),
             ([.monitor, .ops], operations.monitorEndpoints),
-            ([.client, .ops], WorkflowRoutes(engine: engine).endpoints),
+            ([.client, .ops], WorkflowRoutes(engine: engine, watcher: settings.watcher).endpoints),
             ([.client, .ops], commerce.clientEndpoints),
             ([.ops], commerce.opsEndpoints),
             ([.ops], DeadLetterRoutes(engine: engine).endpoints),

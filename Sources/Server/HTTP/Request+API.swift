@@ -52,6 +52,17 @@ extension Request {
         return try Self.clean(value, name)
     }
 
+    /// `wait` from the query: how long to hold the answer until the workflow settles (`30s`,
+    /// `500ms`; at most `WorkflowRoutes.longestWait`); `nil` when not asked.
+    func wait() throws -> Duration? {
+        guard let text = try query("wait") else { return nil }
+        let longest = WorkflowRoutes.longestWait
+        guard let wait = Duration(text: text), wait > .zero, wait <= longest else {
+            throw APIError.badRequest("request.invalid_wait", "wait must be a duration from 1ms to \(longest.text), such as 30s or 500ms")
+        }
+        return wait
+    }
+
     /// A time from the query (RFC 3339), refused with a clear error when it is not one.
     func timeQuery(_ name: String) throws -> Date? {
         guard let text = try query(name) else { return nil }

@@ -4,6 +4,9 @@ import Orchestrator
 /// Client routes: start, read, list, signal, cancel.
 struct WorkflowRoutes {
     let engine: Engine
+    let watcher: WorkflowWatcher
+    /// The longest `?wait=` a caller may ask for.
+    static let longestWait: Duration = .seconds(60)
 
     var endpoints: [Endpoint] {
         [
@@ -35,16 +38,20 @@ struct WorkflowRoutes {
         if let roles = engine.definition(type)?.startRoles, let role = context.key?.role, !roles.contains(role.rawValue) {
             throw APIError(.forbidden, "auth.forbidden", "starting a \(type) needs the \(roles.joined(separator: " or ")) role")
         }
-        let (workflow, created) = try await engine.start(StartRequest(
+        let wait = try request.wait()
+        var (workflow, created) = try await engine.start(StartRequest(
             type: type, input: input, id: id, idempotencyKey: try request.idempotencyKey(), correlationID: context.correlationID,
             startedBy: context.key?.name))
+        if let wait { workflow = try await watcher.settled(workflow.id, within: wait) }
         var response = Response.json(Representation.workflow(workflow), status: created ? .created : .ok)
         response.headers[.location] = "/v1/workflows/\(workflow.id.pathSegment)"
         return response
     }
 
     @Sendable func get(_ request: Request, context: APIRequestContext) async throws -> Response {
-        .json(Representation.workflow(try await engine.workflow(try context.path("id"))))
+        let id = try context.path("id")
+        if let wait = try request.wait() { return .json(Representation.workflow(try await watcher.settled(id, within: wait))) }
+        return .json(Representation.workflow(try await engine.workflow(id)))
     }
 
     @Sendable func history(_ request: Request, context: APIRequestContext) async throws -> Response {

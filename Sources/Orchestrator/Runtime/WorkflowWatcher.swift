@@ -1,0 +1,78 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Lets callers wait for a workflow's result without polling (`GET /v1/workflows/{id}?wait=30s`):
+/// one `LISTEN` connection per process on the channel the database announces status changes on
+/// (migration 0010), and any number of waiters, each woken when its workflow's id is announced.
+///
+/// A waiter reads the workflow after it is registered, so an announcement cannot slip between its
+/// read and its wait; it also reads again every `recheckInterval` and after every reconnection, so
+/// a lost connection delays an answer but never loses it. On graceful shutdown every waiter
+/// answers at once with the workflow as it is.
+public final class WorkflowWatcher: Service {
+    public static let channel = "orchestrator_workflows"
+
+    let engine: Engine
+    let database: DatabaseConfiguration
+    let recheckInterval: Duration
+    let logger: Logger
+    private let waiters = Mutex(Waiters())
+
+    private struct Waiters {
+        var byWorkflow: [String: [Int: Doorbell]] = [:]
+        var nextID = 0
+        var stopping = false
+    }
+
+    public init(engine: Engine, database: DatabaseConfiguration, recheckInterval: Duration = .seconds(1), logger: Logger) {
+        self.engine = engine
+        self.database = database
+        self.recheckInterval = recheckInterval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await NotificationListener(channel: Self.channel, database: self.database, logger: self.logger)
+                .run(connected: { self.ringAll() }, receive: { self.ring($0) })
+        }
+        waiters.withLock { $0.stopping = true }
+        ringAll()
+    }
+
+    /// The workflow once it has settled (see `WorkflowRecord.isSettled`), or as it is when
+    /// `timeout` ends first.
+    public func settled(_ id: String, within timeout: Duration) async throws -> WorkflowRecord {
+        let deadline = ContinuousClock.now + timeout
+        let doorbell = Doorbell()
+        let waiter = waiters.withLock { waiters in
+            waiters.nextID += 1
+            waiters.byWorkflow[id, default: [:]][waiters.nextID] = doorbell
+            return waiters.nextID
+        }
+        defer {
+            waiters.withLock { waiters in
+                waiters.byWorkflow[id]?[waiter] = nil
+                if waiters.byWorkflow[id]?.isEmpty == true { waiters.byWorkflow[id] = nil }
+            }
+        }
+        while true {
+            let record = try await engine.workflow(id)
+            let left = deadline - ContinuousClock.now
+            if record.isSettled || left <= .zero || Task.isCancelled || waiters.withLock({ $0.stopping }) { return record }
+            await doorbell.wait(timeout: min(left, recheckInterval))
+        }
+    }
+
+    private func ring(_ id: String) {
+        let doorbells = waiters.withLock { $0.byWorkflow[id].map { Array($0.values) } ?? [] }
+        for doorbell in doorbells { doorbell.ring() }
+    }
+
+    private func ringAll() {
+        let doorbells = waiters.withLock { $0.byWorkflow.values.flatMap(\.values) }
+        for doorbell in doorbells { doorbell.ring() }
+    }
+}

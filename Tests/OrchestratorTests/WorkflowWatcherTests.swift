@@ -1,0 +1,59 @@
+import Foundation
+import Orchestrator
+import Testing
+
+/// Waiting for a workflow's result without polling: the database announces status changes and
+/// one listener per process wakes the callers waiting for them.
+@Suite struct WorkflowWatcherTests {
+    /// A watcher that never re-reads on its own: only an announcement (or a reconnection) wakes it.
+    static func withWatcher(_ harness: TestHarness, _ body: @escaping @Sendable (WorkflowWatcher) async throws -> Void) async throws {
+        let watcher = WorkflowWatcher(engine: harness.engine, database: harness.database, recheckInterval: .seconds(3600), logger: harness.logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await watcher.run() }
+            defer { group.cancelAll() }
+            try await body(watcher)
+        }
+    }
+
+    @Test func aWaiterWakesWhenTheDatabaseAnnouncesTheWorkflowCompleted() async throws {
+        try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
+            try await Self.withWatcher(harness) { watcher in
+                let started = try await harness.start("chain")
+                let began = ContinuousClock.now
+                async let settled = watcher.settled(started.id, within: .seconds(120))
+                // Let the waiter read the running workflow and the listener connect, then run it.
+                try await Task.sleep(for: .milliseconds(500))
+                _ = try await harness.drain()
+                let record = try await settled
+                #expect(record.status == .completed)
+                #expect(record.output != nil)
+                // Not a speed check: without the announcement it would answer only when the
+                // 120 s wait ends.
+                #expect(ContinuousClock.now - began < .seconds(60), "woken by the announcement, not by the end of the wait")
+            }
+        }
+    }
+
+    @Test func aWorkflowWaitingForASignalIsSettledAndARunningOneIsAnsweredAsItIsWhenTheWaitEnds() async throws {
+        let approval = """
+            type: approval
+            start: wait
+            states:
+              wait: {wait_for: approved, next: done}
+              done: {succeed: true}
+            """
+        try await TestDatabase.withHarness(workflows: [ExecutionTests.chain, approval]) { harness in
+            try await Self.withWatcher(harness) { watcher in
+                let waiting = try await harness.start("approval")
+                _ = try await harness.drain()
+                let record = try await watcher.settled(waiting.id, within: .seconds(120))
+                #expect(record.status == .waiting && record.waiting?.kind == .signal && record.isSettled)
+
+                let running = try await harness.start("chain")
+                let unchanged = try await watcher.settled(running.id, within: .milliseconds(300))
+                #expect(unchanged.status == .running && !unchanged.isSettled)
+                await #expect(throws: OrchestratorError.self) { try await watcher.settled("no-such-workflow", within: .seconds(1)) }
+            }
+        }
+    }
+}
