@@ -55,7 +55,8 @@ extension PostgresConnection {
 
 /// The hot path's prepared queries.
 enum HotQuery {
-    enum Claim: PreparedQuerySite { static let name = "orchestrator_claim" }
+    enum ClaimUnlimited: PreparedQuerySite { static let name = "orchestrator_claim_unlimited" }
+    enum ClaimLimited: PreparedQuerySite { static let name = "orchestrator_claim_limited" }
     enum LockWorkflow: PreparedQuerySite { static let name = "orchestrator_lock_workflow" }
     enum FinishAttempt: PreparedQuerySite { static let name = "orchestrator_finish_attempt" }
     enum Save: PreparedQuerySite { static let name = "orchestrator_save" }

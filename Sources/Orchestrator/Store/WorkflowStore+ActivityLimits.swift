@@ -51,7 +51,7 @@ extension WorkflowStore {
         try await connection.query(
             """
             UPDATE orchestrator.tasks SET activity_limit = orchestrator.activity_limit_of(activity)
-            WHERE status IN ('ready', 'failed', 'running') AND kind = 'activity'
+            WHERE completed_at IS NULL AND kind = 'activity'
               AND activity_limit IS DISTINCT FROM orchestrator.activity_limit_of(activity)
             """, logger: logger)
     }

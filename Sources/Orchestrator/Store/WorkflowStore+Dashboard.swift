@@ -15,7 +15,7 @@ extension WorkflowStore {
                 FROM orchestrator.tasks t
                 JOIN orchestrator.workflows w ON w.id = t.workflow_id
                 LEFT JOIN unnest(\(types)::text[], \(overrides)::int8[]) AS o(type, ms) ON o.type = w.type
-                WHERE t.status IN ('ready', 'failed') AND t.run_at < \(earliest)
+                WHERE t.completed_at IS NULL AND t.status IN ('ready', 'failed') AND t.run_at < \(earliest)
                 UNION ALL
                 SELECT id, workflow_id, state, activity,
                        CASE WHEN lease_expires_at < \(now) THEN 'lease_expired' ELSE 'running_past_timeout' END,
@@ -51,7 +51,7 @@ extension WorkflowStore {
                    (SELECT count(*) FROM orchestrator.tasks r WHERE r.status = 'running' AND r.activity_limit = t.activity_limit),
                    (SELECT count(*) FROM (
                        SELECT 1 FROM orchestrator.tasks q
-                       WHERE q.status IN ('ready', 'failed') AND q.run_at <= \(now) AND q.activity = t.activity AND (q.run_at, q.id) < (t.run_at, t.id)
+                       WHERE q.completed_at IS NULL AND q.status IN ('ready', 'failed') AND q.run_at <= \(now) AND q.activity = t.activity AND (q.run_at, q.id) < (t.run_at, t.id)
                        LIMIT \(TaskFacts.olderDueTasksCap)) ahead)
             FROM orchestrator.tasks t
             LEFT JOIN orchestrator.activity_limits l ON l.pattern = t.activity_limit
@@ -111,7 +111,7 @@ extension WorkflowStore {
                    count(*) FILTER (WHERE status IN ('ready', 'failed') AND run_at > \(now)),
                    count(*) FILTER (WHERE status = 'running'),
                    extract(epoch FROM \(now) - min(run_at) FILTER (WHERE status IN ('ready', 'failed') AND run_at <= \(now)))::float8
-            FROM orchestrator.tasks WHERE status IN ('ready', 'failed', 'running')
+            FROM orchestrator.tasks WHERE completed_at IS NULL
             GROUP BY activity ORDER BY activity
             """, logger: logger)
         var queues: [Dashboard.Queue] = []

@@ -47,37 +47,39 @@ enum ClaimSource: Sendable, Hashable {
 }
 
 extension WorkflowStore {
-    /// Claims up to `limit` due tasks of `source` in one statement: walks the claim index in order,
-    /// skips rows other workers hold and activities this worker lacks, and leases each for its
-    /// timeout plus `grace`. One statement serves both sources: the branch of the other source is
-    /// switched off by its parameter (a one-time filter), so each walks its own partial index —
-    /// `tasks_claim` for unlimited tasks, `tasks_claim_limited` for a limit's.
+    /// Claims up to `limit` due tasks of `source` in one statement: walks the source's claim index
+    /// in order (`tasks_claim` for tasks outside any activity limit, `tasks_claim_limited` for a
+    /// limit's), skips rows other workers hold and activities this worker lacks, and leases each
+    /// for its timeout plus `grace`. Each source has its own literal statement, so each plan has
+    /// one index to use, whatever the statistics say about the queue.
     func claim(
         _ source: ClaimSource, owner: String, limit: Int, activities: [String]?, now: Date, grace: Duration, on connection: PostgresConnection
     ) async throws -> [ClaimedTask] {
         let anyActivity = activities == nil
         let names = activities ?? []
-        let rows = try await connection.prepared(HotQuery.Claim.self,
-            """
-            WITH unlimited AS (
-                SELECT id FROM orchestrator.tasks
-                WHERE nullif(\(source.pattern ?? ""), '') IS NULL
-                  AND status IN ('ready', 'failed') AND activity_limit IS NULL AND run_at <= \(now)
-                  AND (\(anyActivity) OR kind <> 'activity' OR activity = ANY(\(names)::text[]))
-                ORDER BY run_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED),
-            limited AS (
-                SELECT id FROM orchestrator.tasks
-                WHERE status IN ('ready', 'failed') AND activity_limit = nullif(\(source.pattern ?? ""), '') AND run_at <= \(now)
-                  AND (\(anyActivity) OR activity = ANY(\(names)::text[]))
-                ORDER BY run_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
-            UPDATE orchestrator.tasks t SET status = 'running', attempt = t.attempt + 1, lease_number = t.lease_number + 1,
-                lease_owner = \(owner), lease_expires_at = \(now) + (t.timeout_ms + \(grace.milliseconds)) * interval '1 millisecond',
-                started_at = \(now)
-            FROM (SELECT id FROM unlimited UNION ALL SELECT id FROM limited) picked, orchestrator.workflows w
-            WHERE t.id = picked.id AND w.id = t.workflow_id
-            RETURNING t.id, t.workflow_id, w.type, t.state, t.visit, t.kind, t.activity, t.item_index, t.input::text,
-                      t.attempt, t.timeout_ms, t.idempotency_key, t.correlation_id, t.lease_number, t.run_at
-            """, logger: logger)
+        let rows: AsyncThrowingMapSequence<PostgresRowSequence, PostgresRow>
+        switch source {
+        case .unlimited:
+            rows = try await connection.prepared(HotQuery.ClaimUnlimited.self,
+                """
+                WITH picked AS (
+                    SELECT id FROM orchestrator.tasks
+                    WHERE status IN ('ready', 'failed') AND activity_limit IS NULL AND run_at <= \(now)
+                      AND (\(anyActivity) OR kind <> 'activity' OR activity = ANY(\(names)::text[]))
+                    ORDER BY run_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+                \(leasingPickedTasksTo: owner, now: now, grace: grace)
+                """, logger: logger)
+        case .limited(let pattern):
+            rows = try await connection.prepared(HotQuery.ClaimLimited.self,
+                """
+                WITH picked AS (
+                    SELECT id FROM orchestrator.tasks
+                    WHERE status IN ('ready', 'failed') AND activity_limit = \(pattern) AND run_at <= \(now)
+                      AND (\(anyActivity) OR activity = ANY(\(names)::text[]))
+                    ORDER BY run_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+                \(leasingPickedTasksTo: owner, now: now, grace: grace)
+                """, logger: logger)
+        }
         var tasks: [ClaimedTask] = []
         for try await row in rows {
             let (id, workflowID, type, state, visit, kind, activity, itemIndex, input, attempt, timeout, key, correlationID, leaseNumber, dueAt) =
@@ -92,7 +94,9 @@ extension WorkflowStore {
     }
 
     /// Ends an attempt if its lease is still current (running, same lease number): the fence.
-    /// Returns when the attempt started, or `nil` when the lease was lost.
+    /// Returns when the attempt started, or `nil` when the lease was lost. The row is found by its
+    /// primary key alone and the lease checked on the row found: a status in the `WHERE` would let
+    /// the planner walk a partial index of running tasks instead.
     func finishAttempt(
         _ task: ClaimedTask, status: TaskStatus, result: JSONValue?, error: AttemptError?, retryAt: Date?, now: Date,
         on connection: PostgresConnection
@@ -100,28 +104,32 @@ extension WorkflowStore {
         let errorsText = try error.map { try JSONValue(encoding: [$0]).jsonText } ?? "[]"
         let rows = try await connection.prepared(HotQuery.FinishAttempt.self,
             """
-            UPDATE orchestrator.tasks SET status = \(status.rawValue), result = nullif(\(result?.jsonText ?? ""), '')::jsonb,
-                errors = errors || \(errorsText)::jsonb,
-                run_at = CASE WHEN \(retryAt != nil) THEN \(retryAt ?? now)::timestamptz ELSE run_at END,
+            WITH task AS (
+                SELECT id, status = 'running' AND lease_number = \(Int32(task.leaseNumber)) AS leased
+                FROM orchestrator.tasks WHERE id = \(task.id) FOR UPDATE)
+            UPDATE orchestrator.tasks t SET status = \(status.rawValue), result = \(result?.jsonText)::text::jsonb,
+                errors = t.errors || \(errorsText)::jsonb,
+                run_at = coalesce(\(retryAt)::timestamptz, t.run_at),
                 lease_owner = NULL, lease_expires_at = NULL,
                 completed_at = CASE WHEN \(status.rawValue) IN ('completed', 'dead') THEN \(now)::timestamptz END
-            WHERE id = \(task.id) AND status = 'running' AND lease_number = \(Int32(task.leaseNumber))
-            RETURNING started_at
+            FROM task WHERE t.id = task.id AND task.leased
+            RETURNING t.started_at
             """, logger: logger)
         for try await startedAt in rows.decode(Date.self) { return startedAt }
         return nil
     }
 
     /// Locks the task row while its lease is current: the fence taken before a transactional
-    /// activity writes anything. `false` when the lease was lost.
+    /// activity writes anything. `false` when the lease was lost. Found by primary key, like the
+    /// fence of `finishAttempt`.
     func lockLease(_ task: ClaimedTask, on connection: PostgresConnection) async throws -> Bool {
         let rows = try await connection.query(
             """
-            SELECT 1 FROM orchestrator.tasks
-            WHERE id = \(task.id) AND status = 'running' AND lease_number = \(Int32(task.leaseNumber))
+            SELECT status = 'running' AND lease_number = \(Int32(task.leaseNumber))
+            FROM orchestrator.tasks WHERE id = \(task.id)
             FOR UPDATE
             """, logger: logger)
-        for try await _ in rows { return true }
+        for try await leased in rows.decode(Bool.self) { return leased }
         return false
     }
 
@@ -216,5 +224,30 @@ extension WorkflowStore {
     /// Ends another session (one whose activity ignored its timeout): its transaction rolls back.
     func terminateSession(_ backend: Int32, on connection: PostgresConnection) async throws {
         try await connection.query("SELECT pg_terminate_backend(\(backend))", logger: logger)
+    }
+}
+
+extension PostgresQuery.StringInterpolation {
+    /// The claim's second half, after a `picked` CTE of task ids: leases each picked task to
+    /// `owner` for its timeout plus `grace` and returns it with its workflow's type.
+    mutating func appendInterpolation(leasingPickedTasksTo owner: String, now: Date, grace: Duration) {
+        appendLiteral("""
+            UPDATE orchestrator.tasks t SET status = 'running', attempt = t.attempt + 1, lease_number = t.lease_number + 1,
+                lease_owner = 
+            """)
+        appendInterpolation(owner)
+        appendLiteral(", lease_expires_at = ")
+        appendInterpolation(now)
+        appendLiteral("::timestamptz + (t.timeout_ms + ")
+        appendInterpolation(grace.milliseconds)
+        appendLiteral("::int8) * interval '1 millisecond', started_at = ")
+        appendInterpolation(now)
+        appendLiteral("""
+
+            FROM picked, orchestrator.workflows w
+            WHERE t.id = picked.id AND w.id = t.workflow_id
+            RETURNING t.id, t.workflow_id, w.type, t.state, t.visit, t.kind, t.activity, t.item_index, t.input::text,
+                      t.attempt, t.timeout_ms, t.idempotency_key, t.correlation_id, t.lease_number, t.run_at
+            """)
     }
 }
