@@ -17,15 +17,18 @@ extension Engine {
     }
 
     /// Ends an attempt in the caller's transaction: fenced on the lease, then retry, catch,
-    /// dead-letter or move on. Returns `false` when the lease was lost (nothing was written).
+    /// dead-letter or move on. Returns `false` when the lease was lost (nothing was written). With
+    /// `dispatch`, the next tasks it enqueues may be leased to the completing worker at once.
     @discardableResult
-    public func finish(_ task: ClaimedTask, outcome: TaskOutcome, on connection: PostgresConnection) async throws -> Bool {
+    public func finish(_ task: ClaimedTask, outcome: TaskOutcome, dispatch: EagerDispatch? = nil, on connection: PostgresConnection) async throws -> Bool {
         guard let workflow = try await store.lockWorkflow(task.workflowID, now: clock.now(), on: connection) else { return false }
-        return try await finish(task, outcome: outcome, in: workflow, on: connection)
+        return try await finish(task, outcome: outcome, in: workflow, dispatch: dispatch, on: connection)
     }
 
     /// `finish` for an instance the caller has locked already.
-    func finish(_ task: ClaimedTask, outcome: TaskOutcome, in workflow: LockedWorkflow, on connection: PostgresConnection) async throws -> Bool {
+    func finish(
+        _ task: ClaimedTask, outcome: TaskOutcome, in workflow: LockedWorkflow, dispatch: EagerDispatch? = nil, on connection: PostgresConnection
+    ) async throws -> Bool {
         var workflow = workflow
         var outcome = outcome
         if case .completed(let result) = outcome, let problem = Self.unstorable(result) {
@@ -48,14 +51,14 @@ extension Engine {
                 guard isCurrent, workflow.status == .waiting else { return true }
                 workflow.record(.timerFired, state: task.state)
                 try await apply(machine.afterTimer(in: task.state, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
-                try await store.save(workflow, on: connection)
+                try await store.save(workflow, dispatch: dispatch, on: connection)
                 return true
             case .childResult:
                 // The parent may have left the wait meanwhile (cancelled, a timeout): then it is late news.
                 guard isCurrent, workflow.status == .waiting else { return true }
                 workflow.record(.childEnded, state: task.state, data: result)
                 try await apply(machine.childEnded(in: task.state, result: result, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
-                try await store.save(workflow, on: connection)
+                try await store.save(workflow, dispatch: dispatch, on: connection)
                 return true
             case .signal:
                 guard workflow.isActive, let name = result["name"]?.stringValue else {
@@ -68,7 +71,7 @@ extension Engine {
                     logger.warning("signal dropped: \(error.message)", metadata: Self.metadata(task, [:]))
                     return true
                 }
-                try await store.save(workflow, on: connection)
+                try await store.save(workflow, dispatch: dispatch, on: connection)
                 return true
             }
             workflow.record(.taskStarted, state: task.state, attempt: task.attempt, at: startedAt)
@@ -97,7 +100,7 @@ extension Engine {
                 workflow.record(.taskFailed, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, [
                     "error": errorJSON, "retry_at": .string(ISO8601DateFormatter().string(from: retryAt)),
                 ]))
-                try await store.save(workflow, on: connection)
+                try await store.save(workflow, dispatch: dispatch, on: connection)
                 EngineMetrics.attemptEnded(activity: task.activity, outcome: "retried")
                 logger.info("task failed, will retry", metadata: Self.metadata(task, [LogKey.errorCode: "\(error.code)", "retry_in": "\(delay)"]))
                 return true
@@ -127,7 +130,7 @@ extension Engine {
                 }
             }
         }
-        try await store.save(workflow, on: connection)
+        try await store.save(workflow, dispatch: dispatch, on: connection)
         return true
     }
 

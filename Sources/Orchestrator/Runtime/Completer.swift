@@ -28,12 +28,15 @@ final class Completer: Sendable {
 
     private let engine: Engine
     private let logger: Logger
+    /// The worker that runs at once what these completions enqueue (eager dispatch), if any.
+    private let handoff: (any TaskHandoff)?
     private let queue = Mutex(Queue())
     private let doorbell = Doorbell()
     static let maxBatch = 200
 
-    init(engine: Engine, logger: Logger) {
+    init(engine: Engine, handoff: (any TaskHandoff)? = nil, logger: Logger) {
         self.engine = engine
+        self.handoff = handoff
         self.logger = logger
     }
 
@@ -105,19 +108,29 @@ final class Completer: Sendable {
 
     private func commit(_ batch: [Pending]) async {
         let ordered = batch.sorted { ($0.task.workflowID, $0.task.id) < ($1.task.workflowID, $1.task.id) }
+        let dispatch = handoff?.reserveSlots(upTo: ordered.count)
         do {
             try await engine.transaction { connection in
-                for item in ordered { try await engine.finish(item.task, outcome: item.outcome, on: connection) }
+                for item in ordered { try await engine.finish(item.task, outcome: item.outcome, dispatch: dispatch, on: connection) }
             }
+            if let dispatch { handoff?.handOff(dispatch, committed: true) }
             for item in ordered { item.continuation.resume(returning: true) }
-        } catch where ordered.count > 1 && Self.isAboutTheItems(error) {
-            // One outcome broke the batch: commit each alone, so the others are not held back.
+        } catch {
+            if let dispatch { handoff?.handOff(dispatch, committed: false) }
+            await recover(from: error, committing: ordered)
+        }
+    }
+
+    /// A batch did not commit: when one outcome broke it, commit each alone so the others are not
+    /// held back; otherwise (the database is away) try them all again after a backoff.
+    private func recover(from error: any Error, committing ordered: [Pending]) async {
+        if ordered.count > 1 && Self.isAboutTheItems(error) {
             EngineMetrics.completionFailed(kind: "batch_split")
             logger.warning("completion batch failed, committing its outcomes one by one", metadata: [
                 LogKey.error: "\(String(reflecting: error))", "outcomes": "\(ordered.count)",
             ])
             for item in ordered { await commit([item]) }
-        } catch {
+        } else {
             EngineMetrics.completionFailed(kind: "retrying")
             logger.warning("completion failed, will retry", metadata: [
                 LogKey.error: "\(String(reflecting: error))", "outcomes": "\(ordered.count)", "failures": "\(ordered[0].failures + 1)",

@@ -30,7 +30,15 @@ public final class Worker: Service {
     let database: DatabaseConfiguration
     let logger: Logger
     private let doorbell = Doorbell()
+    /// Attempts running, plus slots lent to a completion batch (eager dispatch).
     private let inFlight = Mutex(0)
+    /// Tasks the completer leased to this worker, waiting for the claim loop to start them.
+    private let handedOff = Mutex<[ClaimedTask]>([])
+    private let dispatchedCount = Mutex(0)
+
+    /// How many tasks this worker started without claiming them: leased by the completion that
+    /// enqueued them (eager dispatch).
+    public var dispatched: Int { dispatchedCount.withLock { $0 } }
     /// Set on graceful shutdown: when the running attempts are abandoned.
     private let shutdownDeadline = Mutex<ContinuousClock.Instant?>(nil)
 
@@ -46,9 +54,10 @@ public final class Worker: Service {
 
     /// The activities this worker claims: only those it can run.
     var activities: [String] { registry.names.sorted() }
+    private var activitySet: Set<String> { Set(registry.names) }
 
     public func run() async throws {
-        let completer = Completer(engine: engine, logger: logger)
+        let completer = Completer(engine: engine, handoff: self, logger: logger)
         await withTaskGroup(of: Void.self) { background in
             background.addTask { await completer.run() }
             background.addTask {
@@ -86,8 +95,20 @@ public final class Worker: Service {
     private func claimLoop(completer: Completer) async {
         logger.info("worker started", metadata: ["concurrency": "\(configuration.concurrency)", "activities": "\(activities.joined(separator: ","))"])
         await withDiscardingTaskGroup { group in
+            /// Runs a task whose slot is already counted in `inFlight`.
+            func start(_ task: ClaimedTask) {
+                group.addTask {
+                    await self.execute(task, completer: completer)
+                    self.inFlight.withLock { $0 -= 1 }
+                    self.doorbell.ring()
+                }
+            }
+            func startHandedOff() {
+                for task in handedOff.withLock({ tasks in defer { tasks = [] }; return tasks }) { start(task) }
+            }
             var failures = 0
             while !isStopping && !Task.isCancelled {
+                startHandedOff()
                 let free = configuration.concurrency - inFlight.withLock { $0 }
                 if free > 0 {
                     let requested = min(free, configuration.batchSize)
@@ -96,11 +117,8 @@ public final class Worker: Service {
                         failures = 0
                         inFlight.withLock { $0 += tasks.count }
                         for task in tasks {
-                            group.addTask {
-                                await self.execute(task, completer: completer)
-                                self.inFlight.withLock { $0 -= 1 }
-                                self.doorbell.ring()
-                            }
+                            EngineMetrics.attemptStarted(activity: task.activity, path: "claimed")
+                            start(task)
                         }
                         if tasks.count == requested { continue }
                     } catch {
@@ -112,8 +130,10 @@ public final class Worker: Service {
                 }
                 await doorbell.wait(timeout: configuration.pollInterval)
             }
-            // Shutting down: let the running attempts finish until the deadline, then abandon them.
+            // Shutting down: let the running attempts (and those handed over meanwhile) finish until
+            // the deadline, then abandon them.
             while inFlight.withLock({ $0 }) > 0, let deadline = shutdownDeadline.withLock({ $0 }), ContinuousClock.now < deadline {
+                startHandedOff()
                 await doorbell.wait(timeout: min(deadline - ContinuousClock.now, .seconds(1)))
             }
             if inFlight.withLock({ $0 }) > 0 {
@@ -208,5 +228,28 @@ public final class Worker: Service {
             }
             try? await Task.sleep(for: configuration.heartbeatInterval)
         }
+    }
+}
+
+extension Worker: TaskHandoff {
+    /// Each outcome in the batch lends its own slot to what its completion enqueues: its attempt
+    /// is over and its slot is given back as soon as the batch commits, so the worker runs no more
+    /// than `concurrency` attempts (for an instant, the successors and the committing outcomes
+    /// overlap).
+    func reserveSlots(upTo count: Int) -> EagerDispatch? {
+        guard !isStopping, count > 0 else { return nil }
+        inFlight.withLock { $0 += count }
+        return EagerDispatch(owner: configuration.id, activities: activitySet, slots: count, grace: engine.configuration.leaseGrace)
+    }
+
+    func handOff(_ dispatch: EagerDispatch, committed: Bool) {
+        let tasks = committed ? dispatch.claimed : []
+        inFlight.withLock { $0 -= dispatch.unused + (committed ? 0 : dispatch.claimed.count) }
+        if !tasks.isEmpty {
+            dispatchedCount.withLock { $0 += tasks.count }
+            for task in tasks { EngineMetrics.attemptStarted(activity: task.activity, path: "dispatched") }
+            handedOff.withLock { $0 += tasks }
+        }
+        doorbell.ring()
     }
 }

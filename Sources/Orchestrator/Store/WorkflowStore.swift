@@ -93,50 +93,71 @@ public struct WorkflowStore: Sendable {
         return nil
     }
 
-    // Prepared (hot-path) queries bind no NULLs: a NULL bind leaves the parameter's type to the
-    // server on first use. Optional text travels as '' and becomes NULL with nullif.
+    // Prepared (hot-path) queries cast every parameter (`$n::text`, `$n::text::jsonb`): the
+    // server infers each parameter's type from the statement, and a NULL bind then needs no type.
 
     /// Writes a transition in one statement: the workflow row, its new tasks, its events, and a
-    /// notification when a task is ready now.
-    func save(_ workflow: LockedWorkflow, on connection: PostgresConnection) async throws {
+    /// notification when a task is ready now. With `dispatch`, the new tasks it picks are inserted
+    /// already leased to its worker (unless an activity limit applies) and handed to it.
+    func save(_ workflow: LockedWorkflow, dispatch: EagerDispatch? = nil, on connection: PostgresConnection) async throws {
         let tasks = workflow.newTasks
         let events = workflow.newEvents
         let errorText = try workflow.error.map { try JSONValue(encoding: $0).jsonText }
-        let wakeWorkers = tasks.contains { $0.runAt <= workflow.now }
+        let eager = dispatch?.candidates(tasks, now: workflow.now) ?? tasks.map { _ in false }
         let rows = try await connection.prepared(HotQuery.Save.self,
             """
             WITH saved AS (
                 UPDATE orchestrator.workflows SET
-                    status = \(workflow.status.rawValue), state = nullif(\(workflow.state ?? ""), ''),
-                    context = \(workflow.storedContext.jsonText)::jsonb, output = nullif(\(workflow.output?.jsonText ?? ""), '')::jsonb,
-                    error = nullif(\(errorText ?? ""), '')::jsonb, waiting_for = \(workflow.waitingFor), visit = \(workflow.visit), event_seq = \(Int32(workflow.eventSeq)),
+                    status = \(workflow.status.rawValue), state = \(workflow.state)::text,
+                    context = \(workflow.storedContext.jsonText)::text::jsonb, output = \(workflow.output?.jsonText)::text::jsonb,
+                    error = \(errorText)::text::jsonb, waiting_for = \(workflow.waitingFor), visit = \(workflow.visit), event_seq = \(Int32(workflow.eventSeq)),
                     cancel_requested = \(workflow.cancelRequested), updated_at = \(workflow.now),
                     completed_at = CASE WHEN \(workflow.status.isTerminal) THEN coalesce(completed_at, \(workflow.now)::timestamptz) END
                 WHERE id = \(workflow.id)),
             new_tasks AS (
                 INSERT INTO orchestrator.tasks
                     (workflow_id, state, visit, kind, activity, item_index, input, status, max_attempts, run_at, timeout_ms,
-                     idempotency_key, activity_limit, correlation_id, created_at)
-                SELECT \(workflow.id), t.state, t.visit, t.kind, t.activity, nullif(t.item_index, -1), t.input::jsonb, 'ready',
-                       t.max_attempts, t.run_at, t.timeout_ms, t.idempotency_key,
-                       CASE WHEN t.kind = 'activity' THEN orchestrator.activity_limit_of(t.activity) END,
-                       nullif(\(workflow.correlationID ?? ""), ''), \(workflow.now)
-                FROM unnest(\(tasks.map(\.state))::text[], \(tasks.map(\.visit))::int8[], \(tasks.map(\.kind.rawValue))::text[],
-                            \(tasks.map(\.activity))::text[], \(tasks.map { Int32($0.itemIndex ?? -1) })::int4[],
-                            \(tasks.map(\.input.jsonText))::text[], \(tasks.map { Int32($0.maxAttempts) })::int4[],
-                            \(tasks.map(\.runAt))::timestamptz[], \(tasks.map(\.timeoutMilliseconds))::int8[],
-                            \(tasks.map(\.idempotencyKey))::text[])
-                    AS t(state, visit, kind, activity, item_index, input, max_attempts, run_at, timeout_ms, idempotency_key)),
+                     idempotency_key, activity_limit, correlation_id, created_at, attempt, lease_number, lease_owner, lease_expires_at, started_at)
+                SELECT \(workflow.id), t.state, t.visit, t.kind, t.activity, nullif(t.item_index, -1), t.input::jsonb,
+                       CASE WHEN t.leased THEN 'running' ELSE 'ready' END, t.max_attempts, t.run_at, t.timeout_ms, t.idempotency_key,
+                       t.activity_limit, \(workflow.correlationID)::text, \(workflow.now),
+                       CASE WHEN t.leased THEN 1 ELSE 0 END, CASE WHEN t.leased THEN 1 ELSE 0 END,
+                       CASE WHEN t.leased THEN \(dispatch?.owner)::text END,
+                       CASE WHEN t.leased THEN \(workflow.now)::timestamptz + (t.timeout_ms + \(dispatch?.grace.milliseconds ?? 0)::int8) * interval '1 millisecond' END,
+                       CASE WHEN t.leased THEN \(workflow.now)::timestamptz END
+                FROM (
+                    SELECT u.*, l.activity_limit, u.eager AND l.activity_limit IS NULL AS leased
+                    FROM unnest(\(tasks.map(\.state))::text[], \(tasks.map(\.visit))::int8[], \(tasks.map(\.kind.rawValue))::text[],
+                                \(tasks.map(\.activity))::text[], \(tasks.map { Int32($0.itemIndex ?? -1) })::int4[],
+                                \(tasks.map(\.input.jsonText))::text[], \(tasks.map { Int32($0.maxAttempts) })::int4[],
+                                \(tasks.map(\.runAt))::timestamptz[], \(tasks.map(\.timeoutMilliseconds))::int8[],
+                                \(tasks.map(\.idempotencyKey))::text[], \(eager)::bool[])
+                        AS u(state, visit, kind, activity, item_index, input, max_attempts, run_at, timeout_ms, idempotency_key, eager),
+                    LATERAL (SELECT CASE WHEN u.kind = 'activity' THEN orchestrator.activity_limit_of(u.activity) END AS activity_limit) l) t
+                RETURNING id, state, visit, kind, activity, item_index, input::text AS input, timeout_ms, idempotency_key, run_at, status),
             new_events AS (
                 INSERT INTO orchestrator.events (workflow_id, seq, type, state, attempt, data, at)
                 SELECT \(workflow.id), e.seq, e.type, nullif(e.state, ''), nullif(e.attempt, 0), nullif(e.data, '')::jsonb, e.at
                 FROM unnest(\(events.map { Int32($0.seq) })::int4[], \(events.map(\.type.rawValue))::text[],
                             \(events.map { $0.state ?? "" })::text[], \(events.map { Int32($0.attempt ?? 0) })::int4[],
                             \(events.map { $0.data?.jsonText ?? "" })::text[], \(events.map(\.at))::timestamptz[])
-                    AS e(seq, type, state, attempt, data, at))
-            SELECT pg_notify(\(Self.taskChannel), '') WHERE \(wakeWorkers)
+                    AS e(seq, type, state, attempt, data, at)),
+            woken AS (
+                SELECT count(pg_notify(\(Self.taskChannel), '')) FROM new_tasks WHERE status = 'ready' AND run_at <= \(workflow.now)::timestamptz)
+            SELECT n.id, n.state, n.visit, n.kind, n.activity, n.item_index, n.input, n.timeout_ms, n.idempotency_key, n.run_at
+            FROM woken LEFT JOIN new_tasks n ON n.status = 'running'
             """, logger: logger)
-        for try await _ in rows {}
+        var leased: [ClaimedTask] = []
+        for try await (id, state, visit, kind, activity, itemIndex, input, timeout, key, runAt) in
+            rows.decode((Int64?, String?, Int64?, String?, String?, Int32?, String?, Int64?, String?, Date?).self) {
+            guard let id, let state, let visit, let kind, let activity, let input, let timeout, let key, let runAt, let dispatch else { continue }
+            leased.append(ClaimedTask(
+                id: id, workflowID: workflow.id, workflowType: workflow.type, state: state, visit: visit, kind: TaskKind(rawValue: kind) ?? .activity,
+                activity: activity, itemIndex: itemIndex.map(Int.init), input: try JSONValue(json: input), attempt: 1,
+                timeout: .milliseconds(timeout), idempotencyKey: key, correlationID: workflow.correlationID, leaseOwner: dispatch.owner,
+                leaseNumber: 1, dueAt: runAt))
+        }
+        dispatch?.record(leased: leased, offered: eager.filter { $0 }.count)
         if workflow.endsNow, let parent = workflow.parent {
             let result: JSONValue = [
                 "workflow_id": .string(workflow.id), "status": .string(workflow.status.rawValue), "output": workflow.output ?? .null,

@@ -16,6 +16,12 @@ public enum EngineMetrics {
     }
 
     /// How long a due task waited for a worker.
+    /// An attempt started: `claimed` from the queue, or `dispatched` by the completion that
+    /// enqueued it (eager dispatch).
+    static func attemptStarted(activity: String, path: String) {
+        Counter(label: "orchestrator_task_starts_total", dimensions: [("activity", activity), ("path", path)]).increment()
+    }
+
     static func scheduleToStart(activity: String, seconds: Double) {
         Timer(label: "orchestrator_task_schedule_to_start_seconds", dimensions: [("activity", activity)])
             .recordNanoseconds(Int64(max(seconds, 0) * 1e9))
