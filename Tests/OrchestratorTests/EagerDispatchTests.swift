@@ -4,7 +4,8 @@ import PostgresNIO
 import Testing
 
 /// Eager dispatch: the task a completion enqueues is leased to the completing worker in the same
-/// transaction and run at once, unless an activity limit governs it.
+/// transaction and run at once when the worker has a free slot and nothing queued, unless an
+/// activity limit governs it.
 @Suite struct EagerDispatchTests {
     /// Runs `worker` until `id` has ended (at most 60 s).
     static func run(_ worker: Worker, until id: String, _ harness: TestHarness) async throws -> WorkflowRecord {
@@ -29,9 +30,9 @@ import Testing
         }
     }
 
-    @Test func aCompletionRunsTheNextStepAtOnceOnTheSameWorker() async throws {
+    @Test func aCompletionRunsTheNextStepAtOnceOnAWorkerWithRoomAndNothingQueued() async throws {
         try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
-            let worker = harness.worker(concurrency: 1)
+            let worker = harness.worker(concurrency: 4)
             let started = try await harness.start("chain")
             let ended = try await Self.run(worker, until: started.id, harness)
             #expect(ended.status == .completed)

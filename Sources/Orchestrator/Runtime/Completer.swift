@@ -31,12 +31,14 @@ final class Completer: Sendable {
     /// The worker that runs at once what these completions enqueue (eager dispatch), if any.
     private let handoff: (any TaskHandoff)?
     private let queue = Mutex(Queue())
-    private let doorbell = Doorbell()
+    /// One per commit lane: batches commit on `lanes` connections at once.
+    private let doorbells: [Doorbell]
     static let maxBatch = 200
 
-    init(engine: Engine, handoff: (any TaskHandoff)? = nil, logger: Logger) {
+    init(engine: Engine, handoff: (any TaskHandoff)? = nil, lanes: Int = 1, logger: Logger) {
         self.engine = engine
         self.handoff = handoff
+        self.doorbells = (0..<max(lanes, 1)).map { _ in Doorbell() }
         self.logger = logger
     }
 
@@ -50,7 +52,11 @@ final class Completer: Sendable {
                 queue.pending.append(Pending(task: task, outcome: outcome, continuation: continuation))
                 return true
             }
-            if queued { doorbell.ring() } else { continuation.resume(returning: false) }
+            if queued {
+                for doorbell in doorbells { doorbell.ring() }
+            } else {
+                continuation.resume(returning: false)
+            }
         }
     }
 
@@ -60,7 +66,16 @@ final class Completer: Sendable {
     }
 
     /// Commits until cancelled, then until nothing is pending or the drain deadline has passed.
+    /// Each lane takes what is pending as one batch; batches lock their workflows in the same
+    /// order (by id), so lanes wait for each other but never deadlock.
     func run() async {
+        await withTaskGroup(of: Void.self) { lanes in
+            for doorbell in doorbells { lanes.addTask { await self.commitLoop(waitingOn: doorbell) } }
+        }
+        abandonPending()
+    }
+
+    private func commitLoop(waitingOn doorbell: Doorbell) async {
         while true {
             let cancelled = Task.isCancelled
             let now = ContinuousClock.now
@@ -77,10 +92,7 @@ final class Completer: Sendable {
                 queue.pending = waiting
                 return (batch, waiting.map(\.notBefore).min(), false)
             }
-            if done {
-                abandonPending()
-                return
-            }
+            if done { return }
             if batch.isEmpty {
                 let wait = min(nextDue.map { $0 - now } ?? .seconds(1), .seconds(1))
                 if cancelled {

@@ -25,6 +25,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Concurrent tasks in the worker.")
     var workers: Int = 16
 
+    @Option(help: "Eager dispatch: a completion runs the next task at once on the same worker (on or off, to compare).")
+    var eagerDispatch: String = "on"
+
     @Option(help: "Finished workflows to fill the tables with first, analyzed while no task is open.")
     var grown: Int = 0
 
@@ -74,7 +77,9 @@ struct BenchCommand: AsyncParsableCommand {
             let loader = WorkflowLoader(knownActivities: registry.names)
             let engine = Engine(client: client, logger: logger)
             try await engine.install([try loader.load(yaml: Self.chain3, file: "chain3.yaml").get(), try loader.load(yaml: Self.job, file: "job.yaml").get()])
-            let worker = Worker(engine: engine, registry: registry, database: database, configuration: .init(concurrency: workers), logger: logger)
+            var configuration = Worker.Configuration(concurrency: workers)
+            configuration.eagerDispatch = eagerDispatch != "off"
+            let worker = Worker(engine: engine, registry: registry, database: database, configuration: configuration, logger: logger)
             if grown > 0 { try await grow(client, finished: grown) }
             switch workload {
             case "w1": try await throughput(engine: engine, worker: worker, client: client, type: "chain3", n: n ?? 2000, steps: 3)
@@ -162,8 +167,8 @@ struct BenchCommand: AsyncParsableCommand {
         }
         let perSecond = Double(n - firstCount) / (last - first).seconds
         print(String(
-            format: "RESULT system=orchestrator workload=%@ n=%d workers=%d grown=%d items_per_s=%.0f steps_per_s=%.0f enqueue_per_s=%.0f spawn_to_done_s=%.2f",
-            type == "job" ? "w2" : "w1tput", n, workers, grown, perSecond, perSecond * Double(steps), Double(n) / enqueueSeconds, (last - spawn).seconds))
+            format: "RESULT system=orchestrator workload=%@ n=%d workers=%d eager=%@ grown=%d items_per_s=%.0f steps_per_s=%.0f enqueue_per_s=%.0f spawn_to_done_s=%.2f",
+            type == "job" ? "w2" : "w1tput", n, workers, eagerDispatch, grown, perSecond, perSecond * Double(steps), Double(n) / enqueueSeconds, (last - spawn).seconds))
     }
 
     /// One workflow at a time: from the start to the caller having its result, woken by the
@@ -185,8 +190,8 @@ struct BenchCommand: AsyncParsableCommand {
             let sorted = samples.sorted()
             func rank(_ p: Double) -> Double { sorted[max(0, Int((p * Double(sorted.count)).rounded(.up)) - 1)] }
             print(String(
-                format: "RESULT system=orchestrator workload=w1lat n=%d workers=%d p50_ms=%.1f p95_ms=%.1f p99_ms=%.1f max_ms=%.1f seq_per_s=%.1f",
-                n, workers, rank(0.5), rank(0.95), rank(0.99), sorted.last ?? 0, Double(n) / (ContinuousClock.now - wall).seconds))
+                format: "RESULT system=orchestrator workload=w1lat n=%d workers=%d eager=%@ p50_ms=%.1f p95_ms=%.1f p99_ms=%.1f max_ms=%.1f seq_per_s=%.1f",
+                n, workers, eagerDispatch, rank(0.5), rank(0.95), rank(0.99), sorted.last ?? 0, Double(n) / (ContinuousClock.now - wall).seconds))
         }
     }
 }
