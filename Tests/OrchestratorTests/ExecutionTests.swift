@@ -169,10 +169,10 @@ import Testing
             harness.clock.advance(by: .seconds(1))  // the retry policy's backoff
             let fresh = try #require(try await harness.engine.claim(owner: "fast-worker", limit: 1).first)
             #expect(fresh.id == stale.id && fresh.attempt == 2)
-            let staleMoved = try await harness.engine.transaction { try await harness.engine.finish(stale, outcome: .completed(["stale": true]), on: $0) }
+            let staleMoved = try await harness.engine.transaction { try await harness.engine.conclude(stale, outcome: .completed(["stale": true]), on: $0) }
             #expect(!staleMoved)
             #expect(try await harness.engine.workflow(workflow.id).state == "one")
-            let freshMoved = try await harness.engine.transaction { try await harness.engine.finish(fresh, outcome: .completed(["i": 1]), on: $0) }
+            let freshMoved = try await harness.engine.transaction { try await harness.engine.conclude(fresh, outcome: .completed(["i": 1]), on: $0) }
             #expect(freshMoved)
             try await harness.drain()
             let done = try await harness.engine.workflow(workflow.id)

@@ -27,9 +27,9 @@ import Testing
             // The same worker claims the fresh attempt; its first, stale attempt then reports.
             let fresh = try #require(try await harness.engine.claim(owner: "w", limit: 1).first)
             #expect(fresh.attempt == stale.attempt)
-            let staleMoved = try await harness.engine.transaction { try await harness.engine.finish(stale, outcome: .completed(["from": "stale"]), on: $0) }
+            let staleMoved = try await harness.engine.transaction { try await harness.engine.conclude(stale, outcome: .completed(["from": "stale"]), on: $0) }
             #expect(!staleMoved)
-            try await harness.engine.transaction { try await harness.engine.finish(fresh, outcome: .completed(["from": "fresh"]), on: $0) }
+            try await harness.engine.transaction { try await harness.engine.conclude(fresh, outcome: .completed(["from": "fresh"]), on: $0) }
             #expect(try await harness.engine.workflow(workflow.id).output == ["from": "fresh"])
         }
     }

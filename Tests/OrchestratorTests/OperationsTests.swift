@@ -85,7 +85,7 @@ import Testing
             let second = try await harness.engine.claim(owner: "b", limit: 10)
             #expect(first.count == 3)
             #expect(second.isEmpty)
-            try await harness.engine.transaction { try await harness.engine.finish(first[0], outcome: .completed([:]), on: $0) }
+            try await harness.engine.transaction { try await harness.engine.conclude(first[0], outcome: .completed([:]), on: $0) }
             #expect(try await harness.engine.claim(owner: "b", limit: 10).count == 1)
         }
     }
@@ -159,5 +159,22 @@ struct ReserveStock: TransactionalActivity {
             logger: context.logger)
         for try await left in rows.decode(Int32.self) { return ["left": .number(Double(left))] }
         throw ActivityError.nonRetryable("insufficient_stock", "no \(input.sku) left")
+    }
+
+    @Test func workersSilentForADayAreForgottenAndLiveOnesKept() async throws {
+        try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
+            let now = harness.clock.now()
+            for (id, silent) in [("live", 5.0), ("stopped-yesterday", 90_000), ("vanished-last-week", 604_800)] {
+                _ = try await harness.client.withConnection { connection in
+                    try await connection.query(
+                        """
+                        INSERT INTO orchestrator.workers (id, host, pid, concurrency, started_at, heartbeat_at)
+                        VALUES (\(id), 'host', 1, 4, \(now.addingTimeInterval(-silent - 60)), \(now.addingTimeInterval(-silent)))
+                        """, logger: harness.logger)
+                }
+            }
+            #expect(try await harness.engine.forgetSilentWorkers() == 2)
+            #expect(try await harness.query("SELECT id FROM orchestrator.workers", as: String.self) == ["live"])
+        }
     }
 }

@@ -40,7 +40,7 @@ public final class EagerDispatch: Sendable {
     }
 
     /// Records what the store leased, and gives back the slots of candidates it did not lease.
-    func record(leased: [ClaimedTask], offered: Int) {
+    func accept(leased: [ClaimedTask], offered: Int) {
         state.withLock { state in
             state.claimed += leased
             state.slots += offered - leased.count

@@ -20,13 +20,13 @@ extension Engine {
     /// dead-letter or move on. Returns `false` when the lease was lost (nothing was written). With
     /// `dispatch`, the next tasks it enqueues may be leased to the completing worker at once.
     @discardableResult
-    public func finish(_ task: ClaimedTask, outcome: TaskOutcome, dispatch: EagerDispatch? = nil, on connection: PostgresConnection) async throws -> Bool {
+    public func conclude(_ task: ClaimedTask, outcome: TaskOutcome, dispatch: EagerDispatch? = nil, on connection: PostgresConnection) async throws -> Bool {
         guard let workflow = try await store.lockWorkflow(task.workflowID, now: clock.now(), on: connection) else { return false }
-        return try await finish(task, outcome: outcome, in: workflow, dispatch: dispatch, on: connection)
+        return try await conclude(task, outcome: outcome, in: workflow, dispatch: dispatch, on: connection)
     }
 
     /// `finish` for an instance the caller has locked already.
-    func finish(
+    func conclude(
         _ task: ClaimedTask, outcome: TaskOutcome, in workflow: LockedWorkflow, dispatch: EagerDispatch? = nil, on connection: PostgresConnection
     ) async throws -> Bool {
         var workflow = workflow
@@ -49,14 +49,14 @@ extension Engine {
                 break
             case .timer:
                 guard isCurrent, workflow.status == .waiting else { return true }
-                workflow.record(.timerFired, state: task.state)
+                workflow.addEvent(.timerFired, state: task.state)
                 try await apply(machine.afterTimer(in: task.state, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
                 try await store.save(workflow, dispatch: dispatch, on: connection)
                 return true
             case .childResult:
                 // The parent may have left the wait meanwhile (cancelled, a timeout): then it is late news.
                 guard isCurrent, workflow.status == .waiting else { return true }
-                workflow.record(.childEnded, state: task.state, data: result)
+                workflow.addEvent(.childEnded, state: task.state, data: result)
                 try await apply(machine.childEnded(in: task.state, result: result, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
                 try await store.save(workflow, dispatch: dispatch, on: connection)
                 return true
@@ -74,8 +74,8 @@ extension Engine {
                 try await store.save(workflow, dispatch: dispatch, on: connection)
                 return true
             }
-            workflow.record(.taskStarted, state: task.state, attempt: task.attempt, at: startedAt)
-            workflow.record(.taskCompleted, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, ["result": result]))
+            workflow.addEvent(.taskStarted, state: task.state, attempt: task.attempt, at: startedAt)
+            workflow.addEvent(.taskCompleted, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, ["result": result]))
             EngineMetrics.attemptEnded(activity: task.activity, outcome: "completed")
             if isCurrent {
                 if task.itemIndex != nil {
@@ -96,8 +96,8 @@ extension Engine {
                 guard let startedAt = try await store.finishAttempt(task, status: .failed, result: nil, error: attemptError, retryAt: retryAt, now: now, on: connection) else {
                     return fenced(task)
                 }
-                workflow.record(.taskStarted, state: task.state, attempt: task.attempt, at: startedAt)
-                workflow.record(.taskFailed, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, [
+                workflow.addEvent(.taskStarted, state: task.state, attempt: task.attempt, at: startedAt)
+                workflow.addEvent(.taskFailed, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, [
                     "error": errorJSON, "retry_at": .string(ISO8601DateFormatter().string(from: retryAt)),
                 ]))
                 try await store.save(workflow, dispatch: dispatch, on: connection)
@@ -108,8 +108,8 @@ extension Engine {
             guard let startedAt = try await store.finishAttempt(task, status: .dead, result: nil, error: attemptError, retryAt: nil, now: now, on: connection) else {
                 return fenced(task)
             }
-            workflow.record(.taskStarted, state: task.state, attempt: task.attempt, at: startedAt)
-            workflow.record(.taskFailed, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, ["error": errorJSON]))
+            workflow.addEvent(.taskStarted, state: task.state, attempt: task.attempt, at: startedAt)
+            workflow.addEvent(.taskFailed, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, ["error": errorJSON]))
             if isCurrent {
                 if let caught = machine.caught(in: task.state, code: error.code, message: error.message, context: workflow.context, now: now) {
                     EngineMetrics.attemptEnded(activity: task.activity, outcome: "caught")
@@ -121,7 +121,7 @@ extension Engine {
                     let deadLetterID = try await store.insertDeadLetter(task: task, workflowType: workflow.type, errorCode: error.code, now: now, on: connection)
                     workflow.status = .deadLettered
                     EngineMetrics.attemptEnded(activity: task.activity, outcome: "dead_lettered")
-                    workflow.record(.taskDeadLettered, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, [
+                    workflow.addEvent(.taskDeadLettered, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, [
                         "dead_letter_id": .string(String(deadLetterID)), "error": errorJSON,
                     ]))
                     logger.warning("task dead-lettered", metadata: Self.metadata(task, [LogKey.errorCode: "\(error.code)", LogKey.deadLetterID: "\(deadLetterID)"]))

@@ -24,7 +24,7 @@ extension Engine {
             guard try await store.requeueTask(deadLetter.taskID, input: input, now: now, on: connection) else {
                 throw OrchestratorError(.deadLetterResolved, "the task of dead letter \(id) is no longer dead")
             }
-            workflow.record(.deadLetterRetried, state: deadLetter.state, data: Self.resolutionData(id, by: actor, reason: reason, inputPatch: inputPatch))
+            workflow.addEvent(.deadLetterRetried, state: deadLetter.state, data: Self.resolutionData(id, by: actor, reason: reason, inputPatch: inputPatch))
             if workflow.status == .deadLettered, try await store.openDeadLetterCount(workflowID: workflow.id, on: connection) == 0 {
                 workflow.status = .running
             }
@@ -41,7 +41,7 @@ extension Engine {
             let now = clock.now()
             var workflow = try await lockWorkflow(ofDeadLetter: id, now: now, on: connection)
             let deadLetter = try await resolve(id, as: .discarded, by: actor, reason: reason, now: now, on: connection)
-            workflow.record(.deadLetterDiscarded, state: deadLetter.state, data: Self.resolutionData(id, by: actor, reason: reason, inputPatch: nil))
+            workflow.addEvent(.deadLetterDiscarded, state: deadLetter.state, data: Self.resolutionData(id, by: actor, reason: reason, inputPatch: nil))
             guard workflow.isActive else {
                 try await store.save(workflow, on: connection)
                 return deadLetter

@@ -15,12 +15,20 @@ extension Engine {
                 task.kind != .activity
                 ? .completed(task.input)
                 : .failed(ActivityError(code: "lease_expired", message: "the worker holding the task stopped answering (lease expired)"))
-            if try await transaction({ try await finish(task, outcome: outcome, on: $0) }) {
+            if try await transaction({ try await conclude(task, outcome: outcome, on: $0) }) {
                 rescued += 1
                 logger.warning("rescued task with expired lease", metadata: Self.metadata(task, [LogKey.leaseOwner: "\(task.leaseOwner)"]))
             }
         }
         return rescued
+    }
+
+    /// Forgets workers not heard from for `after` (default a day): their rows go, so the workers
+    /// table does not grow with every process ever started. Returns how many.
+    @discardableResult
+    public func forgetSilentWorkers(after: Duration = .seconds(86_400)) async throws -> Int {
+        let since = clock.now().addingTimeInterval(-after.seconds)
+        return try await client.withConnection { try await store.forgetWorkers(silentSince: since, on: $0) }
     }
 
     /// Starts one instance per due fire time of each schedule this process knows the type of, each
@@ -69,13 +77,13 @@ extension Engine {
     // MARK: Reads
 
     public func workflow(_ id: String) async throws -> WorkflowRecord {
-        try await client.withConnection { try await record(id, on: $0) }
+        try await client.withConnection { try await existingWorkflow(id, on: $0) }
     }
 
     /// The definition an instance runs on: the version it was started with.
     public func pinnedDefinition(of workflowID: String) async throws -> WorkflowDefinition {
         try await client.withConnection { connection in
-            let workflow = try await record(workflowID, on: connection)
+            let workflow = try await existingWorkflow(workflowID, on: connection)
             return try await catalog.definition(type: workflow.type, version: workflow.version, store: store, on: connection)
         }
     }

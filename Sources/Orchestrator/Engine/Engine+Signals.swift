@@ -49,7 +49,7 @@ extension Engine {
         case .bufferFull:
             throw OrchestratorError(.signalBufferFull, "workflow '\(workflow.id)' holds \(configuration.maxBufferedSignals) signals it has not waited for yet; no more are buffered (ORCHESTRATOR_MAX_BUFFERED_SIGNALS)")
         }
-        workflow.record(.signalReceived, state: workflow.state, data: ["name": .string(name), "payload": payload])
+        workflow.addEvent(.signalReceived, state: workflow.state, data: ["name": .string(name), "payload": payload])
         guard consumedNow, let state = workflow.state,
             let (oldest, oldestPayload) = try await store.consumeSignal(workflowID: workflow.id, names: [name], now: now, on: connection)
         else {
@@ -68,7 +68,7 @@ extension Engine {
             guard var workflow = try await store.lockWorkflow(workflowID, now: now, on: connection) else {
                 throw OrchestratorError(.workflowNotFound, "no workflow '\(workflowID)'")
             }
-            if workflow.status == .cancelled || workflow.cancelRequested { return try await record(workflowID, on: connection) }
+            if workflow.status == .cancelled || workflow.cancelRequested { return try await existingWorkflow(workflowID, on: connection) }
             guard workflow.isActive else {
                 throw OrchestratorError(.workflowNotActive, "workflow '\(workflowID)' is already \(workflow.status.rawValue)")
             }
@@ -81,10 +81,10 @@ extension Engine {
             } else {
                 workflow.status = .cancelled
                 EngineMetrics.workflowEnded(type: workflow.type, status: .cancelled)
-                workflow.record(.workflowCancelled, state: workflow.state, data: ["reason": reason.map(JSONValue.string) ?? .null, "by": .string(actor)])
+                workflow.addEvent(.workflowCancelled, state: workflow.state, data: ["reason": reason.map(JSONValue.string) ?? .null, "by": .string(actor)])
             }
             try await store.save(workflow, on: connection)
-            return try await record(workflowID, on: connection)
+            return try await existingWorkflow(workflowID, on: connection)
         }
     }
 

@@ -99,16 +99,16 @@ extension Engine {
                 }
                 throw OrchestratorError(.workflowIDConflict, "workflow '\(existing.id)' already exists with a different request")
             }
-            return (try await record(existing.id, on: connection), false)
+            return (try await existingWorkflow(existing.id, on: connection), false)
         }
         if let parent { try await store.setParent(id, parent, on: connection) }
-        workflow.record(.workflowStarted, data: ["type": .string(definition.type), "version": .string(definition.version), "input": request.input])
+        workflow.addEvent(.workflowStarted, data: ["type": .string(definition.type), "version": .string(definition.version), "input": request.input])
         let machine = StateMachine(definition)
         try await apply(machine.start(input: request.input, startedBy: request.startedBy, now: now), to: &workflow, machine: machine, on: connection)
         try await store.save(workflow, on: connection)
         EngineMetrics.workflowStarted(type: definition.type)
         logger.debug("workflow started", metadata: [LogKey.workflowID: "\(id)", LogKey.workflowType: "\(definition.type)"])
-        return (workflow.record(input: request.input, createdAt: now), true)
+        return (workflow.snapshot(input: request.input, createdAt: now), true)
     }
 
     /// Refuses a value nested deeper than the engine stores (`StoredValueLimits.inputDepth`).
@@ -141,7 +141,8 @@ extension Engine {
         OrchestratorError(.tooManyItems, "state '\(state)' would fan out to \(count) items; at most \(configuration.maxMapItems) are allowed (ORCHESTRATOR_MAX_MAP_ITEMS)")
     }
 
-    func record(_ id: String, on connection: PostgresConnection) async throws -> WorkflowRecord {
+    /// The instance as clients see it, or `workflow.not_found`.
+    func existingWorkflow(_ id: String, on connection: PostgresConnection) async throws -> WorkflowRecord {
         guard let record = try await store.workflow(id, on: connection) else {
             throw OrchestratorError(.workflowNotFound, "no workflow '\(id)'")
         }

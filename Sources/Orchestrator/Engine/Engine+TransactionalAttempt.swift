@@ -39,7 +39,7 @@ extension Engine {
             try? await client.withConnection { try await store.terminateSession(backend, on: $0) }
         }
         logger.warning("transactional activity ignored its timeout; its session was ended", metadata: Self.metadata(task, [:]))
-        return try await transaction { try await finish(task, outcome: .failed(Self.timeoutError(task.timeout)), on: $0) }
+        return try await transaction { try await conclude(task, outcome: .failed(Self.timeoutError(task.timeout)), on: $0) }
     }
 
     private func attempt(
@@ -74,7 +74,7 @@ extension Engine {
         if case .completed = outcome { try await store.unlimitStatements(on: connection) }
         EngineMetrics.attemptDuration(activity: task.activity, ContinuousClock.now - started)
         workflow.now = clock.now()
-        return try await finish(task, outcome: outcome, in: workflow, on: connection)
+        return try await conclude(task, outcome: outcome, in: workflow, on: connection)
     }
 
     static func timeoutError(_ timeout: Duration) -> ActivityError {

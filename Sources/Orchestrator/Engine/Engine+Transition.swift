@@ -10,7 +10,7 @@ extension Engine {
             // Leaving the state its dead letters belong to (a sibling's error was caught): they
             // can no longer be retried, so they are closed, on the record.
             for id in try await store.discardDeadLetters(workflowID: workflow.id, by: Self.engineActor, now: workflow.now, on: connection) {
-                workflow.record(.deadLetterDiscarded, state: workflow.state, data: [
+                workflow.addEvent(.deadLetterDiscarded, state: workflow.state, data: [
                     "dead_letter_id": .string(String(id)), "by": .string(Self.engineActor), "reason": "the workflow left the state",
                 ])
             }
@@ -28,7 +28,7 @@ extension Engine {
             for name in transition.entered {
                 workflow.visit += 1
                 workflow.state = name
-                workflow.record(.stateEntered, state: name)
+                workflow.addEvent(.stateEntered, state: name)
             }
             workflow.waitingFor = []
             switch transition.landing {
@@ -77,7 +77,7 @@ extension Engine {
                     continue
                 }
                 for childID in childIDs {
-                    workflow.record(.childStarted, state: state, data: ["workflow_id": .string(childID), "type": .string(type), "wait": .bool(wait)])
+                    workflow.addEvent(.childStarted, state: state, data: ["workflow_id": .string(childID), "type": .string(type), "wait": .bool(wait)])
                 }
                 guard wait else {
                     let result: JSONValue = perItem
@@ -95,15 +95,15 @@ extension Engine {
                     transition = machine.failed(in: state, code: OrchestratorError.Code.workflowNotFound.rawValue, message: message, context: workflow.context, now: workflow.now)
                     continue
                 }
-                workflow.record(.signalSent, state: state, data: ["workflow_id": .string(target), "name": .string(name)])
+                workflow.addEvent(.signalSent, state: state, data: ["workflow_id": .string(target), "name": .string(name)])
                 transition = machine.advance(from: state, result: ["workflow_id": .string(target), "signal": .string(name)], context: workflow.context, now: workflow.now)
                 continue
             case .completed(let output):
                 workflow.output = output
-                finish(&workflow, as: .completed, event: .workflowCompleted, data: ["output": output])
+                end(&workflow, as: .completed, event: .workflowCompleted, data: ["output": output])
             case .failed(let failure):
                 workflow.error = failure
-                finish(&workflow, as: .failed, event: .workflowFailed, data: ["error": ["code": .string(failure.code), "message": .string(failure.message)]])
+                end(&workflow, as: .failed, event: .workflowFailed, data: ["error": ["code": .string(failure.code), "message": .string(failure.message)]])
             }
             return
         }
@@ -113,13 +113,13 @@ extension Engine {
     static let engineActor = "engine"
 
     /// Ends the instance; one whose cancellation ran a compensation path ends `cancelled` either way.
-    private func finish(_ workflow: inout LockedWorkflow, as status: WorkflowStatus, event: EventRecord.Kind, data: JSONValue) {
+    private func end(_ workflow: inout LockedWorkflow, as status: WorkflowStatus, event: EventRecord.Kind, data: JSONValue) {
         if workflow.cancelRequested {
             workflow.status = .cancelled
-            workflow.record(.workflowCancelled, state: workflow.state, data: data)
+            workflow.addEvent(.workflowCancelled, state: workflow.state, data: data)
         } else {
             workflow.status = status
-            workflow.record(event, state: workflow.state, data: data)
+            workflow.addEvent(event, state: workflow.state, data: data)
         }
         EngineMetrics.workflowEnded(type: workflow.type, status: workflow.status)
     }
@@ -134,7 +134,7 @@ extension Engine {
             createdAt: workflow.now))
         var data: JSONValue = ["activity": .string(spec.activity)]
         if let itemIndex { data["item_index"] = .number(Double(itemIndex)) }
-        workflow.record(.taskScheduled, state: state, data: data)
+        workflow.addEvent(.taskScheduled, state: state, data: data)
     }
 
     private func scheduleTimer(state: String, at date: Date, in workflow: inout LockedWorkflow) {

@@ -64,7 +64,7 @@ struct LockedWorkflow: Sendable {
     /// True when this transition ends the instance.
     var endsNow: Bool { status.isTerminal && !lockedStatus.isTerminal }
 
-    mutating func record(_ type: EventRecord.Kind, state: String? = nil, attempt: Int? = nil, data: JSONValue? = nil, at: Date? = nil) {
+    mutating func addEvent(_ type: EventRecord.Kind, state: String? = nil, attempt: Int? = nil, data: JSONValue? = nil, at: Date? = nil) {
         eventSeq += 1
         newEvents.append(NewEvent(seq: eventSeq, type: type, state: state, attempt: attempt, data: data, at: at ?? now))
     }
@@ -74,7 +74,7 @@ struct LockedWorkflow: Sendable {
     }
 
     /// The client's view of this instance as it will be once the transaction commits.
-    func record(input: JSONValue, createdAt: Date) -> WorkflowRecord {
+    func snapshot(input: JSONValue, createdAt: Date) -> WorkflowRecord {
         WorkflowRecord(
             id: id, type: type, version: version, status: status, state: state, input: input, context: storedContext, output: output,
             error: error, createdAt: createdAt, updatedAt: now, completedAt: status.isTerminal ? now : nil,

@@ -82,7 +82,7 @@ public struct StateMachine: Sendable {
                 }
                 if items.isEmpty {
                     resultPath(of: current).write(.array([]), into: &context)
-                    guard let next = state.next else { return finish(entered, context) }
+                    guard let next = state.next else { return completed(entered, context) }
                     current = next
                     continue
                 }
@@ -99,7 +99,7 @@ public struct StateMachine: Sendable {
                 if let template {
                     resultPath(of: current).write(template.evaluate(in: context), into: &context)
                 }
-                guard let next = state.next else { return finish(entered, context) }
+                guard let next = state.next else { return completed(entered, context) }
                 current = next
             case .waitFor(let signals, let timeout, _):
                 guard let timeout else {
@@ -174,7 +174,7 @@ public struct StateMachine: Sendable {
     public func advance(from name: String, result: JSONValue, context: JSONValue, now: Date) -> Transition {
         var context = context
         resultPath(of: name).write(result, into: &context)
-        guard let next = definition.states[name]?.next else { return finish([], context) }
+        guard let next = definition.states[name]?.next else { return completed([], context) }
         return enter(next, context: context, now: now)
     }
 
@@ -222,7 +222,7 @@ public struct StateMachine: Sendable {
     /// A durable timer of `name` fired: a `sleep` moves on, a `wait_for` timed out.
     public func afterTimer(in name: String, context: JSONValue, now: Date) -> Transition {
         if case .sleep? = definition.states[name]?.kind {
-            guard let next = definition.states[name]?.next else { return finish([], context) }
+            guard let next = definition.states[name]?.next else { return completed([], context) }
             return enter(next, context: context, now: now)
         }
         return waitTimedOut(in: name, context: context, now: now)
@@ -232,7 +232,7 @@ public struct StateMachine: Sendable {
         definition.states[name]?.result ?? JSONPath(segments: [.key(name)])
     }
 
-    private func finish(_ entered: [String], _ context: JSONValue) -> Transition {
+    private func completed(_ entered: [String], _ context: JSONValue) -> Transition {
         Transition(entered: entered, context: context, landing: .completed(output: context))
     }
 

@@ -1,7 +1,8 @@
 import Logging
 import ServiceLifecycle
 
-/// Periodically returns tasks whose lease expired (a crashed or hung worker) to the queue.
+/// Periodically returns tasks whose lease expired (a crashed or hung worker) to the queue, and
+/// forgets workers silent for a day.
 public struct Rescuer: Service {
     let engine: Engine
     let interval: Duration
@@ -14,6 +15,7 @@ public struct Rescuer: Service {
     public func run() async throws {
         await repeatUntilGracefulShutdown(every: interval, name: "rescuer", logger: engine.logger) {
             try await engine.rescueExpiredLeases()
+            try await engine.forgetSilentWorkers()
         }
     }
 }

@@ -19,7 +19,7 @@ struct PreparedQuery<Site: PreparedQuerySite>: PostgresPreparedStatement {
     let binds: PostgresBindings
 
     init(_ query: PostgresQuery) {
-        PreparedQueryTexts.record(query.sql, for: Site.name)
+        PreparedQueryTexts.remember(query.sql, for: Site.name)
         binds = query.binds
     }
 
@@ -31,7 +31,7 @@ struct PreparedQuery<Site: PreparedQuerySite>: PostgresPreparedStatement {
 enum PreparedQueryTexts {
     private static let texts = Mutex<[String: String]>([:])
 
-    static func record(_ sql: String, for name: String) {
+    static func remember(_ sql: String, for name: String) {
         texts.withLock { texts in
             if let known = texts[name] {
                 assert(known == sql, "prepared query \(name) must always have the same SQL text")

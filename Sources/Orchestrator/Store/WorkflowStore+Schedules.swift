@@ -66,4 +66,14 @@ extension WorkflowStore {
         try await connection.query(
             "UPDATE orchestrator.workers SET stopped_at = \(now), heartbeat_at = \(now) WHERE id = \(workerID)", logger: logger)
     }
+
+    /// Deletes the rows of workers not heard from since `silentSince` (stopped, or died without
+    /// saying so): the table holds the live workers and recent history, not every process ever run.
+    func forgetWorkers(silentSince: Date, on connection: PostgresConnection) async throws -> Int {
+        let rows = try await connection.query(
+            "DELETE FROM orchestrator.workers WHERE heartbeat_at < \(silentSince) RETURNING 1", logger: logger)
+        var deleted = 0
+        for try await _ in rows { deleted += 1 }
+        return deleted
+    }
 }

@@ -157,7 +157,7 @@ public struct WorkflowStore: Sendable {
                 timeout: .milliseconds(timeout), idempotencyKey: key, correlationID: workflow.correlationID, leaseOwner: dispatch.owner,
                 leaseNumber: 1, dueAt: runAt))
         }
-        dispatch?.record(leased: leased, offered: eager.filter { $0 }.count)
+        dispatch?.accept(leased: leased, offered: eager.filter { $0 }.count)
         if workflow.endsNow, let parent = workflow.parent {
             let result: JSONValue = [
                 "workflow_id": .string(workflow.id), "status": .string(workflow.status.rawValue), "output": workflow.output ?? .null,
