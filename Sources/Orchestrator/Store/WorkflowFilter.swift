@@ -22,22 +22,10 @@ extension PostgresQuery.StringInterpolation {
     /// planner sees plain predicates an index can serve), every value a bind parameter.
     mutating func appendInterpolation(matching filter: WorkflowFilter) {
         appendLiteral("TRUE")
-        if let type = filter.type {
-            appendLiteral(" AND w.type = ")
-            appendInterpolation(type)
-        }
-        if let status = filter.status {
-            appendLiteral(" AND w.status = ")
-            appendInterpolation(status.rawValue)
-        }
-        if let after = filter.createdAfter {
-            appendLiteral(" AND w.created_at >= ")
-            appendInterpolation(after)
-        }
-        if let before = filter.createdBefore {
-            appendLiteral(" AND w.created_at < ")
-            appendInterpolation(before)
-        }
+        appendCondition("w.type =", filter.type)
+        appendCondition("w.status =", filter.status?.rawValue)
+        appendCondition("w.created_at >=", filter.createdAfter)
+        appendCondition("w.created_at <", filter.createdBefore)
     }
 
     /// Keyset pagination over `orchestrator.workflows w`, newest first: only rows after the

@@ -211,34 +211,19 @@ extension PostgresQuery.StringInterpolation {
     /// planner sees plain predicates), every value a bind parameter.
     mutating func appendInterpolation(matching filter: DeadLetterFilter) {
         appendLiteral("TRUE")
-        equal("d.workflow_id", filter.workflowID)
-        equal("d.workflow_type", filter.workflowType)
-        equal("d.activity", filter.activity)
-        equal("d.error_code", filter.errorCode)
-        equal("d.status", filter.status?.rawValue)
-        equal("d.fingerprint", filter.fingerprint)
+        appendCondition("d.workflow_id =", filter.workflowID)
+        appendCondition("d.workflow_type =", filter.workflowType)
+        appendCondition("d.activity =", filter.activity)
+        appendCondition("d.error_code =", filter.errorCode)
+        appendCondition("d.status =", filter.status?.rawValue)
+        appendCondition("d.fingerprint =", filter.fingerprint)
         if let text = filter.text {
             appendLiteral(" AND strpos(lower(d.error_message), lower(")
             appendInterpolation(text)
             appendLiteral(")) > 0")
         }
-        if let after = filter.createdAfter {
-            appendLiteral(" AND d.created_at >= ")
-            appendInterpolation(after)
-        }
-        if let before = filter.createdBefore {
-            appendLiteral(" AND d.created_at < ")
-            appendInterpolation(before)
-        }
-        if let upToID = filter.upToID {
-            appendLiteral(" AND d.id <= ")
-            appendInterpolation(upToID)
-        }
-    }
-
-    private mutating func equal(_ column: String, _ value: String?) {
-        guard let value else { return }
-        appendLiteral(" AND \(column) = ")
-        appendInterpolation(value)
+        appendCondition("d.created_at >=", filter.createdAfter)
+        appendCondition("d.created_at <", filter.createdBefore)
+        appendCondition("d.id <=", filter.upToID)
     }
 }
