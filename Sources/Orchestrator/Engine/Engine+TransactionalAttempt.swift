@@ -16,22 +16,30 @@ extension Engine {
     func runTransactionalAttempt(
         _ task: ClaimedTask, body: @escaping ActivityRegistry.TransactionalBody, context: ActivityContext
     ) async throws -> Bool {
-        let deadline = ContinuousClock.now + task.timeout
         let session = Mutex<Int32?>(nil)
+        let phase = Mutex(AttemptPhase.locking)
         let work = Task { () -> Result<Bool, any Error> in
             do {
                 return .success(try await transaction { connection in
                     // Known from the start, so the session can be ended even while it waits for a lock.
                     let backend = try await store.backendID(on: connection)
                     session.withLock { $0 = backend }
-                    return try await attempt(task, body: body, context: context, deadline: deadline, on: connection)
+                    return try await attempt(task, body: body, context: context, phase: phase, on: connection)
                 })
             } catch {
                 return .failure(error)
             }
         }
-        // The statement timeout answers at the deadline; allow it a moment, then a moment more once cancelled.
-        if let result = await Deadline.value(of: work, within: task.timeout + .seconds(1)) { return try result.get() }
+        // Only the activity is held to its timeout. Its statement timeout answers at the deadline:
+        // allow it a moment, then a moment more once cancelled. The locks before it and the
+        // bookkeeping after it wait as long as the session's own timeouts allow.
+        while true {
+            let cutoff = phase.withLock { $0.cutoff(timeout: task.timeout) }
+            let wait = cutoff.map { max($0 - ContinuousClock.now, .zero) } ?? .seconds(1)
+            if let result = await Deadline.value(of: work, within: wait) { return try result.get() }
+            guard !Task.isCancelled else { throw CancellationError() }
+            if let cutoff = phase.withLock({ $0.cutoff(timeout: task.timeout) }), ContinuousClock.now >= cutoff { break }
+        }
         work.cancel()
         if let result = await Deadline.value(of: work, within: .seconds(2)) { return try result.get() }
         guard !Task.isCancelled else { throw CancellationError() }
@@ -43,7 +51,7 @@ extension Engine {
     }
 
     private func attempt(
-        _ task: ClaimedTask, body: ActivityRegistry.TransactionalBody, context: ActivityContext, deadline: ContinuousClock.Instant,
+        _ task: ClaimedTask, body: ActivityRegistry.TransactionalBody, context: ActivityContext, phase: borrowing Mutex<AttemptPhase>,
         on connection: PostgresConnection
     ) async throws -> Bool {
         guard var workflow = try await store.lockWorkflow(task.workflowID, now: clock.now(), on: connection),
@@ -54,6 +62,8 @@ extension Engine {
             return false
         }
         let started = ContinuousClock.now
+        let deadline = started + task.timeout
+        phase.withLock { $0 = .running(since: started) }
         try await connection.query("SAVEPOINT activity", logger: logger)
         let outcome: TaskOutcome
         do {
@@ -70,6 +80,7 @@ extension Engine {
             try await connection.query("ROLLBACK TO SAVEPOINT activity", logger: logger)
             outcome = .failed(ContinuousClock.now >= deadline ? Self.timeoutError(task.timeout) : ActivityError(error))
         }
+        phase.withLock { $0 = .bookkeeping }
         // A rollback to the savepoint undid the limit with the rest; a release kept it.
         if case .completed = outcome { try await store.unlimitStatements(on: connection) }
         EngineMetrics.attemptDuration(activity: task.activity, ContinuousClock.now - started)
@@ -79,5 +90,20 @@ extension Engine {
 
     static func timeoutError(_ timeout: Duration) -> ActivityError {
         ActivityError(code: "timeout", message: "the attempt did not finish within \(timeout.text)")
+    }
+}
+
+/// Where a transactional attempt is: only `running` is held to the activity's timeout.
+enum AttemptPhase: Sendable {
+    /// Locking the instance and the task (the session's lock timeout applies).
+    case locking
+    case running(since: ContinuousClock.Instant)
+    /// Recording the outcome (the session's statement timeout applies).
+    case bookkeeping
+
+    /// When a still-running attempt is abandoned: a second after its timeout.
+    func cutoff(timeout: Duration) -> ContinuousClock.Instant? {
+        guard case .running(let since) = self else { return nil }
+        return since + timeout + .seconds(1)
     }
 }
