@@ -94,20 +94,20 @@ import Testing
             start: write
             retry: {max_attempts: 1}
             states:
-              write: {task: effect.record, input: {sleep_ms: 0}, timeout: 300ms, next: done}
+              write: {task: effect.record, input: {sleep_ms: 0}, timeout: 3s, next: done}
               done: {succeed: true}
             """
         try await TestDatabase.withHarness(workflows: [yaml], registry: Self.registry()) { harness in
             try await RecordEffect.createTable(harness)
             let workflow = try await harness.start("patient_write")
             let claimed = try await harness.engine.claim(owner: "w", limit: 1)
-            // Another transaction holds the instance for 2.5 s: far past the activity's timeout
-            // plus its second of grace, yet the activity itself takes no time.
+            // Another transaction holds the instance for 6 s: past the activity's timeout plus its
+            // second of grace, yet the activity itself takes no time (3 s leave a loaded machine room).
             let blocker = try await PostgresConnection.connect(configuration: harness.database.connectionConfiguration(), id: 9, logger: harness.logger)
             try await blocker.query("BEGIN", logger: harness.logger)
             try await blocker.query("SELECT 1 FROM orchestrator.workflows WHERE id = \(workflow.id) FOR UPDATE", logger: harness.logger)
             async let released: Void = {
-                try await Task.sleep(for: .milliseconds(2500))
+                try await Task.sleep(for: .seconds(6))
                 try await blocker.query("COMMIT", logger: harness.logger)
             }()
             await harness.worker(id: "w").runClaimed(claimed)
