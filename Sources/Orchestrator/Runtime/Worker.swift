@@ -53,6 +53,8 @@ public final class Worker: Service {
     public init(engine: Engine, registry: ActivityRegistry, database: DatabaseConfiguration, configuration: Configuration, logger: Logger) {
         self.engine = engine
         self.registry = registry
+        self.activitySet = registry.names
+        self.activities = registry.names.sorted()
         self.database = database
         self.configuration = configuration
         var logger = logger
@@ -60,9 +62,10 @@ public final class Worker: Service {
         self.logger = logger
     }
 
-    /// The activities this worker claims: only those it can run.
-    var activities: [String] { registry.names.sorted() }
-    private var activitySet: Set<String> { Set(registry.names) }
+    /// The activities this worker claims: only those it can run (a registry never changes once
+    /// the worker exists).
+    let activities: [String]
+    private let activitySet: Set<String>
 
     public func run() async throws {
         let completer = Completer(

@@ -134,7 +134,7 @@ public struct WorkflowStore: Sendable {
                                 \(tasks.map(\.idempotencyKey))::text[], \(eager)::bool[])
                         AS u(state, visit, kind, activity, item_index, input, max_attempts, run_at, timeout_ms, idempotency_key, eager),
                     LATERAL (SELECT CASE WHEN u.kind = 'activity' THEN orchestrator.activity_limit_of(u.activity) END AS activity_limit) l) t
-                RETURNING id, state, visit, kind, activity, item_index, input::text AS input, timeout_ms, idempotency_key, run_at, status),
+                RETURNING id, idempotency_key, status, run_at),
             new_events AS (
                 INSERT INTO orchestrator.events (workflow_id, seq, type, state, attempt, data, at)
                 SELECT \(workflow.id), e.seq, e.type, nullif(e.state, ''), nullif(e.attempt, 0), nullif(e.data, '')::jsonb, e.at
@@ -144,18 +144,18 @@ public struct WorkflowStore: Sendable {
                     AS e(seq, type, state, attempt, data, at)),
             woken AS (
                 SELECT count(pg_notify(\(Self.taskChannel), '')) FROM new_tasks WHERE status = 'ready' AND run_at <= \(workflow.now)::timestamptz)
-            SELECT n.id, n.state, n.visit, n.kind, n.activity, n.item_index, n.input, n.timeout_ms, n.idempotency_key, n.run_at
-            FROM woken LEFT JOIN new_tasks n ON n.status = 'running'
+            SELECT n.id, n.idempotency_key FROM woken LEFT JOIN new_tasks n ON n.status = 'running'
             """, logger: logger)
+        // A leased task is one of `tasks` (its key tells which): only its id comes back.
+        let byKey = Dictionary(tasks.map { ($0.idempotencyKey, $0) }, uniquingKeysWith: { first, _ in first })
         var leased: [ClaimedTask] = []
-        for try await (id, state, visit, kind, activity, itemIndex, input, timeout, key, runAt) in
-            rows.decode((Int64?, String?, Int64?, String?, String?, Int32?, String?, Int64?, String?, Date?).self) {
-            guard let id, let state, let visit, let kind, let activity, let input, let timeout, let key, let runAt, let dispatch else { continue }
+        for try await (id, key) in rows.decode((Int64?, String?).self) {
+            guard let id, let key, let task = byKey[key], let dispatch else { continue }
             leased.append(ClaimedTask(
-                id: id, workflowID: workflow.id, workflowType: workflow.type, state: state, visit: visit, kind: TaskKind(rawValue: kind) ?? .activity,
-                activity: activity, itemIndex: itemIndex.map(Int.init), input: try JSONValue(json: input), attempt: 1,
-                timeout: .milliseconds(timeout), idempotencyKey: key, correlationID: workflow.correlationID, leaseOwner: dispatch.owner,
-                leaseNumber: 1, dueAt: runAt))
+                id: id, workflowID: workflow.id, workflowType: workflow.type, state: task.state, visit: task.visit, kind: task.kind,
+                activity: task.activity, itemIndex: task.itemIndex, input: task.input, attempt: 1,
+                timeout: .milliseconds(task.timeoutMilliseconds), idempotencyKey: key, correlationID: workflow.correlationID,
+                leaseOwner: dispatch.owner, leaseNumber: 1, dueAt: task.runAt))
         }
         dispatch?.accept(leased: leased, offered: eager.filter { $0 }.count)
         if workflow.endsNow, let parent = workflow.parent {

@@ -25,8 +25,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Concurrent tasks in the worker.")
     var workers: Int = 16
 
-    @Option(help: "Eager dispatch: a completion runs the next task at once on the same worker (on or off, to compare).")
-    var eagerDispatch: String = "on"
+    @Flag(inversion: .prefixedNo, help: "Eager dispatch: a completion runs the next task at once on an idle worker (--no-eager-dispatch to compare).")
+    var eagerDispatch = true
 
     @Option(help: "Finished workflows to fill the tables with first, analyzed while no task is open.")
     var grown: Int = 0
@@ -78,7 +78,7 @@ struct BenchCommand: AsyncParsableCommand {
             let engine = Engine(client: client, logger: logger)
             try await engine.install([try loader.load(yaml: Self.chain3, file: "chain3.yaml").get(), try loader.load(yaml: Self.job, file: "job.yaml").get()])
             var configuration = Worker.Configuration(concurrency: workers)
-            configuration.eagerDispatch = eagerDispatch != "off"
+            configuration.eagerDispatch = eagerDispatch
             let worker = Worker(engine: engine, registry: registry, database: database, configuration: configuration, logger: logger)
             if grown > 0 { try await grow(client, finished: grown) }
             switch workload {
@@ -168,7 +168,7 @@ struct BenchCommand: AsyncParsableCommand {
         let perSecond = Double(n - firstCount) / (last - first).seconds
         print(String(
             format: "RESULT system=orchestrator workload=%@ n=%d workers=%d eager=%@ grown=%d items_per_s=%.0f steps_per_s=%.0f enqueue_per_s=%.0f spawn_to_done_s=%.2f",
-            type == "job" ? "w2" : "w1tput", n, workers, eagerDispatch, grown, perSecond, perSecond * Double(steps), Double(n) / enqueueSeconds, (last - spawn).seconds))
+            type == "job" ? "w2" : "w1tput", n, workers, eagerDispatch ? "on" : "off", grown, perSecond, perSecond * Double(steps), Double(n) / enqueueSeconds, (last - spawn).seconds))
     }
 
     /// One workflow at a time: from the start to the caller having its result, woken by the
@@ -191,7 +191,7 @@ struct BenchCommand: AsyncParsableCommand {
             func rank(_ p: Double) -> Double { sorted[max(0, Int((p * Double(sorted.count)).rounded(.up)) - 1)] }
             print(String(
                 format: "RESULT system=orchestrator workload=w1lat n=%d workers=%d eager=%@ p50_ms=%.1f p95_ms=%.1f p99_ms=%.1f max_ms=%.1f seq_per_s=%.1f",
-                n, workers, eagerDispatch, rank(0.5), rank(0.95), rank(0.99), sorted.last ?? 0, Double(n) / (ContinuousClock.now - wall).seconds))
+                n, workers, eagerDispatch ? "on" : "off", rank(0.5), rank(0.95), rank(0.99), sorted.last ?? 0, Double(n) / (ContinuousClock.now - wall).seconds))
         }
     }
 }
