@@ -45,6 +45,52 @@ import Testing
         }
     }
 
+    static let pairs = """
+        type: pairs
+        start: each
+        states:
+          each: {map: {items: $.input.items, task: noop, input: {item: $.item}, max_concurrency: 2}, next: done}
+          done: {succeed: true, output: $.each}
+        """
+
+    /// One batch, one set of statements: two items of one map, a failure that retries and an
+    /// attempt whose lease is gone end together, each as it would alone.
+    @Test func aBatchConcludesEachAttemptAsItWouldAlone() async throws {
+        try await TestDatabase.withHarness(workflows: [Self.pairs, ExecutionTests.chain]) { harness in
+            let map = try await harness.start("pairs", input: ["items": [10, 11, 12, 13, 14]])
+            let chain = try await harness.start("chain", input: ["i": 1])
+            let claimed = try await harness.engine.claim(owner: "w", limit: 10)
+            let items = claimed.filter { $0.workflowID == map.id }.sorted { ($0.itemIndex ?? 0) < ($1.itemIndex ?? 0) }
+            let step = try #require(claimed.first { $0.workflowID == chain.id })
+            #expect(items.count == 2)
+            var stale = items[0]
+            stale.leaseNumber -= 1
+            let ended = try await harness.engine.transaction { connection in
+                try await harness.engine.conclude([
+                    FinishedAttempt(task: items[0], outcome: .completed(["item": 10])),
+                    FinishedAttempt(task: stale, outcome: .completed(["stale": true])),
+                    FinishedAttempt(task: items[1], outcome: .completed(["item": 11])),
+                    FinishedAttempt(task: step, outcome: .failed(ActivityError(code: "flaky", message: "try again"))),
+                ], on: connection)
+            }
+            #expect(ended == [true, false, true, true])
+            // Each finished item made room for exactly one more: items 2 and 3, once each.
+            let scheduled = try await harness.query(
+                "SELECT item_index FROM orchestrator.tasks WHERE workflow_id = \(map.id) ORDER BY item_index", as: Int32.self)
+            #expect(scheduled == [0, 1, 2, 3])
+            let retried = try await harness.query(
+                "SELECT status FROM orchestrator.tasks WHERE workflow_id = \(chain.id)", as: String.self)
+            #expect(retried == ["failed"])
+            let history = try await harness.engine.history(map.id).map(\.type)
+            #expect(history.filter { $0 == .taskCompleted }.count == 2)
+
+            try await harness.drain()
+            let done = try await harness.engine.workflow(map.id)
+            #expect(done.status == .completed)
+            #expect(done.output == [["item": 10], ["item": 11], ["item": 12], ["item": 13], ["item": 14]])
+        }
+    }
+
     @Test func anOutcomeIsKeptUntilItCommitsEvenWhenTheDatabaseRefusesItForLong() async throws {
         try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
             let workflow = try await harness.start("chain", input: ["i": 1])

@@ -24,7 +24,7 @@ import Testing
         return Set(plan.matches(of: /"Index Name": "([a-z_]+)"/).map { String($0.1) })
     }
 
-    @Test func claimAndFenceUseTheirOwnIndexesAfterAnAnalyzeTakenWhileTheQueueWasEmpty() async throws {
+    @Test func claimFenceAndSaveUseTheirOwnIndexesAfterAnAnalyzeTakenWhileTheQueueWasEmpty() async throws {
         try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
             // One real claim of each kind and one fence, so each site's statement is recorded.
             _ = try await harness.start("chain")
@@ -66,10 +66,12 @@ import Testing
                 #expect(unlimited.contains("tasks_claim") && unlimited.isDisjoint(with: ["tasks_unfinished", "tasks_running"]), "\(unlimited)")
                 let limited = try await Self.indexes(of: HotQuery.ClaimLimited.name, on: connection, logger: harness.logger)
                 #expect(limited.contains("tasks_claim_limited") && limited.isDisjoint(with: ["tasks_unfinished", "tasks_running"]), "\(limited)")
-                let fence = try await Self.indexes(of: HotQuery.FinishAttempt.name, on: connection, logger: harness.logger)
-                #expect(fence == ["tasks_pkey"], "the fence finds its task by primary key, not by walking running tasks: \(fence)")
-                let lock = try await Self.indexes(of: HotQuery.LockWorkflow.name, on: connection, logger: harness.logger)
+                let fence = try await Self.indexes(of: HotQuery.EndAttempts.name, on: connection, logger: harness.logger)
+                #expect(fence == ["tasks_pkey"], "the fence finds its tasks by primary key, not by walking running tasks: \(fence)")
+                let lock = try await Self.indexes(of: HotQuery.LockWorkflows.name, on: connection, logger: harness.logger)
                 #expect(lock == ["workflows_pkey"], "\(lock)")
+                let save = try await Self.indexes(of: HotQuery.Save.name, on: connection, logger: harness.logger)
+                #expect(save == ["workflows_pkey"], "\(save)")
             }
         }
     }

@@ -8,6 +8,17 @@ public enum TaskOutcome: Sendable, Hashable {
     case failed(ActivityError)
 }
 
+/// An attempt a worker finished, and what it produced.
+public struct FinishedAttempt: Sendable, Hashable {
+    public var task: ClaimedTask
+    public var outcome: TaskOutcome
+
+    public init(task: ClaimedTask, outcome: TaskOutcome) {
+        self.task = task
+        self.outcome = outcome
+    }
+}
+
 extension Engine {
     /// Why an activity's result cannot be stored, or `nil` when it can.
     static func unstorable(_ result: JSONValue) -> String? {
@@ -17,61 +28,99 @@ extension Engine {
     }
 
     /// Ends an attempt in the caller's transaction: fenced on the lease, then retry, catch,
-    /// dead-letter or move on. Returns `false` when the lease was lost (nothing was written). With
-    /// `dispatch`, the next tasks it enqueues may be leased to the completing worker at once.
+    /// dead-letter or move on. Returns `false` when the lease was lost (nothing was written).
     @discardableResult
-    public func conclude(_ task: ClaimedTask, outcome: TaskOutcome, dispatch: EagerDispatch? = nil, on connection: PostgresConnection) async throws -> Bool {
-        guard let workflow = try await store.lockWorkflow(task.workflowID, now: clock.now(), on: connection) else { return false }
-        return try await conclude(task, outcome: outcome, in: workflow, dispatch: dispatch, on: connection)
+    public func conclude(_ task: ClaimedTask, outcome: TaskOutcome, on connection: PostgresConnection) async throws -> Bool {
+        try await conclude([FinishedAttempt(task: task, outcome: outcome)], on: connection) == [true]
     }
 
-    /// `finish` for an instance the caller has locked already.
+    /// Ends a batch of attempts in the caller's transaction with a handful of statements, however
+    /// many: one locks their workflows (in id order), one fences every attempt on its lease and
+    /// applies its verdict, one saves every workflow with its new tasks and events. In between,
+    /// the state machine decides each transition in memory; only what reaches beyond the
+    /// instance (a dead letter, a child, a signal, a map's progress) costs a statement of its own.
+    /// Returns for each attempt whether its lease held. With `dispatch`, the next tasks these
+    /// transitions enqueue may be leased to the completing worker at once.
+    public func conclude(_ attempts: [FinishedAttempt], dispatch: EagerDispatch? = nil, on connection: PostgresConnection) async throws -> [Bool] {
+        var workflows = try await store.lockWorkflows(Array(Set(attempts.map(\.task.workflowID))), now: clock.now(), on: connection)
+        return try await conclude(attempts, in: &workflows, dispatch: dispatch, on: connection)
+    }
+
+    /// `conclude` for instances the caller has locked already.
     func conclude(
-        _ task: ClaimedTask, outcome: TaskOutcome, in workflow: LockedWorkflow, dispatch: EagerDispatch? = nil, on connection: PostgresConnection
-    ) async throws -> Bool {
-        var workflow = workflow
-        var outcome = outcome
-        if case .completed(let result) = outcome, let problem = Self.unstorable(result) {
-            outcome = .failed(.nonRetryable("activity.invalid_output", problem))
+        _ attempts: [FinishedAttempt], in workflows: inout [String: LockedWorkflow], dispatch: EagerDispatch? = nil, on connection: PostgresConnection
+    ) async throws -> [Bool] {
+        // Decide every verdict first (pure), then fence and apply them all in one statement.
+        var generator = SystemRandomNumberGenerator()
+        var verdicts: [(task: ClaimedTask, verdict: AttemptVerdict)] = []
+        var machines: [String: StateMachine] = [:]
+        for attempt in attempts {
+            guard let workflow = workflows[attempt.task.workflowID] else { continue }
+            let machine = try await self.machine(for: workflow, on: connection)
+            machines[workflow.id] = machine
+            let policy = machine.definition.states[attempt.task.state]?.taskSpec?.retry ?? machine.definition.retry
+            verdicts.append((attempt.task, .of(attempt.outcome, attempt: attempt.task.attempt, policy: policy, now: workflow.now, using: &generator)))
         }
+        let now = workflows.values.map(\.now).max() ?? clock.now()
+        let started = try await store.endAttempts(verdicts, now: now, on: connection)
+
+        var unsaved: [String] = []
+        for (task, verdict) in verdicts {
+            guard let startedAt = started[task.attemptID], var workflow = workflows[task.workflowID], let machine = machines[task.workflowID] else {
+                fenced(task)
+                continue
+            }
+            if unsaved.contains(workflow.id) {
+                // A second attempt of one instance sees the first one's writes, as it would alone.
+                try await store.save(workflow, dispatch: dispatch, on: connection)
+                workflow.markSaved()
+                unsaved.removeAll { $0 == workflow.id }
+            }
+            if try await record(task, verdict, startedAt: startedAt, in: &workflow, machine: machine, on: connection) {
+                unsaved.append(workflow.id)
+            }
+            workflows[workflow.id] = workflow
+        }
+        try await store.save(unsaved.compactMap { workflows[$0] }, dispatch: dispatch, on: connection)
+        return attempts.map { started[$0.task.attemptID] != nil }
+    }
+
+    /// Records a fenced attempt's verdict in its locked instance and moves it on: retry, catch,
+    /// dead-letter or the next state. Returns whether the instance changed (and must be saved).
+    private func record(
+        _ task: ClaimedTask, _ verdict: AttemptVerdict, startedAt: Date, in workflow: inout LockedWorkflow, machine: StateMachine,
+        on connection: PostgresConnection
+    ) async throws -> Bool {
         let now = workflow.now
-        let definition = try await catalog.definition(type: workflow.type, version: workflow.version, store: store, on: connection)
-        let machine = StateMachine(definition)
         let isCurrent = workflow.isActive && workflow.state == task.state && workflow.visit == task.visit
 
-        switch outcome {
+        switch verdict {
         case .completed(let result):
-            guard let startedAt = try await store.finishAttempt(task, status: .completed, result: result, error: nil, retryAt: nil, now: now, on: connection) else {
-                return fenced(task)
-            }
             switch task.kind {
             case .activity:
                 break
             case .timer:
-                guard isCurrent, workflow.status == .waiting else { return true }
+                guard isCurrent, workflow.status == .waiting else { return false }
                 workflow.addEvent(.timerFired, state: task.state)
                 try await apply(machine.afterTimer(in: task.state, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
-                try await store.save(workflow, dispatch: dispatch, on: connection)
                 return true
             case .childResult:
                 // The parent may have left the wait meanwhile (cancelled, a timeout): then it is late news.
-                guard isCurrent, workflow.status == .waiting else { return true }
+                guard isCurrent, workflow.status == .waiting else { return false }
                 workflow.addEvent(.childEnded, state: task.state, data: result)
                 try await apply(machine.childEnded(in: task.state, result: result, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
-                try await store.save(workflow, dispatch: dispatch, on: connection)
                 return true
             case .signal:
                 guard workflow.isActive, let name = result["name"]?.stringValue else {
                     logger.info("signal for an ended workflow dropped", metadata: Self.metadata(task, [:]))
-                    return true
+                    return false
                 }
                 do {
                     _ = try await deliver(name, payload: result["payload"] ?? .emptyObject, idempotencyKey: task.idempotencyKey, to: &workflow, on: connection)
                 } catch let error as OrchestratorError where error.code == .signalBufferFull || error.code == .unknownSignal {
                     logger.warning("signal dropped: \(error.message)", metadata: Self.metadata(task, [:]))
-                    return true
+                    return false
                 }
-                try await store.save(workflow, dispatch: dispatch, on: connection)
                 return true
             }
             workflow.addEvent(.taskStarted, state: task.state, attempt: task.attempt, at: startedAt)
@@ -85,53 +134,41 @@ extension Engine {
                 }
             }
 
-        case .failed(let error):
-            let policy = definition.states[task.state]?.taskSpec?.retry ?? definition.retry
-            let attemptError = AttemptError(attempt: task.attempt, code: error.code, message: error.message, at: now)
-            let errorJSON: JSONValue = ["code": .string(error.code), "message": .string(error.message)]
-            if policy.allowsRetry(code: error.code, retryable: error.retryable, attempt: task.attempt) {
-                var generator = SystemRandomNumberGenerator()
-                let delay = error.retryAfter ?? policy.delay(afterAttempt: task.attempt, using: &generator)
-                let retryAt = now.addingTimeInterval(delay.seconds)
-                guard let startedAt = try await store.finishAttempt(task, status: .failed, result: nil, error: attemptError, retryAt: retryAt, now: now, on: connection) else {
-                    return fenced(task)
-                }
-                workflow.addEvent(.taskStarted, state: task.state, attempt: task.attempt, at: startedAt)
-                workflow.addEvent(.taskFailed, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, [
-                    "error": errorJSON, "retry_at": .string(ISO8601DateFormatter().string(from: retryAt)),
-                ]))
-                try await store.save(workflow, dispatch: dispatch, on: connection)
-                EngineMetrics.attemptEnded(activity: task.activity, outcome: "retried")
-                logger.info("task failed, will retry", metadata: Self.metadata(task, [LogKey.errorCode: "\(error.code)", "retry_in": "\(delay)"]))
-                return true
-            }
-            guard let startedAt = try await store.finishAttempt(task, status: .dead, result: nil, error: attemptError, retryAt: nil, now: now, on: connection) else {
-                return fenced(task)
-            }
+        case .retry(let error, let retryAt, let delay):
             workflow.addEvent(.taskStarted, state: task.state, attempt: task.attempt, at: startedAt)
-            workflow.addEvent(.taskFailed, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, ["error": errorJSON]))
-            if isCurrent {
-                if let caught = machine.caught(in: task.state, code: error.code, message: error.message, context: workflow.context, now: now) {
-                    EngineMetrics.attemptEnded(activity: task.activity, outcome: "caught")
-                    if task.itemIndex != nil {
-                        try await store.cancelTasks(workflowID: workflow.id, visit: task.visit, now: now, on: connection)
-                    }
-                    try await apply(caught, to: &workflow, machine: machine, on: connection)
-                } else {
-                    let deadLetterID = try await store.insertDeadLetter(task: task, workflowType: workflow.type, errorCode: error.code, now: now, on: connection)
-                    workflow.status = .deadLettered
-                    EngineMetrics.attemptEnded(activity: task.activity, outcome: "dead_lettered")
-                    workflow.addEvent(.taskDeadLettered, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, [
-                        "dead_letter_id": .string(String(deadLetterID)), "error": errorJSON,
-                    ]))
-                    logger.warning("task dead-lettered", metadata: Self.metadata(task, [LogKey.errorCode: "\(error.code)", LogKey.deadLetterID: "\(deadLetterID)"]))
-                    // A dead item frees its slot: the map's other items go on.
-                    if task.itemIndex != nil { try await advanceMap(task, in: &workflow, machine: machine, on: connection) }
+            workflow.addEvent(.taskFailed, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, [
+                "error": Self.errorJSON(error), "retry_at": .string(ISO8601DateFormatter().string(from: retryAt)),
+            ]))
+            EngineMetrics.attemptEnded(activity: task.activity, outcome: "retried")
+            logger.info("task failed, will retry", metadata: Self.metadata(task, [LogKey.errorCode: "\(error.code)", "retry_in": "\(delay)"]))
+
+        case .exhausted(let error):
+            workflow.addEvent(.taskStarted, state: task.state, attempt: task.attempt, at: startedAt)
+            workflow.addEvent(.taskFailed, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, ["error": Self.errorJSON(error)]))
+            guard isCurrent else { break }
+            if let caught = machine.caught(in: task.state, code: error.code, message: error.message, context: workflow.context, now: now) {
+                EngineMetrics.attemptEnded(activity: task.activity, outcome: "caught")
+                if task.itemIndex != nil {
+                    try await store.cancelTasks(workflowID: workflow.id, visit: task.visit, now: now, on: connection)
                 }
+                try await apply(caught, to: &workflow, machine: machine, on: connection)
+            } else {
+                let deadLetterID = try await store.insertDeadLetter(task: task, workflowType: workflow.type, errorCode: error.code, now: now, on: connection)
+                workflow.status = .deadLettered
+                EngineMetrics.attemptEnded(activity: task.activity, outcome: "dead_lettered")
+                workflow.addEvent(.taskDeadLettered, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, [
+                    "dead_letter_id": .string(String(deadLetterID)), "error": Self.errorJSON(error),
+                ]))
+                logger.warning("task dead-lettered", metadata: Self.metadata(task, [LogKey.errorCode: "\(error.code)", LogKey.deadLetterID: "\(deadLetterID)"]))
+                // A dead item frees its slot: the map's other items go on.
+                if task.itemIndex != nil { try await advanceMap(task, in: &workflow, machine: machine, on: connection) }
             }
         }
-        try await store.save(workflow, dispatch: dispatch, on: connection)
         return true
+    }
+
+    private static func errorJSON(_ error: ActivityError) -> JSONValue {
+        ["code": .string(error.code), "message": .string(error.message)]
     }
 
     /// A map item finished (completed or dead-lettered): when every item has a result, the list of
@@ -154,10 +191,9 @@ extension Engine {
         }
     }
 
-    private func fenced(_ task: ClaimedTask) -> Bool {
+    private func fenced(_ task: ClaimedTask) {
         EngineMetrics.attemptEnded(activity: task.activity, outcome: "lease_lost")
         logger.info("lease lost, attempt discarded", metadata: Self.metadata(task, [:]))
-        return false
     }
 
     static func taskEventData(_ task: ClaimedTask, _ fields: [String: JSONValue]) -> JSONValue {

@@ -85,7 +85,8 @@ extension Engine {
         if case .completed = outcome { try await store.unlimitStatements(on: connection) }
         EngineMetrics.attemptDuration(activity: task.activity, ContinuousClock.now - started)
         workflow.now = clock.now()
-        return try await conclude(task, outcome: outcome, in: workflow, on: connection)
+        var locked = [workflow.id: workflow]
+        return try await conclude([FinishedAttempt(task: task, outcome: outcome)], in: &locked, on: connection) == [true]
     }
 
     static func timeoutError(_ timeout: Duration) -> ActivityError {

@@ -18,8 +18,8 @@ struct LockedWorkflow: Sendable {
     let correlationID: String?
     /// The `start_workflow` wait of the parent this instance reports its end to.
     let parent: ParentLink?
-    /// The status when locked: `save` tells the parent once, when the instance ends.
-    let lockedStatus: WorkflowStatus
+    /// The status when locked (or last saved): `save` tells the parent once, when the instance ends.
+    private(set) var lockedStatus: WorkflowStatus
     /// The time of this transition (the engine's clock, which follows the database's).
     var now: Date
 
@@ -71,6 +71,14 @@ struct LockedWorkflow: Sendable {
 
     mutating func enqueue(_ task: NewTask) {
         newTasks.append(task)
+    }
+
+    /// Forgets the changes written by a `save` within the transaction, so the next save writes only
+    /// what came after.
+    mutating func markSaved() {
+        newEvents = []
+        newTasks = []
+        lockedStatus = status
     }
 
     /// The client's view of this instance as it will be once the transaction commits.

@@ -123,7 +123,7 @@ final class Completer: Sendable {
         let dispatch = handoff?.reserveSlots(upTo: ordered.count)
         do {
             try await engine.transaction { connection in
-                for item in ordered { try await engine.conclude(item.task, outcome: item.outcome, dispatch: dispatch, on: connection) }
+                _ = try await engine.conclude(ordered.map { FinishedAttempt(task: $0.task, outcome: $0.outcome) }, dispatch: dispatch, on: connection)
             }
             if let dispatch { handoff?.handOff(dispatch, committed: true) }
             for item in ordered { item.continuation.resume(returning: true) }

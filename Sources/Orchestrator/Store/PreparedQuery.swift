@@ -57,8 +57,8 @@ extension PostgresConnection {
 enum HotQuery {
     enum ClaimUnlimited: PreparedQuerySite { static let name = "orchestrator_claim_unlimited" }
     enum ClaimLimited: PreparedQuerySite { static let name = "orchestrator_claim_limited" }
-    enum LockWorkflow: PreparedQuerySite { static let name = "orchestrator_lock_workflow" }
-    enum FinishAttempt: PreparedQuerySite { static let name = "orchestrator_finish_attempt" }
+    enum LockWorkflows: PreparedQuerySite { static let name = "orchestrator_lock_workflows" }
+    enum EndAttempts: PreparedQuerySite { static let name = "orchestrator_end_attempts" }
     enum Save: PreparedQuerySite { static let name = "orchestrator_save" }
     enum InsertWorkflow: PreparedQuerySite { static let name = "orchestrator_insert_workflow" }
     enum ReadWorkflow: PreparedQuerySite { static let name = "orchestrator_read_workflow" }

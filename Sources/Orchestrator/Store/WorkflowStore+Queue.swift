@@ -32,6 +32,14 @@ public struct ClaimedTask: Sendable, Hashable {
     public var leaseNumber: Int
     /// When the attempt became due (its `run_at`); `nil` where the caller did not load it.
     public var dueAt: Date? = nil
+
+    var attemptID: AttemptID { AttemptID(taskID: id, leaseNumber: leaseNumber) }
+}
+
+/// One attempt of a task: the lease it ran under tells it from the task's other attempts.
+struct AttemptID: Sendable, Hashable {
+    var taskID: Int64
+    var leaseNumber: Int
 }
 
 /// Which ready tasks a claim takes: those outside any activity limit, or those of one limit.
@@ -93,35 +101,59 @@ extension WorkflowStore {
         return tasks
     }
 
-    /// Ends an attempt if its lease is still current (running, same lease number): the fence.
-    /// Returns when the attempt started, or `nil` when the lease was lost. The row is found by its
-    /// primary key alone and the lease checked on the row found: a status in the `WHERE` would let
-    /// the planner walk a partial index of running tasks instead.
-    func finishAttempt(
-        _ task: ClaimedTask, status: TaskStatus, result: JSONValue?, error: AttemptError?, retryAt: Date?, now: Date,
-        on connection: PostgresConnection
-    ) async throws -> Date? {
-        let errorsText = try error.map { try JSONValue(encoding: [$0]).jsonText } ?? "[]"
-        let rows = try await connection.prepared(HotQuery.FinishAttempt.self,
+    /// Applies the verdicts on a batch of attempts in one statement, each only if its lease is
+    /// still current (running, same lease number): the fence. Returns when each attempt that held
+    /// its lease started; an attempt missing there lost its lease and wrote nothing.
+    /// Rows are found by primary key, locked in id order, and the lease checked on the row found
+    /// (a status in the `WHERE` would let the planner walk a partial index of running tasks
+    /// instead). Two attempts of one task in a batch are told apart by their lease numbers.
+    func endAttempts(_ attempts: [(task: ClaimedTask, verdict: AttemptVerdict)], now: Date, on connection: PostgresConnection) async throws -> [AttemptID: Date] {
+        guard !attempts.isEmpty else { return [:] }
+        // Each verdict's fields go as parallel arrays; `result` means something for a completed
+        // attempt only, `retry_at` for a retried one (the status says which).
+        let results = attempts.map { attempt -> String in
+            if case .completed(let result) = attempt.verdict { return result.jsonText }
+            return "null"
+        }
+        let errors = try attempts.map { attempt -> String in
+            guard let error = attempt.verdict.error else { return "[]" }
+            return try JSONValue(encoding: [AttemptError(attempt: attempt.task.attempt, code: error.code, message: error.message, at: now)]).jsonText
+        }
+        let retryAts = attempts.map { attempt -> Date in
+            if case .retry(_, let at, _) = attempt.verdict { return at }
+            return now
+        }
+        let rows = try await connection.prepared(HotQuery.EndAttempts.self,
             """
-            WITH task AS (
-                SELECT id, status = 'running' AND lease_number = \(Int32(task.leaseNumber)) AS leased
-                FROM orchestrator.tasks WHERE id = \(task.id) FOR UPDATE)
-            UPDATE orchestrator.tasks t SET status = \(status.rawValue), result = \(result?.jsonText)::text::jsonb,
-                errors = t.errors || \(errorsText)::jsonb,
-                run_at = coalesce(\(retryAt)::timestamptz, t.run_at),
+            WITH ended AS (
+                SELECT * FROM unnest(\(attempts.map(\.task.id))::int8[], \(attempts.map { Int32($0.task.leaseNumber) })::int4[],
+                                     \(attempts.map(\.verdict.taskStatus.rawValue))::text[], \(results)::text[], \(errors)::text[],
+                                     \(retryAts)::timestamptz[])
+                    AS e(id, lease_number, status, result, errors, retry_at)),
+            locked AS (
+                SELECT id, lease_number, status = 'running' AS running FROM orchestrator.tasks
+                WHERE id = ANY(\(attempts.map(\.task.id))::int8[])
+                ORDER BY id FOR UPDATE)
+            UPDATE orchestrator.tasks t SET status = e.status,
+                result = CASE WHEN e.status = 'completed' THEN e.result::jsonb END,
+                errors = t.errors || e.errors::jsonb,
+                run_at = CASE WHEN e.status = 'failed' THEN e.retry_at ELSE t.run_at END,
                 lease_owner = NULL, lease_expires_at = NULL,
-                completed_at = CASE WHEN \(status.rawValue) IN ('completed', 'dead') THEN \(now)::timestamptz END
-            FROM task WHERE t.id = task.id AND task.leased
-            RETURNING t.started_at
+                completed_at = CASE WHEN e.status IN ('completed', 'dead') THEN \(now)::timestamptz END
+            FROM locked l JOIN ended e ON e.id = l.id AND e.lease_number = l.lease_number
+            WHERE t.id = l.id AND l.running
+            RETURNING t.id, t.lease_number, t.started_at
             """, logger: logger)
-        for try await startedAt in rows.decode(Date.self) { return startedAt }
-        return nil
+        var started: [AttemptID: Date] = [:]
+        for try await (id, leaseNumber, startedAt) in rows.decode((Int64, Int32, Date).self) {
+            started[AttemptID(taskID: id, leaseNumber: Int(leaseNumber))] = startedAt
+        }
+        return started
     }
 
     /// Locks the task row while its lease is current: the fence taken before a transactional
     /// activity writes anything. `false` when the lease was lost. Found by primary key, like the
-    /// fence of `finishAttempt`.
+    /// fence of `endAttempts`.
     func lockLease(_ task: ClaimedTask, on connection: PostgresConnection) async throws -> Bool {
         let rows = try await connection.query(
             """

@@ -70,95 +70,134 @@ public struct WorkflowStore: Sendable {
     }
 
     /// Loads and locks an instance for a transition: transitions of one workflow are serial.
-    /// `FOR NO KEY UPDATE`, not `FOR UPDATE`: inserting a task or a child that references the row
-    /// (a foreign key's `KEY SHARE` lock) does not wait for it, so a transition that writes into
-    /// another instance's queue never waits on that instance's transition.
     func lockWorkflow(_ id: String, now: Date, on connection: PostgresConnection) async throws -> LockedWorkflow? {
-        let rows = try await connection.prepared(HotQuery.LockWorkflow.self,
+        try await lockWorkflows([id], now: now, on: connection)[id]
+    }
+
+    /// Loads and locks instances for their transitions in one statement, in id order (so two
+    /// transactions locking overlapping sets never deadlock). `FOR NO KEY UPDATE`, not
+    /// `FOR UPDATE`: inserting a task or a child that references the row (a foreign key's
+    /// `KEY SHARE` lock) does not wait for it, so a transition that writes into another
+    /// instance's queue never waits on that instance's transition.
+    func lockWorkflows(_ ids: [String], now: Date, on connection: PostgresConnection) async throws -> [String: LockedWorkflow] {
+        let rows = try await connection.prepared(HotQuery.LockWorkflows.self,
             """
-            SELECT type, version, status, state, input::text, context::text, waiting_for, visit, event_seq, cancel_requested, correlation_id,
+            SELECT id, type, version, status, state, input::text, context::text, waiting_for, visit, event_seq, cancel_requested, correlation_id,
                    parent_id, parent_state, parent_visit
-            FROM orchestrator.workflows WHERE id = \(id) FOR NO KEY UPDATE
+            FROM orchestrator.workflows WHERE id = ANY(\(ids)::text[])
+            ORDER BY id FOR NO KEY UPDATE
             """, logger: logger)
+        var workflows: [String: LockedWorkflow] = [:]
         for try await row in rows {
-            let (type, version, status, state, input, context, waitingFor, visit, eventSeq, cancelRequested, correlationID, parentID, parentState, parentVisit) =
-                try row.decode((String, String, String, String?, String, String, [String], Int64, Int32, Bool, String?, String?, String?, Int64?).self)
-            return LockedWorkflow(
+            let (id, type, version, status, state, input, context, waitingFor, visit, eventSeq, cancelRequested, correlationID, parentID, parentState, parentVisit) =
+                try row.decode((String, String, String, String, String?, String, String, [String], Int64, Int32, Bool, String?, String?, String?, Int64?).self)
+            workflows[id] = LockedWorkflow(
                 id: id, type: type, version: version, status: WorkflowStatus(rawValue: status) ?? .running, state: state,
                 context: LockedWorkflow.context(stored: try JSONValue(json: context), input: try JSONValue(json: input)), waitingFor: waitingFor, visit: visit, eventSeq: Int(eventSeq),
                 cancelRequested: cancelRequested, correlationID: correlationID,
                 parent: parentID.flatMap { id in parentState.flatMap { state in parentVisit.map { ParentLink(workflowID: id, state: state, visit: $0) } } },
                 now: now)
         }
-        return nil
+        return workflows
     }
 
     // Prepared (hot-path) queries cast every parameter (`$n::text`, `$n::text::jsonb`): the
     // server infers each parameter's type from the statement, and a NULL bind then needs no type.
 
     /// Writes a transition in one statement: the workflow row, its new tasks, its events, and a
-    /// notification when a task is ready now. With `dispatch`, the new tasks it picks are inserted
-    /// already leased to its worker (unless an activity limit applies) and handed to it.
+    /// notification when a task is ready now.
     func save(_ workflow: LockedWorkflow, dispatch: EagerDispatch? = nil, on connection: PostgresConnection) async throws {
-        let tasks = workflow.newTasks
-        let events = workflow.newEvents
-        let errorText = try workflow.error.map { try JSONValue(encoding: $0).jsonText }
-        let eager = dispatch?.candidates(tasks, now: workflow.now) ?? tasks.map { _ in false }
-        let rows = try await connection.prepared(HotQuery.Save.self,
+        try await save([workflow], dispatch: dispatch, on: connection)
+    }
+
+    /// Writes the transitions of several instances in one statement: their rows, new tasks and
+    /// events, and a notification when a task is ready now; then tells the parent of each instance
+    /// that ends now. With `dispatch`, the new tasks it picks are inserted already leased to its
+    /// worker (unless an activity limit applies) and handed to it.
+    ///
+    /// The rows go as one JSON document (a column may be NULL or a list there), the tasks and
+    /// events as parallel arrays. The ids also go as an array: `id = ANY` keeps the update on the
+    /// primary key (joined with the document alone, a big table's rows are hashed instead).
+    func save(_ workflows: [LockedWorkflow], dispatch: EagerDispatch? = nil, on connection: PostgresConnection) async throws {
+        guard let now = workflows.map(\.now).max() else { return }
+        let rows = try JSONValue.array(workflows.map { workflow in
+            var row: [String: JSONValue] = [
+                "id": .string(workflow.id), "status": .string(workflow.status.rawValue), "context": workflow.storedContext,
+                "waiting_for": .array(workflow.waitingFor.map(JSONValue.string)), "visit": .number(Double(workflow.visit)),
+                "event_seq": .number(Double(workflow.eventSeq)), "cancel_requested": .bool(workflow.cancelRequested),
+                "ended": .bool(workflow.status.isTerminal),
+            ]
+            row["state"] = workflow.state.map(JSONValue.string)
+            // Wrapped, so an output that is JSON's null stays distinct from no output.
+            row["output"] = workflow.output.map { ["value": $0] }
+            row["error"] = try workflow.error.map { try JSONValue(encoding: $0) }
+            return .object(row)
+        }).jsonText
+        let tasks = workflows.flatMap { workflow in workflow.newTasks.map { (workflowID: workflow.id, task: $0) } }
+        let events = workflows.flatMap { workflow in workflow.newEvents.map { (workflowID: workflow.id, event: $0) } }
+        let eager = dispatch?.candidates(tasks.map(\.task), now: now) ?? tasks.map { _ in false }
+        let result = try await connection.prepared(HotQuery.Save.self,
             """
             WITH saved AS (
-                UPDATE orchestrator.workflows SET
-                    status = \(workflow.status.rawValue), state = \(workflow.state)::text,
-                    context = \(workflow.storedContext.jsonText)::text::jsonb, output = \(workflow.output?.jsonText)::text::jsonb,
-                    error = \(errorText)::text::jsonb, waiting_for = \(workflow.waitingFor), visit = \(workflow.visit), event_seq = \(Int32(workflow.eventSeq)),
-                    cancel_requested = \(workflow.cancelRequested), updated_at = \(workflow.now),
-                    completed_at = CASE WHEN \(workflow.status.isTerminal) THEN coalesce(completed_at, \(workflow.now)::timestamptz) END
-                WHERE id = \(workflow.id)),
+                UPDATE orchestrator.workflows w SET
+                    status = r.status, state = r.state, context = r.context, output = r.output -> 'value', error = r.error,
+                    waiting_for = r.waiting_for, visit = r.visit, event_seq = r.event_seq, cancel_requested = r.cancel_requested,
+                    updated_at = \(now)::timestamptz,
+                    completed_at = CASE WHEN r.ended THEN coalesce(w.completed_at, \(now)::timestamptz) END
+                FROM jsonb_to_recordset(\(rows)::text::jsonb)
+                    AS r(id text, status text, state text, context jsonb, output jsonb, error jsonb, waiting_for text[], visit int8,
+                         event_seq int4, cancel_requested bool, ended bool)
+                WHERE w.id = r.id AND w.id = ANY(\(workflows.map(\.id))::text[])
+                RETURNING w.id, w.correlation_id),
             new_tasks AS (
                 INSERT INTO orchestrator.tasks
                     (workflow_id, state, visit, kind, activity, item_index, input, status, max_attempts, run_at, timeout_ms,
                      idempotency_key, activity_limit, correlation_id, created_at, attempt, lease_number, lease_owner, lease_expires_at, started_at)
-                SELECT \(workflow.id), t.state, t.visit, t.kind, t.activity, nullif(t.item_index, -1), t.input::jsonb,
+                SELECT t.workflow_id, t.state, t.visit, t.kind, t.activity, nullif(t.item_index, -1), t.input::jsonb,
                        CASE WHEN t.leased THEN 'running' ELSE 'ready' END, t.max_attempts, t.run_at, t.timeout_ms, t.idempotency_key,
-                       t.activity_limit, \(workflow.correlationID)::text, \(workflow.now),
+                       t.activity_limit, saved.correlation_id, \(now)::timestamptz,
                        CASE WHEN t.leased THEN 1 ELSE 0 END, CASE WHEN t.leased THEN 1 ELSE 0 END,
                        CASE WHEN t.leased THEN \(dispatch?.owner)::text END,
-                       CASE WHEN t.leased THEN \(workflow.now)::timestamptz + (t.timeout_ms + \(dispatch?.grace.milliseconds ?? 0)::int8) * interval '1 millisecond' END,
-                       CASE WHEN t.leased THEN \(workflow.now)::timestamptz END
+                       CASE WHEN t.leased THEN \(now)::timestamptz + (t.timeout_ms + \(dispatch?.grace.milliseconds ?? 0)::int8) * interval '1 millisecond' END,
+                       CASE WHEN t.leased THEN \(now)::timestamptz END
                 FROM (
                     SELECT u.*, l.activity_limit, u.eager AND l.activity_limit IS NULL AS leased
-                    FROM unnest(\(tasks.map(\.state))::text[], \(tasks.map(\.visit))::int8[], \(tasks.map(\.kind.rawValue))::text[],
-                                \(tasks.map(\.activity))::text[], \(tasks.map { Int32($0.itemIndex ?? -1) })::int4[],
-                                \(tasks.map(\.input.jsonText))::text[], \(tasks.map { Int32($0.maxAttempts) })::int4[],
-                                \(tasks.map(\.runAt))::timestamptz[], \(tasks.map(\.timeoutMilliseconds))::int8[],
-                                \(tasks.map(\.idempotencyKey))::text[], \(eager)::bool[])
-                        AS u(state, visit, kind, activity, item_index, input, max_attempts, run_at, timeout_ms, idempotency_key, eager),
+                    FROM unnest(\(tasks.map(\.workflowID))::text[], \(tasks.map(\.task.state))::text[], \(tasks.map(\.task.visit))::int8[],
+                                \(tasks.map(\.task.kind.rawValue))::text[], \(tasks.map(\.task.activity))::text[],
+                                \(tasks.map { Int32($0.task.itemIndex ?? -1) })::int4[], \(tasks.map(\.task.input.jsonText))::text[],
+                                \(tasks.map { Int32($0.task.maxAttempts) })::int4[], \(tasks.map(\.task.runAt))::timestamptz[],
+                                \(tasks.map(\.task.timeoutMilliseconds))::int8[], \(tasks.map(\.task.idempotencyKey))::text[], \(eager)::bool[])
+                        AS u(workflow_id, state, visit, kind, activity, item_index, input, max_attempts, run_at, timeout_ms, idempotency_key, eager),
                     LATERAL (SELECT CASE WHEN u.kind = 'activity' THEN orchestrator.activity_limit_of(u.activity) END AS activity_limit) l) t
+                JOIN saved ON saved.id = t.workflow_id
                 RETURNING id, idempotency_key, status, run_at),
             new_events AS (
                 INSERT INTO orchestrator.events (workflow_id, seq, type, state, attempt, data, at)
-                SELECT \(workflow.id), e.seq, e.type, nullif(e.state, ''), nullif(e.attempt, 0), nullif(e.data, '')::jsonb, e.at
-                FROM unnest(\(events.map { Int32($0.seq) })::int4[], \(events.map(\.type.rawValue))::text[],
-                            \(events.map { $0.state ?? "" })::text[], \(events.map { Int32($0.attempt ?? 0) })::int4[],
-                            \(events.map { $0.data?.jsonText ?? "" })::text[], \(events.map(\.at))::timestamptz[])
-                    AS e(seq, type, state, attempt, data, at)),
+                SELECT e.workflow_id, e.seq, e.type, nullif(e.state, ''), nullif(e.attempt, 0), nullif(e.data, '')::jsonb, e.at
+                FROM unnest(\(events.map(\.workflowID))::text[], \(events.map { Int32($0.event.seq) })::int4[],
+                            \(events.map(\.event.type.rawValue))::text[], \(events.map { $0.event.state ?? "" })::text[],
+                            \(events.map { Int32($0.event.attempt ?? 0) })::int4[], \(events.map { $0.event.data?.jsonText ?? "" })::text[],
+                            \(events.map(\.event.at))::timestamptz[])
+                    AS e(workflow_id, seq, type, state, attempt, data, at)),
             woken AS (
-                SELECT count(pg_notify(\(Self.taskChannel), '')) FROM new_tasks WHERE status = 'ready' AND run_at <= \(workflow.now)::timestamptz)
+                SELECT count(pg_notify(\(Self.taskChannel), '')) FROM new_tasks WHERE status = 'ready' AND run_at <= \(now)::timestamptz)
             SELECT n.id, n.idempotency_key FROM woken LEFT JOIN new_tasks n ON n.status = 'running'
             """, logger: logger)
         // A leased task is one of `tasks` (its key tells which): only its id comes back.
-        let byKey = Dictionary(tasks.map { ($0.idempotencyKey, $0) }, uniquingKeysWith: { first, _ in first })
+        let byKey = Dictionary(tasks.map { ($0.task.idempotencyKey, $0) }, uniquingKeysWith: { first, _ in first })
+        let byID = Dictionary(workflows.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var leased: [ClaimedTask] = []
-        for try await (id, key) in rows.decode((Int64?, String?).self) {
-            guard let id, let key, let task = byKey[key], let dispatch else { continue }
+        for try await (id, key) in result.decode((Int64?, String?).self) {
+            guard let id, let key, let (workflowID, task) = byKey[key], let workflow = byID[workflowID], let dispatch else { continue }
             leased.append(ClaimedTask(
-                id: id, workflowID: workflow.id, workflowType: workflow.type, state: task.state, visit: task.visit, kind: task.kind,
+                id: id, workflowID: workflowID, workflowType: workflow.type, state: task.state, visit: task.visit, kind: task.kind,
                 activity: task.activity, itemIndex: task.itemIndex, input: task.input, attempt: 1,
                 timeout: .milliseconds(task.timeoutMilliseconds), idempotencyKey: key, correlationID: workflow.correlationID,
                 leaseOwner: dispatch.owner, leaseNumber: 1, dueAt: task.runAt))
         }
         dispatch?.accept(leased: leased, offered: eager.filter { $0 }.count)
-        if workflow.endsNow, let parent = workflow.parent {
+        for workflow in workflows where workflow.endsNow {
+            guard let parent = workflow.parent else { continue }
             let result: JSONValue = [
                 "workflow_id": .string(workflow.id), "status": .string(workflow.status.rawValue), "output": workflow.output ?? .null,
                 "error": workflow.error.map { ["code": .string($0.code), "message": .string($0.message)] } ?? .null,
