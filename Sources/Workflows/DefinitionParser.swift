@@ -7,7 +7,7 @@ struct DefinitionParser {
     var reader: NodeReader
     let knownActivities: Set<String>
 
-    static let topLevelFields: Set<String> = ["type", "description", "start", "retry", "timeout", "states", "schedule", "late_after", "on_cancel", "on_discard", "instance_id", "start_roles", "signal_roles"]
+    static let topLevelFields: Set<String> = ["type", "description", "start", "retry", "timeout", "states", "schedule", "late_after", "on_cancel", "on_discard", "instance_id", "start_roles", "signal_roles", "retention"]
     static let stateFields: Set<String> = [
         "description", "task", "input", "timeout", "retry", "next", "catch", "result", "choice", "default", "wait_for",
         "on_timeout", "until", "sleep", "map", "pass", "succeed", "output", "fail", "start_workflow", "send_signal",
@@ -64,6 +64,7 @@ struct DefinitionParser {
             }
         }
         let lateAfter = reader.duration(fields["late_after"], state: nil, field: "late_after")
+        let retention = reader.duration(fields["retention"], state: nil, field: "retention")
         let onCancel = reader.string(fields["on_cancel"], state: nil, field: "on_cancel")
         let onDiscard = reader.string(fields["on_discard"], state: nil, field: "on_discard")
         let instanceID = reader.path(fields["instance_id"], state: nil, field: "instance_id")
@@ -93,7 +94,7 @@ struct DefinitionParser {
         return WorkflowDefinition(
             type: type, start: start, states: states, retry: retry, schedule: schedule, lateAfter: lateAfter,
             onCancel: onCancel, onDiscard: onDiscard, instanceID: instanceID, startRoles: startRoles,
-            signalRoles: signalRoles)
+            signalRoles: signalRoles, retention: retention)
     }
 
     mutating func parseRetry(_ node: Node, base: RetryPolicy, state: String?) -> RetryPolicy {

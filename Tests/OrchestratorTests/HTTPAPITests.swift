@@ -77,6 +77,21 @@ import Testing
             let types = history.json["items"]?.arrayValue?.compactMap { $0["type"]?.stringValue } ?? []
             #expect(types.first == "workflow_started" && types.last == "workflow_completed")
             #expect(types.contains("signal_received"))
+            #expect(history.json["next_cursor"] == .null)
+            // A page at a time: following next_cursor reads the same events, in order.
+            var paged: [String] = []
+            var path = "/v1/workflows/\(id)/history?limit=2"
+            while true {
+                let page = try await server.request(.GET, path, role: "client")
+                let items = page.json["items"]?.arrayValue ?? []
+                #expect(page.status == 200 && items.count <= 2)
+                paged += items.compactMap { $0["type"]?.stringValue }
+                guard let cursor = page.json["next_cursor"]?.stringValue else { break }
+                path = "/v1/workflows/\(id)/history?limit=2&cursor=\(cursor)"
+            }
+            #expect(paged == types)
+            #expect(try await server.request(.GET, "/v1/workflows/\(id)/history?limit=1001", role: "client").code == "request.invalid_limit")
+            #expect(try await server.request(.GET, "/v1/workflows/\(id)/history?cursor=bm9wZQ", role: "client").code == "request.invalid_cursor")
 
             let other = try await server.json(.POST, "/v1/workflows", role: "client", ["type": "approval", "input": [:]])
             let otherID = try #require(other.json["id"]?.stringValue)

@@ -23,12 +23,14 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
     public var startRoles: [String]?
     /// The API roles that may send a signal, per signal name (`approve: [ops]`); other signals: any.
     public var signalRoles: [String: [String]]?
+    /// How long a finished instance is kept (overrides the server's retention).
+    public var retention: Duration?
 
     public init(
         type: String, version: String = "", start: String, states: [String: StateDefinition],
         retry: RetryPolicy = .default, schedule: Schedule? = nil, lateAfter: Duration? = nil,
         onCancel: String? = nil, onDiscard: String? = nil, instanceID: JSONPath? = nil, startRoles: [String]? = nil,
-        signalRoles: [String: [String]]? = nil
+        signalRoles: [String: [String]]? = nil, retention: Duration? = nil
     ) {
         self.type = type
         self.version = version
@@ -42,6 +44,7 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
         self.instanceID = instanceID
         self.startRoles = startRoles
         self.signalRoles = signalRoles
+        self.retention = retention
     }
 
     /// The signals an instance accepts: every name some `wait_for` state waits for, sorted.

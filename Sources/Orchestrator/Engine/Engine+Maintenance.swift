@@ -31,6 +31,28 @@ extension Engine {
         return try await client.withConnection { try await store.forgetWorkers(silentSince: since, on: $0) }
     }
 
+    /// Deletes finished instances older than their retention (the configured one, or their type's
+    /// `retention`) with their history: batches of `batch`, each its own short transaction, so no
+    /// lock is held for long; at most `maxBatches` per call. Returns how many instances went.
+    @discardableResult
+    public func pruneFinishedWorkflows(batch: Int = 500, maxBatches: Int = 20) async throws -> Int {
+        let now = clock.now()
+        let defaultCutoff = now.addingTimeInterval(-configuration.retention.seconds)
+        let cutoffs = Dictionary(catalog.all.compactMap { definition in
+            definition.retention.map { (definition.type, now.addingTimeInterval(-$0.seconds)) }
+        }, uniquingKeysWith: { first, _ in first })
+        var pruned = 0
+        for _ in 0..<maxBatches {
+            let deleted = try await transaction { connection in
+                try await store.pruneFinishedWorkflows(defaultCutoff: defaultCutoff, cutoffs: cutoffs, limit: batch, on: connection)
+            }
+            pruned += deleted
+            if deleted < batch { break }
+        }
+        if pruned > 0 { logger.info("finished workflows past their retention deleted", metadata: ["workflows": "\(pruned)"]) }
+        return pruned
+    }
+
     /// Starts one instance per due fire time of each schedule this process knows the type of, each
     /// schedule in its own transaction. The schedule row is locked and the instance id derived from
     /// the fire time, so any number of schedulers start it once. A fire whose id another workflow
@@ -90,6 +112,12 @@ extension Engine {
 
     public func history(_ workflowID: String) async throws -> [EventRecord] {
         try await client.withConnection { try await store.history(workflowID, on: $0) }
+    }
+
+    /// A page of an instance's history: at most `limit` events after event `seq`; `more` when
+    /// another page follows.
+    public func history(_ workflowID: String, after seq: Int?, limit: Int) async throws -> (events: [EventRecord], more: Bool) {
+        try await client.withConnection { try await store.history(workflowID, after: seq, limit: limit, on: $0) }
     }
 
     /// The histories of several instances at once, each event with its instance's id and type.

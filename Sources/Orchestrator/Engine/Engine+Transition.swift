@@ -16,6 +16,12 @@ extension Engine {
             }
         }
         var transition = transition
+        if workflow.eventSeq >= configuration.maxEventsPerWorkflow {
+            // No catch applies: a catch would only record more.
+            transition = .init(entered: [], context: workflow.context, landing: .failed(.init(
+                code: OrchestratorError.Code.historyFull.rawValue,
+                message: "the workflow recorded \(workflow.eventSeq) events, the most one workflow may (ORCHESTRATOR_MAX_EVENTS_PER_WORKFLOW); it fails instead of growing its history further")))
+        }
         while true {
             let deepest = ([transition.context] + transition.landing.storedValues).lazy.map(\.nestingDepth).max() ?? 0
             if deepest > StoredValueLimits.contextDepth {

@@ -19,6 +19,12 @@ public final class Engine: Sendable {
         public var maxMapItems = 10_000
         /// Signals one instance may hold buffered (received, not yet waited for).
         public var maxBufferedSignals = 1_000
+        /// Events one instance may record: one that reaches it fails (`workflow.history_full`)
+        /// instead of growing its history for ever (a loop that never ends, say).
+        public var maxEventsPerWorkflow = 10_000
+        /// How long a finished instance (completed, failed, cancelled) and its history are kept
+        /// before the pruner deletes them; a workflow file's `retention` wins for its type.
+        public var retention: Duration = .seconds(30 * 86_400)
         public init() {}
     }
 

@@ -11,6 +11,7 @@ public struct OrchestratorError: Error, Sendable, Hashable, CustomStringConverti
         public static let invalidInput = Code("workflow.invalid_input")
         public static let inputTooDeep = Code("workflow.input_too_deep")
         public static let contextTooDeep = Code("workflow.context_too_deep")
+        public static let historyFull = Code("workflow.history_full")
         public static let tooManyItems = Code("workflow.too_many_items")
         public static let signalBufferFull = Code("signal.buffer_full")
         public static let unknownSignal = Code("signal.unknown")

@@ -278,6 +278,27 @@ public struct WorkflowStore: Sendable {
         try await histories([workflowID], on: connection).map(\.event)
     }
 
+    /// A page of an instance's history, in order: at most `limit` events after event `seq`.
+    /// `more`: another page follows the last event.
+    public func history(
+        _ workflowID: String, after seq: Int?, limit: Int, on connection: PostgresConnection
+    ) async throws -> (events: [EventRecord], more: Bool) {
+        let rows = try await connection.query(
+            """
+            SELECT seq, type, state, attempt, data::text, at FROM orchestrator.events
+            WHERE workflow_id = \(workflowID) AND seq > \(Int32(clamping: seq ?? 0))
+            ORDER BY seq LIMIT \(limit + 1)
+            """, logger: logger)
+        var events: [EventRecord] = []
+        for try await (seq, type, state, attempt, data, at) in rows.decode((Int32, String, String?, Int32?, String?, Date).self) {
+            events.append(EventRecord(
+                seq: Int(seq), type: EventRecord.Kind(rawValue: type) ?? .stateEntered, state: state, attempt: attempt.map(Int.init),
+                at: at, data: try data.map { try JSONValue(json: $0) }))
+        }
+        let more = events.count > limit
+        return (Array(events.prefix(limit)), more)
+    }
+
     /// The histories of several instances in one query: each event with its instance's id and
     /// type, instance by instance, each in order.
     public func histories(

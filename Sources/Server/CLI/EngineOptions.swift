@@ -22,6 +22,12 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Signals one workflow may hold buffered before it waits for them; more are refused with 409 (env ORCHESTRATOR_MAX_BUFFERED_SIGNALS; default 1000).")
     var maxBufferedSignals: Int?
 
+    @Option(help: "Events one workflow may record; one that reaches it fails with workflow.history_full (env ORCHESTRATOR_MAX_EVENTS_PER_WORKFLOW; default 10000).")
+    var maxEventsPerWorkflow: Int?
+
+    @Option(help: "How long finished workflows and their history are kept before they are deleted, e.g. 30d (env ORCHESTRATOR_RETENTION; a workflow file's retention wins).")
+    var retention: String?
+
     var environment: [String: String] { ProcessInfo.processInfo.environment }
 
     /// The engine's limits from the options and the environment, over `configuration`.
@@ -29,6 +35,9 @@ struct EngineOptions: ParsableArguments {
         configuration.maxMapItems = try Self.count(maxMapItems, environment["ORCHESTRATOR_MAX_MAP_ITEMS"], named: "max-map-items", default: configuration.maxMapItems)
         configuration.maxBufferedSignals = try Self.count(
             maxBufferedSignals, environment["ORCHESTRATOR_MAX_BUFFERED_SIGNALS"], named: "max-buffered-signals", default: configuration.maxBufferedSignals)
+        configuration.maxEventsPerWorkflow = try Self.count(
+            maxEventsPerWorkflow, environment["ORCHESTRATOR_MAX_EVENTS_PER_WORKFLOW"], named: "max-events-per-workflow", default: configuration.maxEventsPerWorkflow)
+        configuration.retention = try Self.duration(retention ?? environment["ORCHESTRATOR_RETENTION"], named: "retention", default: configuration.retention)
     }
 
     static func count(_ option: Int?, _ text: String?, named name: String, default value: Int) throws -> Int {

@@ -101,7 +101,7 @@ struct ServeCommand: AsyncParsableCommand {
         defer { discovery.withdraw(environment: environment) }
         // Shut down in reverse order: the worker finishes its attempts, then waiting callers get
         // their answers, then the HTTP server drains.
-        var services: [any Service] = [probe, Scheduler(engine: runtime.engine), Rescuer(engine: runtime.engine), application, watcher]
+        var services: [any Service] = [probe, Scheduler(engine: runtime.engine), Rescuer(engine: runtime.engine), Pruner(engine: runtime.engine), application, watcher]
         if workers > 0 { services.append(runtime.worker(concurrency: workers)) }
         try await runtime.run(services)
     }

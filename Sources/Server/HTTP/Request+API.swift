@@ -39,10 +39,10 @@ extension Request {
     }
 
     /// `limit` from the query: 1...500, default 50.
-    func pageLimit() throws -> Int {
-        guard let text = uri.queryParameters.get("limit") else { return 50 }
-        guard let limit = Int(text), (1...500).contains(limit) else {
-            throw APIError.badRequest("request.invalid_limit", "limit must be a whole number from 1 to 500")
+    func pageLimit(default standard: Int = 50, max: Int = 500) throws -> Int {
+        guard let text = uri.queryParameters.get("limit") else { return standard }
+        guard let limit = Int(text), (1...max).contains(limit) else {
+            throw APIError.badRequest("request.invalid_limit", "limit must be a whole number from 1 to \(max)")
         }
         return limit
     }

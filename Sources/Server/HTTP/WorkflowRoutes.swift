@@ -56,9 +56,16 @@ struct WorkflowRoutes {
 
     @Sendable func history(_ request: Request, context: APIRequestContext) async throws -> Response {
         let id = try context.path("id")
+        let limit = try request.pageLimit(default: 1000, max: 1000)
+        let after = try Cursor.decode(try request.query("cursor")).map { key -> Int in
+            guard let seq = Int(key), seq >= 0 else { throw APIError.badRequest("request.invalid_cursor", "cursor is not one this server issued") }
+            return seq
+        }
         _ = try await engine.workflow(id)  // 404 for an unknown id, not an empty list
-        let events = try await engine.history(id)
-        return .json(["workflow_id": .string(id), "items": .array(events.map(Representation.event))])
+        let page = try await engine.history(id, after: after, limit: limit)
+        var body = Cursor.page(page.events, more: page.more, key: { String($0.seq) }, json: Representation.event)
+        body["workflow_id"] = .string(id)
+        return .json(body)
     }
 
     @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> Response {

@@ -442,9 +442,21 @@ function zoomable(svg) {
   ];
 }
 
+// Every page of a workflow's history, in order.
+async function historyOf(id) {
+  const items = [];
+  let cursor = null;
+  do {
+    const page = await api(`/v1/workflows/${encodeURIComponent(id)}/history` + (cursor ? `?cursor=${encodeURIComponent(cursor)}` : ""));
+    items.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return { items };
+}
+
 async function workflow(id) {
   const [record, history, definition] = await Promise.all([
-    api(`/v1/workflows/${encodeURIComponent(id)}`), api(`/v1/workflows/${encodeURIComponent(id)}/history`),
+    api(`/v1/workflows/${encodeURIComponent(id)}`), historyOf(id),
     api(`/v1/workflows/${encodeURIComponent(id)}/definition`)]);
   const visited = new Set(history.items.filter((e) => e.type === "state_entered").map((e) => e.state));
   const actions = isOps() && !["completed", "failed", "cancelled"].includes(record.status) ? el("form", { class: "inline", id: "workflow-actions", onsubmit: async (event) => {
