@@ -16,7 +16,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     @OptionGroup var options: CommonOptions
 
-    @Option(help: "w1 (chain3 throughput), w1lat (sequential chain3 latency) or w2 (jobs).")
+    @Option(help: "w1 (chain3 throughput), w1lat (sequential chain3 latency), w2 (jobs) or json (reader and writer, no database).")
     var workload: String = "w1"
 
     @Option(help: "Workflows to run (default 2000 for w1, 200 for w1lat, 10000 for w2).")
@@ -59,6 +59,7 @@ struct BenchCommand: AsyncParsableCommand {
             print(yaml)
             return
         }
+        if workload == "json" { return try JSONBenchmark.run() }
         var logger = try options.makeLogger(label: "orchestrator.bench")
         logger.logLevel = .warning
         let server = try options.database()
