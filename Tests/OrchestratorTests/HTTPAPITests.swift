@@ -1,6 +1,7 @@
 import Foundation
 import NIOHTTP1
 import Orchestrator
+import PostgresNIO
 import Testing
 
 /// The HTTP API end to end: the real server process, a real PostgreSQL, requests over loopback.
@@ -293,6 +294,20 @@ import Testing
                 let refused = try await server.request(.GET, "/v1/workflows/\(id)?wait=\(wait)", role: "client")
                 #expect(refused.status == 400 && refused.code == "request.invalid_wait", "\(wait): \(refused.text)")
             }
+        }
+    }
+
+    /// The worker's wake-ups and the callers' waits share one LISTEN connection per process.
+    @Test func aServerListensOnOneConnection() async throws {
+        try await TestDatabase.withServer(workflows: [Self.greet]) { server, harness in
+            let done = try await server.json(.POST, "/v1/workflows?wait=30s", role: "client", ["type": "greet", "input": ["name": "Ada"]])
+            #expect(done.json["status"] == "completed", "\(done.text)")
+            let listening = try await harness.query(
+                """
+                SELECT count(*) FROM pg_stat_activity
+                WHERE datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE 'LISTEN%'
+                """, as: Int64.self)
+            #expect(listening == [1])
         }
     }
 

@@ -28,6 +28,21 @@ import Testing
         }
     }
 
+    /// A retried item holds a slot again, and its result takes its place in the list.
+    @Test func aRetriedDeadItemCompletesTheMap() async throws {
+        try await TestDatabase.withHarness(workflows: [Self.serialMap]) { harness in
+            let workflow = try await harness.start("serial_map", input: ["items": [0, 1, 2], "fail_codes": ["0": "boom"]])
+            try await harness.drain()
+            #expect(try await harness.engine.workflow(workflow.id).status == .deadLettered)
+            let letter = try #require(try await harness.engine.deadLetters().first)
+            _ = try await harness.engine.retryDeadLetter(letter.id, by: "ops", inputPatch: ["fail_codes": nil])
+            try await harness.drain()
+            let done = try await harness.engine.workflow(workflow.id)
+            #expect(done.status == .completed)
+            #expect(done.output?.arrayValue?.compactMap { $0["echo"]?["item"] } == [0, 1, 2])
+        }
+    }
+
     @Test func aCaughtSiblingClosesTheOpenDeadLetterOfTheStateItLeaves() async throws {
         try await TestDatabase.withHarness(workflows: [Self.serialMap]) { harness in
             let workflow = try await harness.start("serial_map", input: ["items": [0, 1, 2], "fail_codes": ["0": "boom", "1": "item_failed"]])

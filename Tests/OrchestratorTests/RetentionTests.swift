@@ -70,7 +70,7 @@ import Testing
             #expect(pruned == 3)
             for gone in [old.id, discarded.id, brief.id] {
                 await #expect(throws: OrchestratorError.self) { try await harness.engine.workflow(gone) }
-                for table in ["tasks", "events", "dead_letters", "signals"] { #expect(try await rows(harness, table, of: gone) == 0, "\(table) of \(gone)") }
+                for table in ["tasks", "events", "dead_letters", "signals", "map_items"] { #expect(try await rows(harness, table, of: gone) == 0, "\(table) of \(gone)") }
             }
             #expect(try await harness.engine.workflow(recent.id).status == .completed)
             #expect(try await harness.engine.workflow(stuck.id).status == .deadLettered, "a dead-lettered workflow waits for ops, whatever its age")

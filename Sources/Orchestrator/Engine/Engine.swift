@@ -5,6 +5,16 @@ import PostgresNIO
 
 /// The durable workflow engine: every operation is one PostgreSQL transaction that locks the
 /// instance, asks the pure `StateMachine` what happens, and writes the result.
+///
+/// Its parts, by role (each a folder beside this file):
+/// - `Queue/`: `claim` (`Engine+Claim.swift`; the claim query is `WorkflowStore.claim`), `conclude`
+///   (`Engine+Completion.swift`: a batch of finished attempts in three statements), the retry
+///   decision (`AttemptVerdict`), eager dispatch, transactional attempts.
+/// - `Transition/`: `StateMachine` decides what follows (`advance`, `caught`, …), `apply`
+///   (`Engine+Transition.swift`) writes it into the `LockedWorkflow`; `MapProgress`.
+/// - `Lifecycle/`: `start`, `signal`, `cancel`.
+/// - `Operations/`: dead letters, activity limits, maintenance (rescue, prune, schedules).
+/// - `Reads/`: an instance, its history, lists, the dashboard.
 public final class Engine: Sendable {
     public struct Configuration: Sendable {
         /// Added to a task's timeout to form its lease.
@@ -20,8 +30,9 @@ public final class Engine: Sendable {
         /// Signals one instance may hold buffered (received, not yet waited for).
         public var maxBufferedSignals = 1_000
         /// Events one instance may record: one that reaches it fails (`workflow.history_full`)
-        /// instead of growing its history for ever (a loop that never ends, say).
-        public var maxEventsPerWorkflow = 10_000
+        /// instead of growing its history for ever (a loop that never ends, say). Room for the
+        /// largest map (`maxMapItems` items of three events each, with retries).
+        public var maxEventsPerWorkflow = 100_000
         /// How long a finished instance (completed, failed, cancelled) and its history are kept
         /// before the pruner deletes them; a workflow file's `retention` wins for its type.
         public var retention: Duration = .seconds(30 * 86_400)

@@ -34,6 +34,8 @@ public final class Worker: Service {
     let registry: ActivityRegistry
     let configuration: Configuration
     let database: DatabaseConfiguration
+    /// The process's listener, shared with others; `nil`: the worker listens on its own.
+    let notifications: NotificationListener?
     let logger: Logger
     private let doorbell = Doorbell()
     /// Attempts running, plus slots lent to a completion batch (eager dispatch).
@@ -50,8 +52,12 @@ public final class Worker: Service {
     /// Set on graceful shutdown: when the running attempts are abandoned.
     private let shutdownDeadline = Mutex<ContinuousClock.Instant?>(nil)
 
-    public init(engine: Engine, registry: ActivityRegistry, database: DatabaseConfiguration, configuration: Configuration, logger: Logger) {
+    public init(
+        engine: Engine, registry: ActivityRegistry, database: DatabaseConfiguration, configuration: Configuration,
+        notifications: NotificationListener? = nil, logger: Logger
+    ) {
         self.engine = engine
+        self.notifications = notifications
         self.registry = registry
         self.activitySet = registry.names
         self.activities = registry.names.sorted()
@@ -72,10 +78,10 @@ public final class Worker: Service {
             engine: engine, handoff: self, lanes: min(configuration.completionLanes, configuration.concurrency), logger: logger)
         await withTaskGroup(of: Void.self) { background in
             background.addTask { await completer.run() }
-            background.addTask {
-                await NotificationListener(channel: WorkflowStore.taskChannel, database: self.database, logger: self.logger)
-                    .run(connected: self.doorbell.ring, receive: { _ in self.doorbell.ring() })
-            }
+            let listener = notifications ?? NotificationListener(channels: [WorkflowStore.taskChannel], database: database, logger: logger)
+            let subscription = listener.subscribe(WorkflowStore.taskChannel, connected: doorbell.ring, receive: { _ in self.doorbell.ring() })
+            defer { listener.unsubscribe(subscription) }
+            if notifications == nil { background.addTask { await listener.run() } }
             background.addTask { await self.heartbeat() }
             await withGracefulShutdownHandler {
                 await self.claimLoop(completer: completer)

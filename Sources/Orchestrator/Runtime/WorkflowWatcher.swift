@@ -16,6 +16,8 @@ public final class WorkflowWatcher: Service {
 
     let engine: Engine
     let database: DatabaseConfiguration
+    /// The process's listener, shared with others; `nil`: the watcher listens on its own.
+    let notifications: NotificationListener?
     let recheckInterval: Duration
     let logger: Logger
     private let waiters = Mutex(Waiters())
@@ -26,18 +28,27 @@ public final class WorkflowWatcher: Service {
         var stopping = false
     }
 
-    public init(engine: Engine, database: DatabaseConfiguration, recheckInterval: Duration = .seconds(1), logger: Logger) {
+    public init(
+        engine: Engine, database: DatabaseConfiguration, notifications: NotificationListener? = nil, recheckInterval: Duration = .seconds(1),
+        logger: Logger
+    ) {
         self.engine = engine
         self.database = database
+        self.notifications = notifications
         self.recheckInterval = recheckInterval
         self.logger = logger
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            await NotificationListener(channel: Self.channel, database: self.database, logger: self.logger)
-                .run(connected: { self.ringAll() }, receive: { self.ring($0) })
+        let listener = notifications ?? NotificationListener(channels: [Self.channel], database: database, logger: logger)
+        let subscription = listener.subscribe(Self.channel, connected: { self.ringAll() }, receive: { self.ring($0) })
+        if notifications == nil {
+            await listener.run()
+        } else {
+            // The shared listener runs as its own service: wait for the shutdown (or cancellation) here.
+            try? await gracefulShutdown()
         }
+        listener.unsubscribe(subscription)
         waiters.withLock { $0.stopping = true }
         ringAll()
     }

@@ -101,17 +101,18 @@ extension WorkflowStore {
 
     /// Puts a dead task back in the queue with fresh attempts (its key stays the same, its lease
     /// number goes on), under the activity limit that applies now; `input` replaces its input.
-    func requeueTask(_ taskID: Int64, input: JSONValue?, now: Date, on connection: PostgresConnection) async throws -> Bool {
+    /// Returns the task's visit and map item index, or `nil` when it is no longer dead.
+    func requeueTask(_ taskID: Int64, input: JSONValue?, now: Date, on connection: PostgresConnection) async throws -> (visit: Int64, itemIndex: Int?)? {
         let rows = try await connection.query(
             """
             UPDATE orchestrator.tasks SET status = 'ready', attempt = 0, errors = '[]', run_at = \(now), completed_at = NULL,
                 lease_owner = NULL, lease_expires_at = NULL, activity_limit = orchestrator.activity_limit_of(activity),
                 input = coalesce(\(input?.jsonText)::jsonb, input)
             WHERE id = \(taskID) AND status = 'dead'
-            RETURNING 1
+            RETURNING visit, item_index
             """, logger: logger)
-        for try await _ in rows { return true }
-        return false
+        for try await (visit, itemIndex) in rows.decode((Int64, Int32?).self) { return (visit, itemIndex.map(Int.init)) }
+        return nil
     }
 
     /// The input of a task.

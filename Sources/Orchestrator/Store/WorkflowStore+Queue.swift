@@ -204,17 +204,61 @@ extension WorkflowStore {
         return released
     }
 
-    /// Cancels the unfinished tasks of an instance (of one visit, or all); running ones lose their fence.
+    /// Cancels the unfinished tasks of an instance (of one visit, or all); running ones lose their
+    /// fence. Cancelling its activities also drops the map items not scheduled yet.
     func cancelTasks(workflowID: String, visit: Int64?, kind: TaskKind? = nil, now: Date, on connection: PostgresConnection) async throws {
         try await connection.query(
             """
+            WITH unscheduled AS (
+                DELETE FROM orchestrator.map_items
+                WHERE workflow_id = \(workflowID) AND (\(visit)::int8 IS NULL OR visit = \(visit))
+                  AND (\(kind?.rawValue)::text IS NULL OR \(kind?.rawValue) = 'activity'))
             UPDATE orchestrator.tasks SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, completed_at = \(now)
             WHERE workflow_id = \(workflowID) AND status IN ('ready', 'failed', 'running')
               AND (\(visit)::int8 IS NULL OR visit = \(visit)) AND (\(kind?.rawValue)::text IS NULL OR kind = \(kind?.rawValue))
             """, logger: logger)
     }
 
-    /// Progress of a map visit: results of completed items by index, and how many items have a task.
+    /// Keeps the inputs of a map's items that are not scheduled yet, numbered from `firstIndex`.
+    func insertMapItems(workflowID: String, visit: Int64, inputs: [JSONValue], firstIndex: Int, on connection: PostgresConnection) async throws {
+        try await connection.query(
+            """
+            INSERT INTO orchestrator.map_items (workflow_id, visit, item_index, input)
+            SELECT \(workflowID), \(visit), \(Int32(firstIndex)) + i.ordinality::int4 - 1, i.input::jsonb
+            FROM unnest(\(inputs.map(\.jsonText))::text[]) WITH ORDINALITY AS i(input, ordinality)
+            """, logger: logger)
+    }
+
+    /// Takes the inputs of the map items `first..<first + count` (by index) out of the waiting
+    /// ones, to schedule them.
+    func takeMapItems(workflowID: String, visit: Int64, first: Int, count: Int, on connection: PostgresConnection) async throws -> [(index: Int, input: JSONValue)] {
+        let rows = try await connection.query(
+            """
+            DELETE FROM orchestrator.map_items
+            WHERE workflow_id = \(workflowID) AND visit = \(visit) AND item_index >= \(Int32(first)) AND item_index < \(Int32(first + count))
+            RETURNING item_index, input::text
+            """, logger: logger)
+        var items: [(index: Int, input: JSONValue)] = []
+        for try await (index, input) in rows.decode((Int32, String).self) { items.append((Int(index), try JSONValue(json: input))) }
+        return items.sorted { $0.index < $1.index }
+    }
+
+    /// The results of a map visit's completed items, by index: read once, when the last completes.
+    func mapResults(workflowID: String, visit: Int64, on connection: PostgresConnection) async throws -> [Int: JSONValue] {
+        let rows = try await connection.query(
+            """
+            SELECT item_index, result::text FROM orchestrator.tasks
+            WHERE workflow_id = \(workflowID) AND visit = \(visit) AND kind = 'activity' AND status = 'completed' AND item_index IS NOT NULL
+            """, logger: logger)
+        var results: [Int: JSONValue] = [:]
+        for try await (index, result) in rows.decode((Int32, String?).self) {
+            results[Int(index)] = try result.map { try JSONValue(json: $0) } ?? .null
+        }
+        return results
+    }
+
+    /// Progress of a map visit entered before its progress was kept on the workflow (migration
+    /// 0013): results of completed items by index, and how many items have a task.
     func mapProgress(workflowID: String, visit: Int64, on connection: PostgresConnection) async throws -> (results: [Int: JSONValue], scheduled: Int, dead: Int) {
         let rows = try await connection.query(
             """

@@ -3,8 +3,8 @@ import PostgresNIO
 
 extension WorkflowStore {
     /// Deletes up to `limit` finished instances (completed, failed, cancelled) that ended before
-    /// their type's cutoff (`cutoffs`, else `defaultCutoff`), with their tasks, events, signals
-    /// and dead letters, in one statement. Rows another transaction holds are skipped; a child
+    /// their type's cutoff (`cutoffs`, else `defaultCutoff`), with their tasks, events, signals,
+    /// map items and dead letters, in one statement. Rows another transaction holds are skipped; a child
     /// still running keeps going without its parent link. Returns how many instances went.
     ///
     /// The oldest go first, along `workflows_completed_at` from the latest cutoff down, so one
@@ -27,6 +27,7 @@ extension WorkflowStore {
                 WHERE parent_id IN (SELECT id FROM doomed) AND id NOT IN (SELECT id FROM doomed)),
             dead_letters AS (DELETE FROM orchestrator.dead_letters WHERE workflow_id IN (SELECT id FROM doomed)),
             signals AS (DELETE FROM orchestrator.signals WHERE workflow_id IN (SELECT id FROM doomed)),
+            map_items AS (DELETE FROM orchestrator.map_items WHERE workflow_id IN (SELECT id FROM doomed)),
             events AS (DELETE FROM orchestrator.events WHERE workflow_id IN (SELECT id FROM doomed)),
             tasks AS (DELETE FROM orchestrator.tasks WHERE workflow_id IN (SELECT id FROM doomed))
             DELETE FROM orchestrator.workflows WHERE id IN (SELECT id FROM doomed)

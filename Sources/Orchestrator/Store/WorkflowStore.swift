@@ -79,26 +79,46 @@ public struct WorkflowStore: Sendable {
     /// `FOR UPDATE`: inserting a task or a child that references the row (a foreign key's
     /// `KEY SHARE` lock) does not wait for it, so a transition that writes into another
     /// instance's queue never waits on that instance's transition.
-    func lockWorkflows(_ ids: [String], now: Date, on connection: PostgresConnection) async throws -> [String: LockedWorkflow] {
+    ///
+    /// The context (and the input in it) is loaded for the instances in `withContext` only (all by
+    /// default): it is the one part whose size grows with the workflow, and a map item's
+    /// completion needs none (`loadContext` brings it when it does).
+    func lockWorkflows(_ ids: [String], withContext: [String]? = nil, now: Date, on connection: PostgresConnection) async throws -> [String: LockedWorkflow] {
         let rows = try await connection.prepared(HotQuery.LockWorkflows.self,
             """
-            SELECT id, type, version, status, state, input::text, context::text, waiting_for, visit, event_seq, cancel_requested, correlation_id,
-                   parent_id, parent_state, parent_visit
+            SELECT id, type, version, status, state, waiting_for, visit, event_seq, cancel_requested, correlation_id,
+                   parent_id, parent_state, parent_visit, map_progress::text,
+                   CASE WHEN id = ANY(\(withContext ?? ids)::text[]) THEN input::text END,
+                   CASE WHEN id = ANY(\(withContext ?? ids)::text[]) THEN context::text END
             FROM orchestrator.workflows WHERE id = ANY(\(ids)::text[])
             ORDER BY id FOR NO KEY UPDATE
             """, logger: logger)
         var workflows: [String: LockedWorkflow] = [:]
         for try await row in rows {
-            let (id, type, version, status, state, input, context, waitingFor, visit, eventSeq, cancelRequested, correlationID, parentID, parentState, parentVisit) =
-                try row.decode((String, String, String, String, String?, String, String, [String], Int64, Int32, Bool, String?, String?, String?, Int64?).self)
+            let (id, type, version, status, state, waitingFor, visit, eventSeq, cancelRequested, correlationID, parentID, parentState, parentVisit, mapProgress, input, context) =
+                try row.decode((String, String, String, String, String?, [String], Int64, Int32, Bool, String?, String?, String?, Int64?, String?, String?, String?).self)
+            var loaded: JSONValue?
+            if let input, let context { loaded = LockedWorkflow.context(stored: try JSONValue(json: context), input: try JSONValue(json: input)) }
             workflows[id] = LockedWorkflow(
                 id: id, type: type, version: version, status: WorkflowStatus(rawValue: status) ?? .running, state: state,
-                context: LockedWorkflow.context(stored: try JSONValue(json: context), input: try JSONValue(json: input)), waitingFor: waitingFor, visit: visit, eventSeq: Int(eventSeq),
+                context: loaded, waitingFor: waitingFor, visit: visit, eventSeq: Int(eventSeq),
                 cancelRequested: cancelRequested, correlationID: correlationID,
                 parent: parentID.flatMap { id in parentState.flatMap { state in parentVisit.map { ParentLink(workflowID: id, state: state, visit: $0) } } },
-                now: now)
+                mapProgress: try mapProgress.flatMap { MapProgress(json: try JSONValue(json: $0)) }, now: now)
         }
         return workflows
+    }
+
+    /// The context of an instance this transaction has locked without it (see `lockWorkflows`).
+    func loadContext(of workflow: inout LockedWorkflow, on connection: PostgresConnection) async throws {
+        guard !workflow.isContextLoaded else { return }
+        let rows = try await connection.query(
+            "SELECT input::text, context::text FROM orchestrator.workflows WHERE id = \(workflow.id)", logger: logger)
+        for try await (input, context) in rows.decode((String, String).self) {
+            workflow.loadContext(LockedWorkflow.context(stored: try JSONValue(json: context), input: try JSONValue(json: input)))
+            return
+        }
+        throw OrchestratorError(.workflowNotFound, "no workflow '\(workflow.id)'")
     }
 
     // Prepared (hot-path) queries cast every parameter (`$n::text`, `$n::text::jsonb`): the
@@ -122,12 +142,15 @@ public struct WorkflowStore: Sendable {
         guard let now = workflows.map(\.now).max() else { return }
         let rows = try JSONValue.array(workflows.map { workflow in
             var row: [String: JSONValue] = [
-                "id": .string(workflow.id), "status": .string(workflow.status.rawValue), "context": workflow.storedContext,
+                "id": .string(workflow.id), "status": .string(workflow.status.rawValue),
                 "waiting_for": .array(workflow.waitingFor.map(JSONValue.string)), "visit": .number(Double(workflow.visit)),
                 "event_seq": .number(Double(workflow.eventSeq)), "cancel_requested": .bool(workflow.cancelRequested),
                 "ended": .bool(workflow.status.isTerminal),
             ]
             row["state"] = workflow.state.map(JSONValue.string)
+            // Absent when unchanged: the column keeps what it holds.
+            row["context"] = workflow.contextChanged ? workflow.storedContext : nil
+            row["map_progress"] = workflow.mapProgress?.json
             // Wrapped, so an output that is JSON's null stays distinct from no output.
             row["output"] = workflow.output.map { ["value": $0] }
             row["error"] = try workflow.error.map { try JSONValue(encoding: $0) }
@@ -140,13 +163,14 @@ public struct WorkflowStore: Sendable {
             """
             WITH saved AS (
                 UPDATE orchestrator.workflows w SET
-                    status = r.status, state = r.state, context = r.context, output = r.output -> 'value', error = r.error,
+                    status = r.status, state = r.state, context = coalesce(r.context, w.context), output = r.output -> 'value', error = r.error,
+                    map_progress = r.map_progress,
                     waiting_for = r.waiting_for, visit = r.visit, event_seq = r.event_seq, cancel_requested = r.cancel_requested,
                     updated_at = \(now)::timestamptz,
                     completed_at = CASE WHEN r.ended THEN coalesce(w.completed_at, \(now)::timestamptz) END
                 FROM jsonb_to_recordset(\(rows)::text::jsonb)
                     AS r(id text, status text, state text, context jsonb, output jsonb, error jsonb, waiting_for text[], visit int8,
-                         event_seq int4, cancel_requested bool, ended bool)
+                         event_seq int4, cancel_requested bool, ended bool, map_progress jsonb)
                 WHERE w.id = r.id AND w.id = ANY(\(workflows.map(\.id))::text[])
                 RETURNING w.id, w.correlation_id),
             new_tasks AS (

@@ -16,10 +16,10 @@ struct BenchCommand: AsyncParsableCommand {
 
     @OptionGroup var options: CommonOptions
 
-    @Option(help: "w1 (chain3 throughput), w1lat (sequential chain3 latency), w2 (jobs) or json (reader and writer, no database).")
+    @Option(help: "w1 (chain3 throughput), w1lat (sequential chain3 latency), w2 (jobs), map (one workflow over n items, 16 at a time) or json (reader and writer, no database).")
     var workload: String = "w1"
 
-    @Option(help: "Workflows to run (default 2000 for w1, 200 for w1lat, 10000 for w2).")
+    @Option(help: "Workflows to run (default 2000 for w1, 200 for w1lat, 10000 for w2), or a map's items (default 5000).")
     var n: Int?
 
     @Option(help: "Concurrent tasks in the worker.")
@@ -43,6 +43,13 @@ struct BenchCommand: AsyncParsableCommand {
           step3: {task: noop, input: {step: 3, i: $.step2.i}, next: done}
           done: {succeed: true, output: $.step3}
         """
+    static let fanout = """
+        type: fanout
+        start: each
+        states:
+          each: {map: {items: $.input.items, task: noop, input: {item: $.item}, max_concurrency: 16}, next: done}
+          done: {succeed: true}
+        """
     static let job = """
         type: job
         start: run
@@ -60,24 +67,24 @@ struct BenchCommand: AsyncParsableCommand {
             return
         }
         if workload == "json" { return try JSONBenchmark.run() }
-        var logger = try options.makeLogger(label: "orchestrator.bench")
-        logger.logLevel = .warning
+        let logger = try {
+            var logger = try options.makeLogger(label: "orchestrator.bench")
+            logger.logLevel = .warning
+            return logger
+        }()
         let server = try options.database()
         let name = "orchestrator_bench_\(getpid())"
         let admin = try await PostgresConnection.connect(configuration: server.connectionConfiguration(), id: 1, logger: logger)
         try await admin.query("DROP DATABASE IF EXISTS \(unescaped: name) WITH (FORCE)", logger: logger)
         try await admin.query("CREATE DATABASE \(unescaped: name)", logger: logger)
         let database = server.with(database: name)
-        let client = PostgresClient(configuration: database.clientConfiguration(maximumConnections: 16), backgroundLogger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
+        try await database.withClient(maximumConnections: 16, logger: logger) { client in
             try await Migrator().migrate(client: client, logger: logger)
             var registry = ActivityRegistry()
             registry.register(NoopActivity())
             let loader = WorkflowLoader(knownActivities: registry.names)
             let engine = Engine(client: client, logger: logger)
-            try await engine.install([try loader.load(yaml: Self.chain3, file: "chain3.yaml").get(), try loader.load(yaml: Self.job, file: "job.yaml").get()])
+            try await engine.install(try [(Self.chain3, "chain3.yaml"), (Self.job, "job.yaml"), (Self.fanout, "fanout.yaml")].map { try loader.load(yaml: $0, file: $1).get() })
             var configuration = Worker.Configuration(concurrency: workers)
             configuration.eagerDispatch = eagerDispatch
             let worker = Worker(engine: engine, registry: registry, database: database, configuration: configuration, logger: logger)
@@ -85,6 +92,7 @@ struct BenchCommand: AsyncParsableCommand {
             switch workload {
             case "w1": try await throughput(engine: engine, worker: worker, client: client, type: "chain3", n: n ?? 2000, steps: 3)
             case "w2": try await throughput(engine: engine, worker: worker, client: client, type: "job", n: n ?? 10_000, steps: 1)
+            case "map": try await fanOut(engine: engine, worker: worker, items: n ?? 5000)
             case "w1lat":
                 let watcher = WorkflowWatcher(engine: engine, database: database, logger: logger)
                 try await latency(engine: engine, worker: worker, watcher: watcher, n: n ?? 200)
@@ -170,6 +178,27 @@ struct BenchCommand: AsyncParsableCommand {
         print(String(
             format: "RESULT system=orchestrator workload=%@ n=%d workers=%d eager=%@ grown=%d items_per_s=%.0f steps_per_s=%.0f enqueue_per_s=%.0f spawn_to_done_s=%.2f",
             type == "job" ? "w2" : "w1tput", n, workers, eagerDispatch ? "on" : "off", grown, perSecond, perSecond * Double(steps), Double(n) / enqueueSeconds, (last - spawn).seconds))
+    }
+
+    /// One workflow over `items` items (each `{"sku": …, "qty": …}`), 16 in flight: from its start
+    /// to its end. A map costs about its items' worth of work, or more when each item's
+    /// completion grows with the map.
+    func fanOut(engine: Engine, worker: Worker, items: Int) async throws {
+        let list = JSONValue.array((0..<items).map { index -> JSONValue in ["sku": .string("sku-\(index)"), "qty": .number(Double(index % 7 + 1))] })
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await worker.run() }
+            defer { group.cancelAll() }
+            let started = ContinuousClock.now
+            let id = try await engine.start(StartRequest(type: "fanout", input: ["items": list])).workflow.id
+            while try await engine.workflow(id).status == .running { try await Task.sleep(for: .milliseconds(20)) }
+            let seconds = (ContinuousClock.now - started).seconds
+            let ended = try await engine.workflow(id)
+            if let error = ended.error { print("map workflow \(ended.status.rawValue): \(error.code): \(error.message)") }
+            let status = ended.status
+            print(String(
+                format: "RESULT system=orchestrator workload=map items=%d workers=%d status=%@ seconds=%.2f items_per_s=%.0f",
+                items, workers, status.rawValue, seconds, Double(items) / seconds))
+        }
     }
 
     /// One workflow at a time: from the start to the caller having its result, woken by the

@@ -22,7 +22,7 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Signals one workflow may hold buffered before it waits for them; more are refused with 409 (env ORCHESTRATOR_MAX_BUFFERED_SIGNALS; default 1000).")
     var maxBufferedSignals: Int?
 
-    @Option(help: "Events one workflow may record; one that reaches it fails with workflow.history_full (env ORCHESTRATOR_MAX_EVENTS_PER_WORKFLOW; default 10000).")
+    @Option(help: "Events one workflow may record; one that reaches it fails with workflow.history_full (env ORCHESTRATOR_MAX_EVENTS_PER_WORKFLOW; default 100000).")
     var maxEventsPerWorkflow: Int?
 
     @Option(help: "How long finished workflows and their history are kept before they are deleted, e.g. 30d (env ORCHESTRATOR_RETENTION; a workflow file's retention wins).")

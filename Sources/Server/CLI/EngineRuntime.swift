@@ -76,10 +76,10 @@ struct EngineRuntime {
             registry: registry, httpClient: environment.httpClient, commerce: environment.commerce, definitions: definitions, logger: logger)
     }
 
-    func worker(concurrency: Int) -> Worker {
+    func worker(concurrency: Int, notifications: NotificationListener? = nil) -> Worker {
         var configuration = Worker.Configuration(concurrency: concurrency)
         configuration.shutdownGrace = shutdownGrace
-        return Worker(engine: engine, registry: registry, database: database, configuration: configuration, logger: logger)
+        return Worker(engine: engine, registry: registry, database: database, configuration: configuration, notifications: notifications, logger: logger)
     }
 
     /// Runs `services` beside the database client until SIGTERM/SIGINT, after migrating and

@@ -9,10 +9,7 @@ struct MigrateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try options.makeLogger(label: "orchestrator.migrate")
-        let client = PostgresClient(configuration: try options.database().clientConfiguration(maximumConnections: 2), backgroundLogger: logger)
-        let applied = try await withThrowingTaskGroup(of: [String].self) { group in
-            group.addTask { await client.run(); return [] }
-            defer { group.cancelAll() }
+        let applied = try await options.database().withClient(logger: logger) { client in
             var applied: [String] = []
             for migrator in try Migrator.all() { applied += try await migrator.migrate(client: client, logger: logger) }
             return applied

@@ -18,16 +18,13 @@ struct OpsOptions: ParsableArguments {
 
     /// The same, with the database's configuration (for a connection of its own, such as `LISTEN`).
     func withEngine<T: Sendable>(_ body: @escaping @Sendable (Engine, DatabaseConfiguration) async throws -> T) async throws -> T {
-        var logger = Logger(label: "orchestrator.ops")
-        logger.logLevel = .error
+        let logger = {
+            var logger = Logger(label: "orchestrator.ops")
+            logger.logLevel = .error
+            return logger
+        }()
         let database = try location.database()
-        let client = PostgresClient(configuration: database.clientConfiguration(maximumConnections: 2), backgroundLogger: logger)
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                await client.run()
-                return nil
-            }
-            defer { group.cancelAll() }
+        return try await database.withClient(logger: logger) { client in
             let clock = DatabaseClock(client: client, logger: logger)
             try await clock.synchronize()
             return try await body(Engine(client: client, clock: clock, logger: logger), database)

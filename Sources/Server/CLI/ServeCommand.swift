@@ -80,7 +80,9 @@ struct ServeCommand: AsyncParsableCommand {
         let probe = DatabaseProbe(database: database, logger: logger)
         let discovery = ServerDiscovery(
             pid: getpid(), url: "", dataDir: dataFolder.path, workflowsDir: loaded.folder, embeddedDatabase: embedded != nil)
-        let watcher = WorkflowWatcher(engine: runtime.engine, database: database, logger: logger)
+        // One LISTEN connection for the process: the worker's wake-ups and the watcher's waiters.
+        let notifications = NotificationListener(database: database, logger: logger)
+        let watcher = WorkflowWatcher(engine: runtime.engine, database: database, notifications: notifications, logger: logger)
         let application = try APIServer.application(
             engine: runtime.engine, settings: .init(
                 host: host, port: port, keyring: keyring, bodyLimit: bodyLimit, edge: edge, probe: probe,
@@ -101,8 +103,10 @@ struct ServeCommand: AsyncParsableCommand {
         defer { discovery.withdraw(environment: environment) }
         // Shut down in reverse order: the worker finishes its attempts, then waiting callers get
         // their answers, then the HTTP server drains.
-        var services: [any Service] = [probe, Scheduler(engine: runtime.engine), Rescuer(engine: runtime.engine), Pruner(engine: runtime.engine), application, watcher]
-        if workers > 0 { services.append(runtime.worker(concurrency: workers)) }
+        var services: [any Service] = [
+            probe, notifications, Scheduler(engine: runtime.engine), Rescuer(engine: runtime.engine), Pruner(engine: runtime.engine), application, watcher,
+        ]
+        if workers > 0 { services.append(runtime.worker(concurrency: workers, notifications: notifications)) }
         try await runtime.run(services)
     }
 

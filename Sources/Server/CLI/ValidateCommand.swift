@@ -35,11 +35,8 @@ struct ValidateCommand: AsyncParsableCommand {
             print("live instances not checked: \(error)")
             return
         }
-        let client = PostgresClient(configuration: database.clientConfiguration(maximumConnections: 2), backgroundLogger: logger)
-        let stranded = try await withThrowingTaskGroup(of: [StrandedInstance].self) { group in
-            group.addTask { await client.run(); return [] }
-            defer { group.cancelAll() }
-            return try await client.withConnection { connection in
+        let stranded = try await database.withClient(logger: logger) { client in
+            try await client.withConnection { connection in
                 try await StrandedInstance.find(definitions: definitions, on: connection, logger: logger)
             }
         }

@@ -21,9 +21,11 @@ extension Engine {
             if let inputPatch, let current = try await store.taskInput(deadLetter.taskID, on: connection) {
                 input = current.merging(patch: inputPatch)
             }
-            guard try await store.requeueTask(deadLetter.taskID, input: input, now: now, on: connection) else {
+            guard let requeued = try await store.requeueTask(deadLetter.taskID, input: input, now: now, on: connection) else {
                 throw OrchestratorError(.deadLetterResolved, "the task of dead letter \(id) is no longer dead")
             }
+            // A map item back in flight holds a slot again.
+            if requeued.itemIndex != nil, workflow.mapProgress?.visit == requeued.visit { workflow.mapProgress?.dead -= 1 }
             workflow.addEvent(.deadLetterRetried, state: deadLetter.state, data: Self.resolutionData(id, by: actor, reason: reason, inputPatch: inputPatch))
             if workflow.status == .deadLettered, try await store.openDeadLetterCount(workflowID: workflow.id, on: connection) == 0 {
                 workflow.status = .running

@@ -7,7 +7,6 @@ struct LockedWorkflow: Sendable {
     let version: String
     var status: WorkflowStatus
     var state: String?
-    var context: JSONValue
     var output: JSONValue?
     var error: StateMachine.WorkflowFailure?
     /// The signals a `wait_for` waits for; empty when the instance waits for none.
@@ -22,20 +21,48 @@ struct LockedWorkflow: Sendable {
     private(set) var lockedStatus: WorkflowStatus
     /// The time of this transition (the engine's clock, which follows the database's).
     var now: Date
+    /// The progress of the map state the instance is in (see `MapProgress`).
+    var mapProgress: MapProgress?
+
+    /// `nil` until loaded: a map item's completion does without (see `Engine.conclude`).
+    private var loadedContext: JSONValue?
+    /// Set when the context is assigned: only then does `save` write it.
+    private(set) var contextChanged = false
+
+    /// The context the state machine reads and writes (with the input at `$.input`). Read only
+    /// once loaded (`isContextLoaded`): the lock loads it unless told the transition needs none.
+    var context: JSONValue {
+        get {
+            guard let loadedContext else { preconditionFailure("the context of workflow \(id) was read before it was loaded") }
+            return loadedContext
+        }
+        set {
+            loadedContext = newValue
+            contextChanged = true
+        }
+    }
+
+    var isContextLoaded: Bool { loadedContext != nil }
+
+    /// Puts the context as stored in place, unchanged.
+    mutating func loadContext(_ context: JSONValue) {
+        loadedContext = context
+    }
 
     private(set) var newEvents: [NewEvent] = []
     private(set) var newTasks: [NewTask] = []
 
     init(
-        id: String, type: String, version: String, status: WorkflowStatus, state: String?, context: JSONValue,
-        waitingFor: [String], visit: Int64, eventSeq: Int, cancelRequested: Bool, correlationID: String?, parent: ParentLink? = nil, now: Date
+        id: String, type: String, version: String, status: WorkflowStatus, state: String?, context: JSONValue?,
+        waitingFor: [String], visit: Int64, eventSeq: Int, cancelRequested: Bool, correlationID: String?, parent: ParentLink? = nil,
+        mapProgress: MapProgress? = nil, now: Date
     ) {
         self.id = id
         self.type = type
         self.version = version
         self.status = status
         self.state = state
-        self.context = context
+        self.loadedContext = context
         self.waitingFor = waitingFor
         self.visit = visit
         self.eventSeq = eventSeq
@@ -43,6 +70,7 @@ struct LockedWorkflow: Sendable {
         self.correlationID = correlationID
         self.parent = parent
         self.lockedStatus = status
+        self.mapProgress = mapProgress
         self.now = now
     }
 
@@ -79,6 +107,7 @@ struct LockedWorkflow: Sendable {
         newEvents = []
         newTasks = []
         lockedStatus = status
+        contextChanged = false
     }
 
     /// The client's view of this instance as it will be once the transaction commits.

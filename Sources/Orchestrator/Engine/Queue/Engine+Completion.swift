@@ -42,7 +42,11 @@ extension Engine {
     /// Returns for each attempt whether its lease held. With `dispatch`, the next tasks these
     /// transitions enqueue may be leased to the completing worker at once.
     public func conclude(_ attempts: [FinishedAttempt], dispatch: EagerDispatch? = nil, on connection: PostgresConnection) async throws -> [Bool] {
-        var workflows = try await store.lockWorkflows(Array(Set(attempts.map(\.task.workflowID))), now: clock.now(), on: connection)
+        // A map item's completion needs no context (`MapProgress`): an instance only map items
+        // report to is locked without it, and loads it if its transition turns out to need it.
+        let ids = Set(attempts.map(\.task.workflowID))
+        let withContext = Set(attempts.filter { $0.task.itemIndex == nil || $0.task.kind != .activity }.map(\.task.workflowID))
+        var workflows = try await store.lockWorkflows(Array(ids), withContext: Array(withContext), now: clock.now(), on: connection)
         return try await conclude(attempts, in: &workflows, dispatch: dispatch, on: connection)
     }
 
@@ -128,7 +132,7 @@ extension Engine {
             EngineMetrics.attemptEnded(activity: task.activity, outcome: "completed")
             if isCurrent {
                 if task.itemIndex != nil {
-                    try await advanceMap(task, in: &workflow, machine: machine, on: connection)
+                    try await advanceMap(task, completed: true, in: &workflow, machine: machine, on: connection)
                 } else {
                     try await apply(machine.advance(from: task.state, result: result, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
                 }
@@ -146,6 +150,7 @@ extension Engine {
             workflow.addEvent(.taskStarted, state: task.state, attempt: task.attempt, at: startedAt)
             workflow.addEvent(.taskFailed, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, ["error": Self.errorJSON(error)]))
             guard isCurrent else { break }
+            try await store.loadContext(of: &workflow, on: connection)
             if let caught = machine.caught(in: task.state, code: error.code, message: error.message, context: workflow.context, now: now) {
                 EngineMetrics.attemptEnded(activity: task.activity, outcome: "caught")
                 if task.itemIndex != nil {
@@ -161,7 +166,7 @@ extension Engine {
                 ]))
                 logger.warning("task dead-lettered", metadata: Self.metadata(task, [LogKey.errorCode: "\(error.code)", LogKey.deadLetterID: "\(deadLetterID)"]))
                 // A dead item frees its slot: the map's other items go on.
-                if task.itemIndex != nil { try await advanceMap(task, in: &workflow, machine: machine, on: connection) }
+                if task.itemIndex != nil { try await advanceMap(task, completed: false, in: &workflow, machine: machine, on: connection) }
             }
         }
         return true
@@ -173,9 +178,40 @@ extension Engine {
 
     /// A map item finished (completed or dead-lettered): when every item has a result, the list of
     /// results is the state's result; otherwise start the next items, keeping at most
-    /// `max_concurrency` in flight (a dead item is not in flight).
-    private func advanceMap(_ task: ClaimedTask, in workflow: inout LockedWorkflow, machine: StateMachine, on connection: PostgresConnection) async throws {
+    /// `max_concurrency` in flight (a dead item is not in flight). It costs the same whatever the
+    /// map's size: the progress is on the instance, the next inputs wait resolved, and the results
+    /// are read once, at the end.
+    private func advanceMap(
+        _ task: ClaimedTask, completed: Bool, in workflow: inout LockedWorkflow, machine: StateMachine, on connection: PostgresConnection
+    ) async throws {
         guard case .map(let spec)? = machine.definition.states[task.state]?.kind else { return }
+        guard var progress = workflow.mapProgress, progress.visit == task.visit else {
+            return try await advanceMapEnteredBeforeItsProgressWasKept(task, spec: spec, in: &workflow, machine: machine, on: connection)
+        }
+        if completed { progress.completed += 1 } else { progress.dead += 1 }
+        if progress.completed == progress.items {
+            workflow.mapProgress = progress
+            let results = try await store.mapResults(workflowID: workflow.id, visit: task.visit, on: connection)
+            try await store.loadContext(of: &workflow, on: connection)
+            let list = JSONValue.array((0..<progress.items).map { results[$0] ?? .null })
+            try await apply(machine.advance(from: task.state, result: list, context: workflow.context, now: workflow.now), to: &workflow, machine: machine, on: connection)
+            return
+        }
+        let room = min((spec.maxConcurrency ?? progress.items) - progress.inFlight, progress.items - progress.scheduled)
+        if room > 0 {
+            let next = try await store.takeMapItems(workflowID: workflow.id, visit: task.visit, first: progress.scheduled, count: room, on: connection)
+            for (index, input) in next { schedule(spec.task, state: task.state, input: input, itemIndex: index, in: &workflow) }
+            progress.scheduled += next.count
+        }
+        workflow.mapProgress = progress
+    }
+
+    /// `advanceMap` for a map entered before migration 0013 kept its progress: reads every item's
+    /// task and the items from the context.
+    private func advanceMapEnteredBeforeItsProgressWasKept(
+        _ task: ClaimedTask, spec: StateDefinition.MapSpec, in workflow: inout LockedWorkflow, machine: StateMachine, on connection: PostgresConnection
+    ) async throws {
+        try await store.loadContext(of: &workflow, on: connection)
         let items = spec.items.read(workflow.context)?.arrayValue ?? []
         let progress = try await store.mapProgress(workflowID: workflow.id, visit: task.visit, on: connection)
         if progress.results.count == items.count {

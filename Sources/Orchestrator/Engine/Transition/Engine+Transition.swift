@@ -48,8 +48,15 @@ extension Engine {
                     continue
                 }
                 workflow.status = .running
-                for (index, input) in inputs.prefix(spec.maxConcurrency ?? inputs.count).enumerated() {
+                // The first items run now; the others wait, resolved, for a slot (`MapProgress`).
+                let first = inputs.prefix(spec.maxConcurrency ?? inputs.count)
+                for (index, input) in first.enumerated() {
                     schedule(spec.task, state: state, input: input, itemIndex: index, in: &workflow)
+                }
+                workflow.mapProgress = MapProgress(visit: workflow.visit, items: inputs.count, scheduled: first.count)
+                if first.count < inputs.count {
+                    try await store.insertMapItems(
+                        workflowID: workflow.id, visit: workflow.visit, inputs: Array(inputs.dropFirst(first.count)), firstIndex: first.count, on: connection)
                 }
             case .wait(let state, let signals, let deadline):
                 if let (signal, payload) = try await store.consumeSignal(workflowID: workflow.id, names: signals, now: workflow.now, on: connection) {
