@@ -91,6 +91,44 @@ import Testing
         }
     }
 
+    /// A worker's slot frees once an attempt's outcome is queued: the next task runs while that
+    /// outcome's commit waits (here on a lock another session holds).
+    @Test func anAttemptsSlotFreesOnceItsOutcomeIsQueued() async throws {
+        try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
+            let held = try await harness.start("chain", input: ["i": 1])
+            let blocker = try await PostgresConnection.connect(configuration: harness.database.connectionConfiguration(), id: 9, logger: harness.logger)
+            try await blocker.query("BEGIN", logger: harness.logger)
+            try await blocker.query("SELECT 1 FROM orchestrator.workflows WHERE id = \(held.id) FOR UPDATE", logger: harness.logger)
+            let worker = harness.worker(concurrency: 1)
+            let run = Task { try await worker.run() }
+            // The held workflow's first step runs, and its commit waits for the lock...
+            var ran = false
+            for _ in 0..<200 where !ran {
+                ran = try await harness.query(
+                    "SELECT count(*) FROM orchestrator.tasks WHERE workflow_id = \(held.id) AND attempt = 1", as: Int64.self) == [1]
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(ran)
+            // ...while a workflow started meanwhile gets the one slot and its first step runs too.
+            let other = try await harness.start("chain", input: ["i": 2])
+            var claimed = false
+            for _ in 0..<200 where !claimed {
+                claimed = try await harness.query(
+                    "SELECT count(*) FROM orchestrator.tasks WHERE workflow_id = \(other.id) AND attempt = 1", as: Int64.self) == [1]
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(claimed, "the second task waited for the first one's commit")
+            try await blocker.query("COMMIT", logger: harness.logger)
+            try await blocker.close()
+            for id in [held.id, other.id] {
+                for _ in 0..<600 where try await harness.engine.workflow(id).status != .completed { try await Task.sleep(for: .milliseconds(50)) }
+                #expect(try await harness.engine.workflow(id).status == .completed)
+            }
+            run.cancel()
+            _ = await run.result
+        }
+    }
+
     @Test func anOutcomeIsKeptUntilItCommitsEvenWhenTheDatabaseRefusesItForLong() async throws {
         try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
             let workflow = try await harness.start("chain", input: ["i": 1])

@@ -13,8 +13,9 @@ final class Completer: Sendable {
     private struct Pending: Sendable {
         var task: ClaimedTask
         var outcome: TaskOutcome
-        /// Resumed with `true` once committed, `false` if the completer stopped first.
-        var continuation: CheckedContinuation<Bool, Never>
+        /// Resumed with `true` once committed, `false` if the completer stopped first; `nil` for
+        /// an outcome handed over without waiting (`hand`).
+        var continuation: CheckedContinuation<Bool, Never>?
         var failures = 0
         var notBefore = ContinuousClock.now
     }
@@ -57,6 +58,23 @@ final class Completer: Sendable {
             } else {
                 continuation.resume(returning: false)
             }
+        }
+    }
+
+    /// Hands an outcome over without waiting for its commit, so the attempt's slot frees at once
+    /// and the next claim overlaps this commit — while fewer than `backlog` outcomes wait; past
+    /// that, waits for this one's commit (backpressure). A handed outcome is committed like a
+    /// submitted one (kept until committed or fenced, or given up at the drain deadline).
+    func hand(_ task: ClaimedTask, _ outcome: TaskOutcome, backlog: Int) async {
+        let queued = queue.withLock { queue -> Bool in
+            guard !queue.stopped, queue.pending.count < backlog else { return false }
+            queue.pending.append(Pending(task: task, outcome: outcome, continuation: nil))
+            return true
+        }
+        if queued {
+            for doorbell in doorbells { doorbell.ring() }
+        } else {
+            await submit(task, outcome)
         }
     }
 
@@ -103,7 +121,13 @@ final class Completer: Sendable {
                 }
                 continue
             }
-            await commit(batch)
+            if cancelled {
+                // Draining after cancellation: commit outside the cancelled task, where every
+                // statement would fail at once.
+                await Task { await self.commit(batch) }.value
+            } else {
+                await commit(batch)
+            }
         }
     }
 
@@ -115,7 +139,7 @@ final class Completer: Sendable {
         if !abandoned.isEmpty {
             logger.warning("completer stopped with outcomes not committed; their leases will expire", metadata: ["outcomes": "\(abandoned.count)"])
         }
-        for item in abandoned { item.continuation.resume(returning: false) }
+        for item in abandoned { item.continuation?.resume(returning: false) }
     }
 
     private func commit(_ batch: [Pending]) async {
@@ -126,7 +150,7 @@ final class Completer: Sendable {
                 _ = try await engine.conclude(ordered.map { FinishedAttempt(task: $0.task, outcome: $0.outcome) }, dispatch: dispatch, on: connection)
             }
             if let dispatch { handoff?.handOff(dispatch, committed: true) }
-            for item in ordered { item.continuation.resume(returning: true) }
+            for item in ordered { item.continuation?.resume(returning: true) }
         } catch {
             if let dispatch { handoff?.handOff(dispatch, committed: false) }
             await recover(from: error, committing: ordered)

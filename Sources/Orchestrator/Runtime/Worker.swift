@@ -190,7 +190,7 @@ public final class Worker: Service {
         }
         if task.kind != .activity {
             // Timers and deliveries run nothing: their completion is the engine's step.
-            await completer.submit(task, .completed(task.input))
+            await completer.hand(task, .completed(task.input), backlog: configuration.concurrency)
             return
         }
         var taskLogger = logger
@@ -214,7 +214,8 @@ public final class Worker: Service {
             let started = ContinuousClock.now
             guard let outcome = await Self.runAttempt(body, input: task.input, context: context, timeout: task.timeout) else { return }
             EngineMetrics.attemptDuration(activity: task.activity, ContinuousClock.now - started)
-            await completer.submit(task, outcome)
+            // The slot frees once the outcome is queued: the next claim overlaps its commit.
+            await completer.hand(task, outcome, backlog: configuration.concurrency)
         }
     }
 

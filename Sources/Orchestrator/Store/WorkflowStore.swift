@@ -115,7 +115,7 @@ public struct WorkflowStore: Sendable {
         let rows = try await connection.query(
             "SELECT input::text, context::text FROM orchestrator.workflows WHERE id = \(workflow.id)", logger: logger)
         for try await (input, context) in rows.decode((String, String).self) {
-            workflow.loadContext(LockedWorkflow.context(stored: try JSONValue(json: context), input: try JSONValue(json: input)))
+            workflow.receiveContext(LockedWorkflow.context(stored: try JSONValue(json: context), input: try JSONValue(json: input)))
             return
         }
         throw OrchestratorError(.workflowNotFound, "no workflow '\(workflow.id)'")

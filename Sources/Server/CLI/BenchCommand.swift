@@ -88,7 +88,7 @@ struct BenchCommand: AsyncParsableCommand {
             var configuration = Worker.Configuration(concurrency: workers)
             configuration.eagerDispatch = eagerDispatch
             let worker = Worker(engine: engine, registry: registry, database: database, configuration: configuration, logger: logger)
-            if grown > 0 { try await grow(client, finished: grown) }
+            if grown > 0 { try await grow(client, finished: grown, logger: logger) }
             switch workload {
             case "w1": try await throughput(engine: engine, worker: worker, client: client, type: "chain3", n: n ?? 2000, steps: 3)
             case "w2": try await throughput(engine: engine, worker: worker, client: client, type: "job", n: n ?? 10_000, steps: 1)
@@ -105,32 +105,39 @@ struct BenchCommand: AsyncParsableCommand {
 
     /// `finished` completed `job` workflows, each with its task and seven events, then `VACUUM
     /// ANALYZE` while no task is open. The throughput counts only what completes after them.
-    func grow(_ client: PostgresClient, finished: Int) async throws {
+    func grow(_ client: PostgresClient, finished: Int, logger: Logger) async throws {
         let started = ContinuousClock.now
-        try await client.query(
-            """
-            INSERT INTO orchestrator.workflows (id, type, version, status, input, context, output, request_hash, created_at, updated_at, completed_at)
-            SELECT 'grown-' || g, d.type, d.version, 'completed', '{"i": 0}', '{"run": {"i": 0}}', '{"i": 0}', 'grown', now(), now(), now()
-            FROM generate_series(1, \(finished)) g, (SELECT type, version FROM orchestrator.definitions WHERE type = 'job' LIMIT 1) d
-            """)
-        try await client.query(
-            """
-            INSERT INTO orchestrator.tasks (workflow_id, state, visit, kind, activity, input, result, status, attempt, max_attempts, run_at,
-                                            timeout_ms, idempotency_key, created_at, started_at, completed_at)
-            SELECT 'grown-' || g, 'run', 1, 'activity', 'noop', '{"i": 0}', '{"i": 0}', 'completed', 1, 3, now(), 30000, 'grown-' || g,
-                   now(), now(), now()
-            FROM generate_series(1, \(finished)) g
-            """)
-        try await client.query(
-            """
-            INSERT INTO orchestrator.events (workflow_id, seq, type, state, at)
-            SELECT 'grown-' || g, s, (ARRAY['workflow_started', 'state_entered', 'task_scheduled', 'task_started', 'task_completed',
-                                            'state_entered', 'workflow_completed'])[s], 'run', now()
-            FROM generate_series(1, \(finished)) g, generate_series(1, 7) s
-            """)
-        try await client.query("VACUUM ANALYZE orchestrator.workflows")
-        try await client.query("VACUUM ANALYZE orchestrator.tasks")
-        try await client.query("VACUUM ANALYZE orchestrator.events")
+        try await client.withConnection { connection in
+            // Slices of 100,000, on a session without a statement timeout (a million rows take minutes).
+            try await connection.query("SET statement_timeout TO 0", logger: logger)
+            for first in stride(from: 1, through: finished, by: 100_000) {
+                let last = min(first + 99_999, finished)
+                try await connection.query(
+                    """
+                    INSERT INTO orchestrator.workflows (id, type, version, status, input, context, output, request_hash, created_at, updated_at, completed_at)
+                    SELECT 'grown-' || g, d.type, d.version, 'completed', '{"i": 0}', '{"run": {"i": 0}}', '{"i": 0}', 'grown', now(), now(), now()
+                    FROM generate_series(\(first), \(last)) g, (SELECT type, version FROM orchestrator.definitions WHERE type = 'job' LIMIT 1) d
+                    """, logger: logger)
+                try await connection.query(
+                    """
+                    INSERT INTO orchestrator.tasks (workflow_id, state, visit, kind, activity, input, result, status, attempt, max_attempts, run_at,
+                                                    timeout_ms, idempotency_key, created_at, started_at, completed_at)
+                    SELECT 'grown-' || g, 'run', 1, 'activity', 'noop', '{"i": 0}', '{"i": 0}', 'completed', 1, 3, now(), 30000, 'grown-' || g,
+                           now(), now(), now()
+                    FROM generate_series(\(first), \(last)) g
+                    """, logger: logger)
+                try await connection.query(
+                    """
+                    INSERT INTO orchestrator.events (workflow_id, seq, type, state, at)
+                    SELECT 'grown-' || g, s, (ARRAY['workflow_started', 'state_entered', 'task_scheduled', 'task_started', 'task_completed',
+                                                    'state_entered', 'workflow_completed'])[s], 'run', now()
+                    FROM generate_series(\(first), \(last)) g, generate_series(1, 7) s
+                    """, logger: logger)
+            }
+            for table in ["workflows", "tasks", "events"] {
+                try await connection.query("VACUUM ANALYZE orchestrator.\(unescaped: table)", logger: logger)
+            }
+        }
         print(String(format: "GROWN workflows=%d tasks=%d events=%d seconds=%.1f", finished, finished, finished * 7, (ContinuousClock.now - started).seconds))
     }
 

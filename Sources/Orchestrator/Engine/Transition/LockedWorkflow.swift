@@ -45,7 +45,7 @@ struct LockedWorkflow: Sendable {
     var isContextLoaded: Bool { loadedContext != nil }
 
     /// Puts the context as stored in place, unchanged.
-    mutating func loadContext(_ context: JSONValue) {
+    mutating func receiveContext(_ context: JSONValue) {
         loadedContext = context
     }
 
