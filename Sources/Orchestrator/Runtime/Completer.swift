@@ -22,6 +22,8 @@ final class Completer: Sendable {
 
     private struct Queue {
         var pending: [Pending] = []
+        /// `run()` was cancelled: commit what is pending, then stop.
+        var finishing = false
         var stopped = false
         /// Once shutting down, pending outcomes are given up at this instant.
         var drainDeadline: ContinuousClock.Instant?
@@ -86,19 +88,29 @@ final class Completer: Sendable {
     /// Commits until cancelled, then until nothing is pending or the drain deadline has passed.
     /// Each lane takes what is pending as one batch; batches lock their workflows in the same
     /// order (by id), so lanes wait for each other but never deadlock.
+    ///
+    /// The lanes run in a task of their own: cancelling `run()` tells them to finish, it does not
+    /// cancel their commits (in a cancelled task every statement would fail at once).
     func run() async {
-        await withTaskGroup(of: Void.self) { lanes in
-            for doorbell in doorbells { lanes.addTask { await self.commitLoop(waitingOn: doorbell) } }
+        let lanes = Task {
+            await withTaskGroup(of: Void.self) { lanes in
+                for doorbell in doorbells { lanes.addTask { await self.commitLoop(waitingOn: doorbell) } }
+            }
+        }
+        await withTaskCancellationHandler {
+            await lanes.value
+        } onCancel: {
+            queue.withLock { $0.finishing = true }
+            for doorbell in doorbells { doorbell.ring() }
         }
         abandonPending()
     }
 
     private func commitLoop(waitingOn doorbell: Doorbell) async {
         while true {
-            let cancelled = Task.isCancelled
             let now = ContinuousClock.now
             let (batch, nextDue, done) = queue.withLock { queue -> ([Pending], ContinuousClock.Instant?, Bool) in
-                if cancelled, queue.pending.isEmpty || queue.drainDeadline.map({ now >= $0 }) == true {
+                if queue.finishing, queue.pending.isEmpty || queue.drainDeadline.map({ now >= $0 }) == true {
                     queue.stopped = true
                     return ([], nil, true)
                 }
@@ -112,22 +124,10 @@ final class Completer: Sendable {
             }
             if done { return }
             if batch.isEmpty {
-                let wait = min(nextDue.map { $0 - now } ?? .seconds(1), .seconds(1))
-                if cancelled {
-                    // The doorbell returns at once in a cancelled task: sleep outside it.
-                    await Task { try? await Task.sleep(for: wait) }.value
-                } else {
-                    await doorbell.wait(timeout: wait)
-                }
+                await doorbell.wait(timeout: min(nextDue.map { $0 - now } ?? .seconds(1), .seconds(1)))
                 continue
             }
-            if cancelled {
-                // Draining after cancellation: commit outside the cancelled task, where every
-                // statement would fail at once.
-                await Task { await self.commit(batch) }.value
-            } else {
-                await commit(batch)
-            }
+            await commit(batch)
         }
     }
 
