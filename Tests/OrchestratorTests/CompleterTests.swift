@@ -96,9 +96,7 @@ import Testing
     @Test func anAttemptsSlotFreesOnceItsOutcomeIsQueued() async throws {
         try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
             let held = try await harness.start("chain", input: ["i": 1])
-            let blocker = try await PostgresConnection.connect(configuration: harness.database.connectionConfiguration(), id: 9, logger: harness.logger)
-            try await blocker.query("BEGIN", logger: harness.logger)
-            try await blocker.query("SELECT 1 FROM orchestrator.workflows WHERE id = \(held.id) FOR UPDATE", logger: harness.logger)
+            let blocker = try await harness.holdRowLock(ofWorkflow: held.id)
             let worker = harness.worker(concurrency: 1)
             let run = Task { try await worker.run() }
             // The held workflow's first step runs, and its commit waits for the lock...
@@ -129,6 +127,39 @@ import Testing
         }
     }
 
+    static let caughtPairs = """
+        type: caught_pairs
+        start: each
+        states:
+          each:
+            map: {items: $.input.items, task: noop, max_concurrency: 2}
+            next: done
+            catch: [{errors: [item_failed], next: recovered}]
+          done: {succeed: true}
+          recovered: {succeed: true}
+        """
+
+    /// An item's completion schedules the next item; a sibling caught in the same batch leaves
+    /// the state: the item just scheduled is cancelled with the others, not left to run.
+    @Test func aCaughtItemCancelsWhatItsBatchScheduled() async throws {
+        try await TestDatabase.withHarness(workflows: [Self.caughtPairs]) { harness in
+            let workflow = try await harness.start("caught_pairs", input: ["items": [0, 1, 2, 3]])
+            let items = try await harness.engine.claim(owner: "w", limit: 10).sorted { ($0.itemIndex ?? 0) < ($1.itemIndex ?? 0) }
+            #expect(items.count == 2)
+            _ = try await harness.engine.transaction { connection in
+                try await harness.engine.conclude([
+                    FinishedAttempt(task: items[0], outcome: .completed(["item": 0])),
+                    FinishedAttempt(task: items[1], outcome: .failed(.nonRetryable("item_failed", "item 1 failed"))),
+                ], on: connection)
+            }
+            let ended = try await harness.engine.workflow(workflow.id)
+            #expect(ended.status == .completed && ended.state == "recovered")
+            let open = try await harness.query(
+                "SELECT count(*) FROM orchestrator.tasks WHERE workflow_id = \(workflow.id) AND status IN ('ready', 'running')", as: Int64.self)
+            #expect(open == [0])
+        }
+    }
+
     @Test func anOutcomeIsKeptUntilItCommitsEvenWhenTheDatabaseRefusesItForLong() async throws {
         try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
             let workflow = try await harness.start("chain", input: ["i": 1])
@@ -137,9 +168,7 @@ import Testing
             var configuration = harness.database.clientConfiguration(maximumConnections: 4)
             configuration.options.additionalStartupParameters = [("lock_timeout", "100ms")]
             let impatient = PostgresClient(configuration: configuration, backgroundLogger: harness.logger)
-            let blocker = try await PostgresConnection.connect(configuration: harness.database.connectionConfiguration(), id: 9, logger: harness.logger)
-            try await blocker.query("BEGIN", logger: harness.logger)
-            try await blocker.query("SELECT 1 FROM orchestrator.workflows WHERE id = \(workflow.id) FOR UPDATE", logger: harness.logger)
+            let blocker = try await harness.holdRowLock(ofWorkflow: workflow.id)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await impatient.run() }
                 let engine = Engine(client: impatient, clock: harness.clock, logger: harness.logger)

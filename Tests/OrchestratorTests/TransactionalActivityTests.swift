@@ -103,9 +103,7 @@ import Testing
             let claimed = try await harness.engine.claim(owner: "w", limit: 1)
             // Another transaction holds the instance for 6 s: past the activity's timeout plus its
             // second of grace, yet the activity itself takes no time (3 s leave a loaded machine room).
-            let blocker = try await PostgresConnection.connect(configuration: harness.database.connectionConfiguration(), id: 9, logger: harness.logger)
-            try await blocker.query("BEGIN", logger: harness.logger)
-            try await blocker.query("SELECT 1 FROM orchestrator.workflows WHERE id = \(workflow.id) FOR UPDATE", logger: harness.logger)
+            let blocker = try await harness.holdRowLock(ofWorkflow: workflow.id)
             async let released: Void = {
                 try await Task.sleep(for: .seconds(6))
                 try await blocker.query("COMMIT", logger: harness.logger)

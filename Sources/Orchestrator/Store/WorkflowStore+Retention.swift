@@ -10,13 +10,13 @@ extension WorkflowStore {
     /// The oldest go first, along `workflows_completed_at` from the latest cutoff down, so one
     /// batch reads about what it deletes.
     func pruneFinishedWorkflows(defaultCutoff: Date, cutoffs: [String: Date], limit: Int, on connection: PostgresConnection) async throws -> Int {
-        let types = Array(cutoffs.keys)
+        let overrides = Array(cutoffs)
         let latest = ([defaultCutoff] + cutoffs.values).max() ?? defaultCutoff
         let rows = try await connection.query(
             """
             WITH doomed AS (
                 SELECT w.id FROM orchestrator.workflows w
-                LEFT JOIN unnest(\(types)::text[], \(types.map { cutoffs[$0] ?? defaultCutoff })::timestamptz[]) AS o(type, cutoff)
+                LEFT JOIN unnest(\(overrides.map(\.key))::text[], \(overrides.map(\.value))::timestamptz[]) AS o(type, cutoff)
                     ON o.type = w.type
                 WHERE w.completed_at < \(latest) AND w.completed_at < coalesce(o.cutoff, \(defaultCutoff))
                   AND w.status IN ('completed', 'failed', 'cancelled')

@@ -97,8 +97,7 @@ public struct WorkflowStore: Sendable {
         for try await row in rows {
             let (id, type, version, status, state, waitingFor, visit, eventSeq, cancelRequested, correlationID, parentID, parentState, parentVisit, mapProgress, input, context) =
                 try row.decode((String, String, String, String, String?, [String], Int64, Int32, Bool, String?, String?, String?, Int64?, String?, String?, String?).self)
-            var loaded: JSONValue?
-            if let input, let context { loaded = LockedWorkflow.context(stored: try JSONValue(json: context), input: try JSONValue(json: input)) }
+            let loaded = try input.flatMap { input in try context.map { try LockedWorkflow.context(storedText: $0, inputText: input) } }
             workflows[id] = LockedWorkflow(
                 id: id, type: type, version: version, status: WorkflowStatus(rawValue: status) ?? .running, state: state,
                 context: loaded, waitingFor: waitingFor, visit: visit, eventSeq: Int(eventSeq),
@@ -115,7 +114,7 @@ public struct WorkflowStore: Sendable {
         let rows = try await connection.query(
             "SELECT input::text, context::text FROM orchestrator.workflows WHERE id = \(workflow.id)", logger: logger)
         for try await (input, context) in rows.decode((String, String).self) {
-            workflow.receiveContext(LockedWorkflow.context(stored: try JSONValue(json: context), input: try JSONValue(json: input)))
+            workflow.receiveContext(try LockedWorkflow.context(storedText: context, inputText: input))
             return
         }
         throw OrchestratorError(.workflowNotFound, "no workflow '\(workflow.id)'")
@@ -315,9 +314,7 @@ public struct WorkflowStore: Sendable {
             """, logger: logger)
         var events: [EventRecord] = []
         for try await (seq, type, state, attempt, data, at) in rows.decode((Int32, String, String?, Int32?, String?, Date).self) {
-            events.append(EventRecord(
-                seq: Int(seq), type: EventRecord.Kind(rawValue: type) ?? .stateEntered, state: state, attempt: attempt.map(Int.init),
-                at: at, data: try data.map { try JSONValue(json: $0) }))
+            events.append(try Self.event(seq: seq, type: type, state: state, attempt: attempt, data: data, at: at))
         }
         let more = events.count > limit
         return (Array(events.prefix(limit)), more)
@@ -336,11 +333,16 @@ public struct WorkflowStore: Sendable {
             """, logger: logger)
         var events: [(workflowID: String, workflowType: String, event: EventRecord)] = []
         for try await (workflowID, workflowType, seq, type, state, attempt, data, at) in rows.decode((String, String, Int32, String, String?, Int32?, String?, Date).self) {
-            events.append((workflowID, workflowType, EventRecord(
-                seq: Int(seq), type: EventRecord.Kind(rawValue: type) ?? .stateEntered, state: state, attempt: attempt.map(Int.init),
-                at: at, data: try data.map { try JSONValue(json: $0) })))
+            events.append((workflowID, workflowType, try Self.event(seq: seq, type: type, state: state, attempt: attempt, data: data, at: at)))
         }
         return events
+    }
+
+    /// An event from the columns `seq, type, state, attempt, data::text, at`.
+    private static func event(seq: Int32, type: String, state: String?, attempt: Int32?, data: String?, at: Date) throws -> EventRecord {
+        EventRecord(
+            seq: Int(seq), type: EventRecord.Kind(rawValue: type) ?? .stateEntered, state: state, attempt: attempt.map(Int.init),
+            at: at, data: try data.map { try JSONValue(json: $0) })
     }
 
     /// A page of instances, newest first, after `cursor` (the last id of the previous page): at

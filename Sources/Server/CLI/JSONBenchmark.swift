@@ -51,7 +51,7 @@ extension JSONValue {
         case is NSNull: self = .null
         case let number as NSNumber:
             // Foundation's booleans are NSNumbers of their own class.
-            self = String(describing: type(of: number)).contains("Boolean") ? .bool(number.boolValue) : .number(number.doubleValue)
+            self = type(of: number) == type(of: NSNumber(value: true)) ? .bool(number.boolValue) : .number(number.doubleValue)
         case let string as String: self = .string(string)
         case let array as [Any]: self = .array(try array.map { try JSONValue(foundation: $0) })
         case let object as [String: Any]: self = .object(try object.mapValues { try JSONValue(foundation: $0) })

@@ -38,7 +38,7 @@ extension Request {
         return key
     }
 
-    /// `limit` from the query: 1...500, default 50.
+    /// `limit` from the query: 1...`max`, `standard` when absent.
     func pageLimit(default standard: Int = 50, max: Int = 500) throws -> Int {
         guard let text = uri.queryParameters.get("limit") else { return standard }
         guard let limit = Int(text), (1...max).contains(limit) else {

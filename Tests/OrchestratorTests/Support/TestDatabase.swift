@@ -15,6 +15,15 @@ struct TestHarness: Sendable {
     let registry: ActivityRegistry
     let logger: Logger
 
+    /// Another session that holds the workflow's row lock until its transaction commits
+    /// (`COMMIT`, then `close()`): what a slow transition looks like from outside.
+    func holdRowLock(ofWorkflow id: String) async throws -> PostgresConnection {
+        let session = try await PostgresConnection.connect(configuration: database.connectionConfiguration(), id: 9, logger: logger)
+        try await session.query("BEGIN", logger: logger)
+        try await session.query("SELECT 1 FROM orchestrator.workflows WHERE id = \(id) FOR UPDATE", logger: logger)
+        return session
+    }
+
     /// A worker over this harness's engine that tests step by hand with `drain()`.
     func worker(id: String = "test-worker", concurrency: Int = 8) -> Worker {
         Worker(engine: engine, registry: registry, database: database, configuration: .init(id: id, concurrency: concurrency), logger: logger)

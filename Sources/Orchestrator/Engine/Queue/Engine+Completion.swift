@@ -60,33 +60,41 @@ extension Engine {
         var machines: [String: StateMachine] = [:]
         for attempt in attempts {
             guard let workflow = workflows[attempt.task.workflowID] else { continue }
-            let machine = try await self.machine(for: workflow, on: connection)
-            machines[workflow.id] = machine
+            let machine: StateMachine
+            if let known = machines[workflow.id] {
+                machine = known
+            } else {
+                machine = try await self.machine(for: workflow, on: connection)
+                machines[workflow.id] = machine
+            }
             let policy = machine.definition.states[attempt.task.state]?.taskSpec?.retry ?? machine.definition.retry
             verdicts.append((attempt.task, .of(attempt.outcome, attempt: attempt.task.attempt, policy: policy, now: workflow.now, using: &generator)))
         }
         let now = workflows.values.map(\.now).max() ?? clock.now()
         let started = try await store.endAttempts(verdicts, now: now, on: connection)
 
-        var unsaved: [String] = []
+        var changed: [String] = []
         for (task, verdict) in verdicts {
             guard let startedAt = started[task.attemptID], var workflow = workflows[task.workflowID], let machine = machines[task.workflowID] else {
                 fenced(task)
                 continue
             }
-            if unsaved.contains(workflow.id) {
-                // A second attempt of one instance sees the first one's writes, as it would alone.
-                try await store.save(workflow, dispatch: dispatch, on: connection)
-                workflow.markSaved()
-                unsaved.removeAll { $0 == workflow.id }
-            }
-            if try await record(task, verdict, startedAt: startedAt, in: &workflow, machine: machine, on: connection) {
-                unsaved.append(workflow.id)
+            if try await record(task, verdict, startedAt: startedAt, in: &workflow, machine: machine, on: connection), !changed.contains(workflow.id) {
+                changed.append(workflow.id)
             }
             workflows[workflow.id] = workflow
         }
-        try await store.save(unsaved.compactMap { workflows[$0] }, dispatch: dispatch, on: connection)
+        try await store.save(changed.compactMap { workflows[$0] }, dispatch: dispatch, on: connection)
         return attempts.map { started[$0.task.attemptID] != nil }
+    }
+
+    /// Writes what earlier attempts of this batch changed in the instance, before a statement that
+    /// acts on its tasks in the database (cancels them, counts them): that statement must see
+    /// them, as it would had each attempt been concluded alone.
+    private func saveSoFar(_ workflow: inout LockedWorkflow, on connection: PostgresConnection) async throws {
+        guard !workflow.newTasks.isEmpty || !workflow.newEvents.isEmpty else { return }
+        try await store.save(workflow, on: connection)
+        workflow.markSaved()
     }
 
     /// Records a fenced attempt's verdict in its locked instance and moves it on: retry, catch,
@@ -119,6 +127,7 @@ extension Engine {
                     logger.info("signal for an ended workflow dropped", metadata: Self.metadata(task, [:]))
                     return false
                 }
+                try await saveSoFar(&workflow, on: connection)
                 do {
                     _ = try await deliver(name, payload: result["payload"] ?? .emptyObject, idempotencyKey: task.idempotencyKey, to: &workflow, on: connection)
                 } catch let error as OrchestratorError where error.code == .signalBufferFull || error.code == .unknownSignal {
@@ -154,6 +163,7 @@ extension Engine {
             if let caught = machine.caught(in: task.state, code: error.code, message: error.message, context: workflow.context, now: now) {
                 EngineMetrics.attemptEnded(activity: task.activity, outcome: "caught")
                 if task.itemIndex != nil {
+                    try await saveSoFar(&workflow, on: connection)
                     try await store.cancelTasks(workflowID: workflow.id, visit: task.visit, now: now, on: connection)
                 }
                 try await apply(caught, to: &workflow, machine: machine, on: connection)
@@ -211,6 +221,7 @@ extension Engine {
     private func advanceMapEnteredBeforeItsProgressWasKept(
         _ task: ClaimedTask, spec: StateDefinition.MapSpec, in workflow: inout LockedWorkflow, machine: StateMachine, on connection: PostgresConnection
     ) async throws {
+        try await saveSoFar(&workflow, on: connection)
         try await store.loadContext(of: &workflow, on: connection)
         let items = spec.items.read(workflow.context)?.arrayValue ?? []
         let progress = try await store.mapProgress(workflowID: workflow.id, visit: task.visit, on: connection)

@@ -143,8 +143,7 @@ extension Engine {
         workflow.enqueue(NewTask(
             state: state, visit: workflow.visit, kind: .activity, activity: spec.activity, itemIndex: itemIndex, input: input,
             maxAttempts: spec.retry.maxAttempts, runAt: workflow.now, timeoutMilliseconds: spec.timeout.milliseconds,
-            idempotencyKey: key, correlationID: workflow.correlationID,
-            createdAt: workflow.now))
+            idempotencyKey: key))
         var data: JSONValue = ["activity": .string(spec.activity)]
         if let itemIndex { data["item_index"] = .number(Double(itemIndex)) }
         workflow.addEvent(.taskScheduled, state: state, data: data)
@@ -153,7 +152,6 @@ extension Engine {
     private func scheduleTimer(state: String, at date: Date, in workflow: inout LockedWorkflow) {
         workflow.enqueue(NewTask(
             state: state, visit: workflow.visit, kind: .timer, activity: "timer", itemIndex: nil, input: .null, maxAttempts: 1000,
-            runAt: date, timeoutMilliseconds: 10_000, idempotencyKey: "\(workflow.id)/\(state)/\(workflow.visit)/timer",
-            correlationID: workflow.correlationID, createdAt: workflow.now))
+            runAt: date, timeoutMilliseconds: 10_000, idempotencyKey: "\(workflow.id)/\(state)/\(workflow.visit)/timer"))
     }
 }

@@ -89,6 +89,11 @@ struct LockedWorkflow: Sendable {
         return .object(fields)
     }
 
+    /// `context(stored:input:)` from the columns' JSON texts.
+    static func context(storedText: String, inputText: String) throws -> JSONValue {
+        context(stored: try JSONValue(json: storedText), input: try JSONValue(json: inputText))
+    }
+
     /// True when this transition ends the instance.
     var endsNow: Bool { status.isTerminal && !lockedStatus.isTerminal }
 
@@ -149,6 +154,4 @@ struct NewTask: Sendable {
     var runAt: Date
     var timeoutMilliseconds: Int64
     var idempotencyKey: String
-    var correlationID: String?
-    var createdAt: Date
 }
