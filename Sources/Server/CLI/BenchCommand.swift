@@ -112,26 +112,27 @@ struct BenchCommand: AsyncParsableCommand {
             try await connection.query("SET statement_timeout TO 0", logger: logger)
             for first in stride(from: 1, through: finished, by: 100_000) {
                 let last = min(first + 99_999, finished)
+                // Ids as the engine makes them (`WorkflowID`: version 7), a day old, one millisecond apart.
                 try await connection.query(
                     """
-                    INSERT INTO orchestrator.workflows (id, type, version, status, input, context, output, request_hash, created_at, updated_at, completed_at)
-                    SELECT 'grown-' || g, d.type, d.version, 'completed', '{"i": 0}', '{"run": {"i": 0}}', '{"i": 0}', 'grown', now(), now(), now()
-                    FROM generate_series(\(first), \(last)) g, (SELECT type, version FROM orchestrator.definitions WHERE type = 'job' LIMIT 1) d
-                    """, logger: logger)
-                try await connection.query(
-                    """
-                    INSERT INTO orchestrator.tasks (workflow_id, state, visit, kind, activity, input, result, status, attempt, max_attempts, run_at,
-                                                    timeout_ms, idempotency_key, created_at, started_at, completed_at)
-                    SELECT 'grown-' || g, 'run', 1, 'activity', 'noop', '{"i": 0}', '{"i": 0}', 'completed', 1, 3, now(), 30000, 'grown-' || g,
-                           now(), now(), now()
-                    FROM generate_series(\(first), \(last)) g
-                    """, logger: logger)
-                try await connection.query(
-                    """
+                    WITH ids AS (
+                        SELECT g, lpad(to_hex((extract(epoch FROM now()) * 1000)::int8 - 86400000 + g), 12, '0') AS t, gen_random_uuid()::text AS r
+                        FROM generate_series(\(first), \(last)) g),
+                    grown AS (
+                        INSERT INTO orchestrator.workflows (id, type, version, status, input, context, output, request_hash, created_at, updated_at, completed_at)
+                        SELECT substr(t, 1, 8) || '-' || substr(t, 9, 4) || '-7' || substr(r, 16, 3) || substr(r, 19), d.type, d.version, 'completed',
+                               '{"i": 0}', '{"run": {"i": 0}}', '{"i": 0}', 'grown', now(), now(), now()
+                        FROM ids, (SELECT type, version FROM orchestrator.definitions WHERE type = 'job' LIMIT 1) d
+                        RETURNING id),
+                    tasks AS (
+                        INSERT INTO orchestrator.tasks (workflow_id, state, visit, kind, activity, input, result, status, attempt, max_attempts, run_at,
+                                                        timeout_ms, idempotency_key, created_at, started_at, completed_at)
+                        SELECT id, 'run', 1, 'activity', 'noop', '{"i": 0}', '{"i": 0}', 'completed', 1, 3, now(), 30000, id, now(), now(), now()
+                        FROM grown)
                     INSERT INTO orchestrator.events (workflow_id, seq, type, state, at)
-                    SELECT 'grown-' || g, s, (ARRAY['workflow_started', 'state_entered', 'task_scheduled', 'task_started', 'task_completed',
-                                                    'state_entered', 'workflow_completed'])[s], 'run', now()
-                    FROM generate_series(\(first), \(last)) g, generate_series(1, 7) s
+                    SELECT id, s, (ARRAY['workflow_started', 'state_entered', 'task_scheduled', 'task_started', 'task_completed',
+                                         'state_entered', 'workflow_completed'])[s], 'run', now()
+                    FROM grown, generate_series(1, 7) s
                     """, logger: logger)
             }
             for table in ["workflows", "tasks", "events"] {
@@ -141,14 +142,17 @@ struct BenchCommand: AsyncParsableCommand {
         print(String(format: "GROWN workflows=%d tasks=%d events=%d seconds=%.1f", finished, finished, finished * 7, (ContinuousClock.now - started).seconds))
     }
 
-    func completed(_ client: PostgresClient) async throws -> Int {
-        let rows = try await client.query("SELECT count(*) FROM orchestrator.workflows WHERE status = 'completed'")
+    /// Workflows completed among those created since `since` (a range of `workflows_status`, so
+    /// counting costs the run's rows, not the grown ones).
+    func completed(_ client: PostgresClient, since: Date) async throws -> Int {
+        let rows = try await client.query("SELECT count(*) FROM orchestrator.workflows WHERE status = 'completed' AND created_at >= \(since)")
         for try await count in rows.decode(Int64.self) { return Int(count) }
         return 0
     }
 
     func throughput(engine: Engine, worker: Worker, client: PostgresClient, type: String, n: Int, steps: Int) async throws {
         let t0 = ContinuousClock.now
+        let since = Date()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for lane in 0..<8 {
                 group.addTask {
@@ -160,7 +164,6 @@ struct BenchCommand: AsyncParsableCommand {
             try await group.waitForAll()
         }
         let enqueueSeconds = (ContinuousClock.now - t0).seconds
-        let before = try await completed(client)
         let spawn = ContinuousClock.now
         let (first, firstCount, last) = try await withThrowingTaskGroup(of: (ContinuousClock.Instant, Int, ContinuousClock.Instant)?.self) { group in
             group.addTask {
@@ -170,7 +173,7 @@ struct BenchCommand: AsyncParsableCommand {
             group.addTask {
                 var first: (ContinuousClock.Instant, Int)?
                 while true {
-                    let count = try await completed(client) - before
+                    let count = try await completed(client, since: since)
                     let now = ContinuousClock.now
                     if first == nil, count > 0 { first = (now, count) }
                     if count >= n, let first { return (first.0, first.1, now) }

@@ -81,7 +81,7 @@ extension Engine {
         if let key = request.idempotencyKey { try Self.checkIdentifier(key, named: "an idempotency key") }
         let now = clock.now()
         let requestHash = Self.hash(JSONValue.object(["type": .string(request.type), "input": request.input, "id": request.id.map(JSONValue.string) ?? .null]).jsonText)
-        let id = request.id ?? UUID().uuidString.lowercased()
+        let id = request.id ?? WorkflowID.generate(at: now)
         var workflow = LockedWorkflow(
             id: id, type: definition.type, version: definition.version, status: .running, state: nil,
             context: StateMachine.initialContext(input: request.input, startedBy: request.startedBy), waitingFor: [], visit: 0, eventSeq: 0, cancelRequested: false,

@@ -21,6 +21,9 @@ final class ClaimPlanner: Sendable {
         }
     }
 
+    /// The last fetch found activity limits: a claim may have come back short because one was full.
+    var knowsLimits: Bool { state.withLock { !$0.patterns.isEmpty } }
+
     func remember(_ patterns: [String]) {
         state.withLock { state in
             state.patterns = patterns
