@@ -9,17 +9,11 @@ import Foundation
 /// the whole index, which outgrows PostgreSQL's buffers as history accumulates.
 public enum WorkflowID {
     public static func generate(at instant: Date) -> String {
-        var generator = SystemRandomNumberGenerator()
-        return generate(at: instant, using: &generator)
-    }
-
-    static func generate(at instant: Date, using generator: inout some RandomNumberGenerator) -> String {
+        var random = SystemRandomNumberGenerator()
         let milliseconds = UInt64(max(instant.timeIntervalSince1970 * 1000, 0)) & 0xFFFF_FFFF_FFFF
-        let random = generator.next() as UInt64
-        let high = milliseconds << 16 | 0x7000 | random >> 52  // time, version 7, 12 random bits
-        let low = (generator.next() as UInt64) >> 2 | 0x8000_0000_0000_0000  // variant 0b10, 62 random bits
-        let hex = String(high, radix: 16).leftPadded(to: 16) + String(low, radix: 16).leftPadded(to: 16)
-        let digits = Array(hex)
+        let high = milliseconds << 16 | 0x7000 | random.next() >> 52  // time, version 7, 12 random bits
+        let low = random.next() >> 2 | 0x8000_0000_0000_0000  // variant 0b10, 62 random bits
+        let digits = Array(String(high, radix: 16).leftPadded(to: 16) + String(low, radix: 16).leftPadded(to: 16))
         return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(digits[$0]) }.joined(separator: "-")
     }
 }
