@@ -4,7 +4,7 @@ import Orchestrator
 
 /// Settings of the engine's worker side.
 struct EngineOptions: ParsableArguments {
-    @Option(help: "Concurrent tasks per process, 0 for none (env ORCHESTRATOR_WORKERS; default 64).")
+    @Option(help: "Concurrent tasks per process, 0 for none (env ORCHESTRATOR_WORKERS; default 2 × cores).")
     var workers: Int?
 
     @Option(help: "Per-activity concurrency limits to store in the database for all workers, e.g. 'payments.*=4,http=16' (env ORCHESTRATOR_ACTIVITY_LIMITS); see `orchestrator limits`.")
@@ -60,14 +60,8 @@ struct EngineOptions: ParsableArguments {
             guard let value = Int(text) else { throw ValidationError("ORCHESTRATOR_WORKERS must be a number, got '\(text)'") }
             return try Self.checkWorkers(value)
         }
-        return Self.defaultWorkers
+        return 2 * ProcessInfo.processInfo.activeProcessorCount
     }
-
-    /// A slot is a Swift task that mostly waits on a network call (a payment provider, a
-    /// database), not a thread: its count need not follow the cores. Measured through the peer
-    /// harness (W2, one worker process): 16 slots drained 1,997 jobs/s, 64 slots 3,362 and 3,700
-    /// (docs/performance.md); two slots per core, the default before, left 4 on this machine.
-    static let defaultWorkers = 64
 
     private static func checkWorkers(_ value: Int) throws -> Int {
         guard (0...10_000).contains(value) else { throw ValidationError("workers must be between 0 and 10000, got \(value)") }
