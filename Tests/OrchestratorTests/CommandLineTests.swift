@@ -29,8 +29,10 @@ import Testing
             try Self.slowpoke.write(to: folder.appendingPathComponent("slowpoke.yaml"), atomically: true, encoding: .utf8)
             let (server, output) = try Executable.process(
                 ["serve", "--workers", "2", "--workflows-dir", folder.path, "--database-url", harness.databaseURL], in: folder)
-            try server.run()
+            // Both wait before the server starts, so its first claim takes both: started one after
+            // the other against a running server, the first could end before the second exists.
             let ids = [try await harness.start("slowpoke").id, try await harness.start("slowpoke").id]
+            try server.run()
             var running: Int64 = 0
             let deadline = ContinuousClock.now + .seconds(60)
             while running < 2, ContinuousClock.now < deadline {

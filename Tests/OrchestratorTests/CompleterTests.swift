@@ -99,23 +99,21 @@ import Testing
             let blocker = try await harness.holdRowLock(ofWorkflow: held.id)
             let worker = harness.worker(concurrency: 1)
             let run = Task { try await worker.run() }
-            // The held workflow's first step runs, and its commit waits for the lock...
-            var ran = false
-            for _ in 0..<200 where !ran {
-                ran = try await harness.query(
-                    "SELECT count(*) FROM orchestrator.tasks WHERE workflow_id = \(held.id) AND attempt = 1", as: Int64.self) == [1]
-                try await Task.sleep(for: .milliseconds(50))
+            /// Whether `id`'s first step is claimed within 10 s.
+            func firstStepClaimed(_ id: String) async throws -> Bool {
+                for _ in 0..<200 {
+                    let claimed = try await harness.query(
+                        "SELECT count(*) FROM orchestrator.tasks WHERE workflow_id = \(id) AND attempt = 1", as: Int64.self)
+                    if claimed == [1] { return true }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                return false
             }
-            #expect(ran)
+            // The held workflow's first step runs, and its commit waits for the lock...
+            #expect(try await firstStepClaimed(held.id))
             // ...while a workflow started meanwhile gets the one slot and its first step runs too.
             let other = try await harness.start("chain", input: ["i": 2])
-            var claimed = false
-            for _ in 0..<200 where !claimed {
-                claimed = try await harness.query(
-                    "SELECT count(*) FROM orchestrator.tasks WHERE workflow_id = \(other.id) AND attempt = 1", as: Int64.self) == [1]
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            #expect(claimed, "the second task waited for the first one's commit")
+            #expect(try await firstStepClaimed(other.id), "the second task waited for the first one's commit")
             try await blocker.query("COMMIT", logger: harness.logger)
             try await blocker.close()
             for id in [held.id, other.id] {

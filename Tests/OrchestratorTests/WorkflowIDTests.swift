@@ -5,6 +5,11 @@ import Testing
 /// A workflow started without an id gets a version 7 UUID: its start time first, so ids sort by
 /// time and new rows land at the right edge of the indexes keyed by them.
 @Suite struct WorkflowIDTests {
+    /// The Unix time in milliseconds a version 7 UUID starts with (its first 48 bits).
+    static func milliseconds(of uuid: UUID) -> UInt64 {
+        withUnsafeBytes(of: uuid.uuid) { Array($0) }[0..<6].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+    }
+
     @Test func aGeneratedIdIsAVersion7UUIDCarryingItsStartTime() throws {
         let instant = Date(timeIntervalSince1970: 1_764_158_400.123)  // 2025-11-26T12:00:00.123Z
         let id = WorkflowID.generate(at: instant)
@@ -13,8 +18,7 @@ import Testing
         let bytes = withUnsafeBytes(of: uuid.uuid) { Array($0) }
         #expect(bytes[6] >> 4 == 7, "version")
         #expect(bytes[8] >> 6 == 0b10, "variant")
-        let milliseconds = bytes[0..<6].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        #expect(milliseconds == 1_764_158_400_123)
+        #expect(Self.milliseconds(of: uuid) == 1_764_158_400_123)
     }
 
     @Test func idsSortByTheirStartTimeAsTextAndNeverRepeat() {
@@ -31,8 +35,7 @@ import Testing
             let startedAt = harness.clock.now()
             let workflow = try await harness.start("limited")
             let uuid = try #require(UUID(uuidString: workflow.id))
-            let milliseconds = withUnsafeBytes(of: uuid.uuid) { Array($0) }[0..<6].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-            #expect(milliseconds == UInt64(startedAt.timeIntervalSince1970 * 1000))
+            #expect(Self.milliseconds(of: uuid) == UInt64(startedAt.timeIntervalSince1970 * 1000))
         }
     }
 }

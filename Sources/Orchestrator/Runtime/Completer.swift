@@ -36,12 +36,15 @@ final class Completer: Sendable {
     private let queue = Mutex(Queue())
     /// One per commit lane: batches commit on `lanes` connections at once.
     private let doorbells: [Doorbell]
+    /// Outcomes `hand` queues before it waits for a commit (see `Worker.Configuration.completionBacklog`).
+    private let backlog: Int
     static let maxBatch = 200
 
-    init(engine: Engine, handoff: (any TaskHandoff)? = nil, lanes: Int = 1, logger: Logger) {
+    init(engine: Engine, handoff: (any TaskHandoff)? = nil, lanes: Int = 1, backlog: Int = maxBatch, logger: Logger) {
         self.engine = engine
         self.handoff = handoff
         self.doorbells = (0..<max(lanes, 1)).map { _ in Doorbell() }
+        self.backlog = backlog
         self.logger = logger
     }
 
@@ -50,16 +53,7 @@ final class Completer: Sendable {
     @discardableResult
     func submit(_ task: ClaimedTask, _ outcome: TaskOutcome) async -> Bool {
         await withCheckedContinuation { continuation in
-            let queued = queue.withLock { queue -> Bool in
-                guard !queue.stopped else { return false }
-                queue.pending.append(Pending(task: task, outcome: outcome, continuation: continuation))
-                return true
-            }
-            if queued {
-                for doorbell in doorbells { doorbell.ring() }
-            } else {
-                continuation.resume(returning: false)
-            }
+            if !enqueue(Pending(task: task, outcome: outcome, continuation: continuation)) { continuation.resume(returning: false) }
         }
     }
 
@@ -67,17 +61,24 @@ final class Completer: Sendable {
     /// and the next claim overlaps this commit — while fewer than `backlog` outcomes wait; past
     /// that, waits for this one's commit (backpressure). A handed outcome is committed like a
     /// submitted one (kept until committed or fenced, or given up at the drain deadline).
-    func hand(_ task: ClaimedTask, _ outcome: TaskOutcome, backlog: Int) async {
+    func hand(_ task: ClaimedTask, _ outcome: TaskOutcome) async {
+        if !enqueue(Pending(task: task, outcome: outcome, continuation: nil), unlessWaiting: backlog) {
+            await submit(task, outcome)
+        }
+    }
+
+    /// Queues an outcome and wakes the lanes; `false` when the completer has stopped, or when
+    /// `unlessWaiting` outcomes wait already.
+    private func enqueue(_ item: Pending, unlessWaiting limit: Int = .max) -> Bool {
         let queued = queue.withLock { queue -> Bool in
-            guard !queue.stopped, queue.pending.count < backlog else { return false }
-            queue.pending.append(Pending(task: task, outcome: outcome, continuation: nil))
+            guard !queue.stopped, queue.pending.count < limit else { return false }
+            queue.pending.append(item)
             return true
         }
         if queued {
             for doorbell in doorbells { doorbell.ring() }
-        } else {
-            await submit(task, outcome)
         }
+        return queued
     }
 
     /// After cancellation, `run()` gives up what is still pending at `deadline`.

@@ -84,7 +84,8 @@ public final class Worker: Service {
 
     public func run() async throws {
         let completer = Completer(
-            engine: engine, handoff: self, lanes: min(configuration.completionLanes, configuration.concurrency), logger: logger)
+            engine: engine, handoff: self, lanes: min(configuration.completionLanes, configuration.concurrency),
+            backlog: configuration.completionBacklog, logger: logger)
         await withTaskGroup(of: Void.self) { background in
             background.addTask { await completer.run() }
             let listener = notifications ?? NotificationListener(channels: [WorkflowStore.taskChannel], database: database, logger: logger)
@@ -211,7 +212,7 @@ public final class Worker: Service {
         }
         if task.kind != .activity {
             // Timers and deliveries run nothing: their completion is the engine's step.
-            await completer.hand(task, .completed(task.input), backlog: configuration.completionBacklog)
+            await completer.hand(task, .completed(task.input))
             return
         }
         var taskLogger = logger
@@ -236,7 +237,7 @@ public final class Worker: Service {
             guard let outcome = await Self.runAttempt(body, input: task.input, context: context, timeout: task.timeout) else { return }
             EngineMetrics.attemptDuration(activity: task.activity, ContinuousClock.now - started)
             // The slot frees once the outcome is queued: the next claim overlaps its commit.
-            await completer.hand(task, outcome, backlog: configuration.completionBacklog)
+            await completer.hand(task, outcome)
         }
     }
 
