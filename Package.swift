@@ -33,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
     ],
     targets: [
+        // glibc's posix_spawn file actions Swift does not import (closing inherited descriptors).
+        .target(name: "CProcessSpawn"),
         .target(
             name: "Workflows",
             dependencies: [
@@ -93,6 +95,7 @@ let package = Package(
                 "Orchestrator",
                 "Workflows",
                 "Activities",
+                "CProcessSpawn",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -125,6 +128,7 @@ let package = Package(
                 "OrchestratorServer",
                 "Workflows",
                 "Activities",
+                "CProcessSpawn",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -27,12 +27,11 @@ import Testing
             let folder = try Executable.temporaryFolder()
             defer { try? FileManager.default.removeItem(at: folder) }
             try Self.slowpoke.write(to: folder.appendingPathComponent("slowpoke.yaml"), atomically: true, encoding: .utf8)
-            let (server, output) = try Executable.process(
-                ["serve", "--workers", "2", "--workflows-dir", folder.path, "--database-url", harness.databaseURL], in: folder)
             // Both wait before the server starts, so its first claim takes both: started one after
             // the other against a running server, the first could end before the second exists.
             let ids = [try await harness.start("slowpoke").id, try await harness.start("slowpoke").id]
-            try server.run()
+            let (server, output) = try Executable.spawn(
+                ["serve", "--workers", "2", "--workflows-dir", folder.path, "--database-url", harness.databaseURL], in: folder)
             var running: Int64 = 0
             let deadline = ContinuousClock.now + .seconds(60)
             while running < 2, ContinuousClock.now < deadline {
@@ -40,13 +39,11 @@ import Testing
                 try await Task.sleep(for: .milliseconds(20))
             }
             #expect(running == 2)
-            kill(server.processIdentifier, SIGTERM)
-            let exitDeadline = ContinuousClock.now + .seconds(30)
-            while server.isRunning, ContinuousClock.now < exitDeadline { try await Task.sleep(for: .milliseconds(20)) }
-            #expect(!server.isRunning)
-            server.waitUntilExit()
+            server.send(SIGTERM)
+            let exit = await server.exit(within: .seconds(30))
+            await server.stop()
             let log = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-            #expect(server.terminationStatus == 0, "\(log)")
+            #expect(exit == .status(0), "\(log)")
             for id in ids { #expect(try await harness.engine.workflow(id).status == .completed) }
         }
     }

@@ -29,9 +29,8 @@ import Testing
             var ids: [String] = []
             for _ in 0..<6 { ids.append(try await harness.start("crashy").id) }
 
-            let (child, _) = try Executable.process(
+            let (child, _) = try Executable.spawn(
                 ["worker", "--workers", "4", "--workflows-dir", folder.path, "--database-url", harness.databaseURL], in: folder)
-            try child.run()
 
             // Wait until the child holds leases, then kill it mid-task.
             var running: Int64 = 0
@@ -40,9 +39,8 @@ import Testing
                 running = try await harness.query("SELECT count(*) FROM orchestrator.tasks WHERE status = 'running'", as: Int64.self).first ?? 0
                 try await Task.sleep(for: .milliseconds(50))
             }
-            kill(child.processIdentifier, SIGKILL)
-            child.waitUntilExit()
-            #expect(child.terminationReason == .uncaughtSignal)
+            child.send(SIGKILL)
+            #expect(await child.exit(within: .seconds(30)) == .signal(SIGKILL))
             #expect(running == 4)
 
             // Past the leases (20s timeout + 5s grace), the rescuer returns the tasks; after their backoff a new worker finishes.

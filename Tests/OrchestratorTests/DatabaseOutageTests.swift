@@ -15,7 +15,7 @@ import Testing
 
             let pid = try String(contentsOf: cluster.appendingPathComponent("postmaster.pid"), encoding: .utf8).split(separator: "\n")
             let port = try #require(pid.count > 3 ? String(pid[3]) : nil)
-            try Self.pgctl(["-D", cluster.path, "-m", "fast", "-w", "stop"])
+            try await Self.pgctl(["-D", cluster.path, "-m", "fast", "-w", "stop"])
 
             var unready = try await server.request(.GET, "/readyz")
             let deadline = ContinuousClock.now + .seconds(20)
@@ -31,7 +31,7 @@ import Testing
             let scrape = try await server.request(.GET, "/metrics", role: "monitor")
             #expect(scrape.status == 200 && scrape.text.contains("orchestrator_database_up 0"), "\(scrape.status) \(scrape.text.prefix(300))")
 
-            try Self.pgctl([
+            try await Self.pgctl([
                 "-D", cluster.path, "-l", cluster.appendingPathComponent("server.log").path, "-w",
                 "-o", "-c listen_addresses=127.0.0.1 -c port=\(port) -c unix_socket_directories='\(cluster.path)'", "start",
             ])
@@ -50,7 +50,29 @@ import Testing
         await server.stop()
     }
 
-    static func pgctl(_ arguments: [String]) throws {
-        try PrivateCluster.run("pg_ctl", arguments)
+    /// A supervisor that gave the server a descriptor (Foundation's `Process` gives one and
+    /// learns of the exit when it closes) sees it close when the server dies, though the embedded
+    /// cluster the server started lives on.
+    @Test func theEmbeddedClusterKeepsNoDescriptorTheServerInherited() async throws {
+        try #require(Executable.exists)
+        var ends: [Int32] = [0, 0]
+        #expect(pipe(&ends) == 0)
+        defer { close(ends[0]) }
+        let server = try await APIServerProcess(workflows: [HTTPAPITests.greet], databaseURL: nil, inheriting: [ends[1]])
+        close(ends[1])
+        server.process.send(SIGKILL)
+        #expect(await server.process.exit(within: .seconds(30)) == .signal(SIGKILL))
+        var watched = pollfd(fd: ends[0], events: Int16(POLLIN), revents: 0)
+        let ready = poll(&watched, 1, 5_000)
+        var byte: UInt8 = 0
+        let closed = ready == 1 && read(ends[0], &byte, 1) == 0
+        // The cluster outlives a killed server (the next one reuses it): stop it before the folder goes.
+        try await Self.pgctl(["-D", server.folder.appendingPathComponent("data/postgres").path, "-m", "immediate", "-w", "stop"])
+        await server.stop()
+        #expect(closed, "the descriptor the server inherited is still open 5 s after it died")
+    }
+
+    static func pgctl(_ arguments: [String]) async throws {
+        try await PrivateCluster.run("pg_ctl", arguments)
     }
 }

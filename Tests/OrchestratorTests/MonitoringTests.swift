@@ -13,25 +13,23 @@ import Testing
     }
 
     /// Runs promtool in the rules' folder; its exit status and output.
-    static func promtool(_ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try #require(promtool, "promtool is missing: scripts/test.sh installs Debian's prometheus package"))
-        process.arguments = arguments
-        process.currentDirectoryURL = deploy.appendingPathComponent("prometheus")
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    static func promtool(_ arguments: [String]) async throws -> (ChildProcess.Exit?, String) {
+        let folder = try Executable.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let output = folder.appendingPathComponent("promtool.log")
+        let process = try ChildProcess(
+            try #require(promtool, "promtool is missing: scripts/test.sh installs Debian's prometheus package"), arguments,
+            directory: deploy.appendingPathComponent("prometheus"), output: output)
+        let exit = await process.exit(within: .seconds(60))
+        await process.stop()
+        return (exit, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
     }
 
-    @Test func theAlertRulesAreValidAndFireOnWhatTheyAreAbout() throws {
-        let (checked, checkOutput) = try Self.promtool(["check", "rules", "alerts.yml"])
-        #expect(checked == 0 && checkOutput.contains("SUCCESS: 8 rules found"), "\(checkOutput)")
-        let (tested, testOutput) = try Self.promtool(["test", "rules", "alerts_test.yml"])
-        #expect(tested == 0, "\(testOutput)")
+    @Test func theAlertRulesAreValidAndFireOnWhatTheyAreAbout() async throws {
+        let (checked, checkOutput) = try await Self.promtool(["check", "rules", "alerts.yml"])
+        #expect(checked == .status(0) && checkOutput.contains("SUCCESS: 8 rules found"), "\(checkOutput)")
+        let (tested, testOutput) = try await Self.promtool(["test", "rules", "alerts_test.yml"])
+        #expect(tested == .status(0), "\(testOutput)")
     }
 
     /// Every `orchestrator_…` name in a text.

@@ -24,7 +24,7 @@ final class APIServerProcess: Sendable {
 
     static func secret(_ role: String) -> String { String(keys[role]!.split(separator: ":").last!) }
 
-    let process: Process
+    let process: ChildProcess
     let port: Int
     let folder: URL
     let output: URL
@@ -32,7 +32,8 @@ final class APIServerProcess: Sendable {
 
     /// Starts the server; `databaseURL` nil means the embedded cluster in the server's data folder.
     init(
-        workflows: [String], databaseURL: String?, arguments: [String] = [], environment: [String: String] = [:], executable: URL = Executable.url
+        workflows: [String], databaseURL: String?, arguments: [String] = [], environment: [String: String] = [:], executable: URL = Executable.url,
+        inheriting: [Int32] = []
     ) async throws {
         folder = try Executable.temporaryFolder()
         let workflowsFolder = folder.appendingPathComponent("workflows.d")
@@ -48,9 +49,8 @@ final class APIServerProcess: Sendable {
                          "--data-dir", folder.appendingPathComponent("data").path] + arguments
         if let databaseURL { arguments += ["--database-url", databaseURL] }
         if getuid() == 0 { try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.path) }
-        (process, output) = try Executable.process(arguments, in: folder, environment: environment, executable: executable)
+        (process, output) = try Executable.spawn(arguments, in: folder, environment: environment, executable: executable, inheriting: inheriting)
         do {
-            try process.run()
             try await waitUntilReady()
         } catch {
             await stop()
@@ -108,26 +108,18 @@ final class APIServerProcess: Sendable {
 
     /// Kills the process at once (SIGKILL): nothing is flushed, released or committed.
     func crash() async {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process.send(SIGKILL)
         await stop()
     }
 
     /// Asks the process to stop (SIGTERM) and waits up to `timeout`; returns whether it exited.
     func terminate(within timeout: Duration) async -> Bool {
-        kill(process.processIdentifier, SIGTERM)
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-        return !process.isRunning
+        process.send(SIGTERM)
+        return await process.exit(within: timeout) != nil
     }
 
     func stop() async {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-            let deadline = ContinuousClock.now + .seconds(30)
-            while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        }
+        await process.stop()
         try? await http.shutdown()
         try? FileManager.default.removeItem(at: folder)
     }

@@ -15,13 +15,11 @@ enum Executable {
 
     static var exists: Bool { FileManager.default.isExecutableFile(atPath: url.path) }
 
-    /// A process of the executable with stdout and stderr captured to files in `folder`.
-    static func process(_ arguments: [String], in folder: URL, environment: [String: String] = [:], executable: URL = url) throws -> (Process, output: URL) {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        // Not the package root: a developer's ./data or ./workflows.d there must not be found.
-        process.currentDirectoryURL = folder
+    /// Starts the executable in `folder` with stdout and stderr going to a file there (and
+    /// `inheriting` as its descriptors 3, 4, …).
+    static func spawn(
+        _ arguments: [String], in folder: URL, environment: [String: String] = [:], executable: URL = url, inheriting: [Int32] = []
+    ) throws -> (ChildProcess, output: URL) {
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "DATABASE_URL")
         // The test doubles the `http` activity calls listen on loopback, which is refused unless listed.
@@ -29,24 +27,27 @@ enum Executable {
         // A server publishes where it runs for the user's other commands (`ServerDiscovery`): not the tester's.
         env["XDG_STATE_HOME"] = folder.appendingPathComponent("state").path
         for (key, value) in environment { env[key] = value }
-        process.environment = env
         let output = folder.appendingPathComponent("output-\(UUID().uuidString).log")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: output)
-        process.standardOutput = handle
-        process.standardError = handle
+        // Not the package root: a developer's ./data or ./workflows.d there must not be found.
+        let process = try ChildProcess(executable.path, arguments, environment: env, directory: folder, output: output, inheriting: inheriting)
         return (process, output)
     }
 
-    /// Runs to completion (bounded); returns the exit status and everything printed.
+    /// Runs to completion (killed after 60 s); returns the exit status (128 + the signal if one
+    /// ended it) and everything printed.
     static func run(_ arguments: [String], in folder: URL, environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
-        let (process, output) = try process(arguments, in: folder, environment: environment)
-        try process.run()
-        let deadline = ContinuousClock.now + .seconds(60)
-        while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        return (process.terminationStatus, try String(contentsOf: output, encoding: .utf8))
+        let (process, output) = try spawn(arguments, in: folder, environment: environment)
+        var exit = await process.exit(within: .seconds(60))
+        if exit == nil {
+            await process.stop(grace: .seconds(5))
+            exit = process.exit
+        }
+        let status: Int32 = switch exit {
+        case .status(let code): code
+        case .signal(let signal): 128 + signal
+        case nil: -1
+        }
+        return (status, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
     }
 
     static func temporaryFolder() throws -> URL {

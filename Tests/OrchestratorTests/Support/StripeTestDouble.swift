@@ -8,7 +8,7 @@ import Orchestrator
 /// localstripe (PyPI) on a free loopback port, behind the small layer of
 /// `Tests/Stripe/localstripe_front.py` (Idempotency-Key replay, no state on disk), one per test.
 final class StripeTestDouble: Sendable {
-    let process: Process
+    let process: ChildProcess
     let port: Int
     let http = HTTPClient(eventLoopGroupProvider: .singleton)
     /// Generated per test run: localstripe accepts any `sk_` key.
@@ -18,14 +18,9 @@ final class StripeTestDouble: Sendable {
 
     init() async throws {
         port = APIServerProcess.freePort()
-        process = Process()
         // scripts/test.sh installs localstripe in a virtual environment and names its interpreter.
         let python = ProcessInfo.processInfo.environment["ORCHESTRATOR_TEST_PYTHON"] ?? "python3"
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, Executable.packageRoot.appendingPathComponent("Tests/Stripe/localstripe_front.py").path, "--port", String(port)]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        process = try ChildProcess(python, [Executable.packageRoot.appendingPathComponent("Tests/Stripe/localstripe_front.py").path, "--port", String(port)])
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             if !process.isRunning { throw OrchestratorError(.configuration, "localstripe exited (pip install localstripe==1.15.10?)") }
@@ -36,10 +31,9 @@ final class StripeTestDouble: Sendable {
     }
 
     func stop() async {
-        // SIGKILL: localstripe keeps nothing worth a graceful stop, and a child of the test
-        // process may start with SIGTERM blocked.
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        // SIGKILL: localstripe keeps nothing worth a graceful stop.
+        process.send(SIGKILL)
+        _ = await process.exit(within: .seconds(30))
         try? await http.shutdown()
     }
 
