@@ -1,5 +1,5 @@
 import Foundation
-import Orchestrator
+@testable import Orchestrator
 import PostgresNIO
 import ServiceLifecycle
 import Synchronization
@@ -134,6 +134,33 @@ import Testing
             let failures = try await harness.engine.history(workflow.id).filter { $0.type == .taskFailed }
             #expect(failures.map { $0.data?["error"]?["code"] } == ["timeout"])
             #expect(try await Self.effects(harness) == 0)
+        }
+    }
+
+    /// An overrunning attempt's session is ended from another one; by then the attempt may have
+    /// finished after all and its connection gone back to the pool, to run another attempt (or
+    /// the very statement that would end it). It is spared then: only the attempt's own
+    /// transaction is ended.
+    @Test func endingAnAttemptsSessionEndsOnlyTheAttemptsOwnTransaction() async throws {
+        try await TestDatabase.withHarness(workflows: []) { harness in
+            let store = harness.engine.store
+            let pooled = try await PostgresConnection.connect(configuration: harness.database.connectionConfiguration(), id: 11, logger: harness.logger)
+            // Bounded: on a session ended under it, PostgresNIO's next query may never answer.
+            func answers() async -> Bool {
+                let probe = Task { (try? await pooled.query("SELECT 1", logger: harness.logger).collect().count) == 1 }
+                return await Deadline.value(of: probe, within: .seconds(10)) == true
+            }
+            try await pooled.query("BEGIN", logger: harness.logger)
+            let finished = try await store.currentTransaction(on: pooled)
+            try await pooled.query("COMMIT", logger: harness.logger)
+            try await pooled.query("BEGIN", logger: harness.logger)
+            try await harness.client.withConnection { try await store.terminateSession(running: finished, on: $0) }
+            #expect(await answers(), "a session whose attempt had ended was ended")
+
+            let running = try await store.currentTransaction(on: pooled)
+            try await harness.client.withConnection { try await store.terminateSession(running: running, on: $0) }
+            #expect(await !answers(), "the session of an open attempt was not ended")
+            try? await pooled.close()
         }
     }
 

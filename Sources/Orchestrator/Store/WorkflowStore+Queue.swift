@@ -279,10 +279,20 @@ extension WorkflowStore {
     }
 }
 
+/// A transaction and the session (backend process) running it: a process id alone outlives the
+/// transaction, and is reused.
+struct SessionTransaction: Sendable {
+    var backend: Int32
+    /// When the transaction began (`transaction_timestamp()`), in microseconds since 1970.
+    var beganMicroseconds: Int64
+}
+
 extension WorkflowStore {
-    /// This session's backend process id, for `terminateSession`.
-    func backendID(on connection: PostgresConnection) async throws -> Int32 {
-        for try await backend in try await connection.query("SELECT pg_backend_pid()", logger: logger).decode(Int32.self) { return backend }
+    /// The session running this transaction, for `terminateSession`.
+    func currentTransaction(on connection: PostgresConnection) async throws -> SessionTransaction {
+        let rows = try await connection.query(
+            "SELECT pg_backend_pid(), (extract(epoch FROM transaction_timestamp()) * 1000000)::int8", logger: logger)
+        for try await (backend, began) in rows.decode((Int32, Int64).self) { return SessionTransaction(backend: backend, beganMicroseconds: began) }
         throw OrchestratorError(.database, "the database did not report its session")
     }
 
@@ -297,9 +307,16 @@ extension WorkflowStore {
         try await connection.query("SET LOCAL statement_timeout TO DEFAULT", logger: logger)
     }
 
-    /// Ends another session (one whose activity ignored its timeout): its transaction rolls back.
-    func terminateSession(_ backend: Int32, on connection: PostgresConnection) async throws {
-        try await connection.query("SELECT pg_terminate_backend(\(backend))", logger: logger)
+    /// Ends the session running `transaction` (one whose activity ignored its timeout), so the
+    /// transaction rolls back; only while that transaction is open. Once it has ended, the
+    /// session is back in its pool, perhaps running another attempt, or this very statement.
+    func terminateSession(running transaction: SessionTransaction, on connection: PostgresConnection) async throws {
+        try await connection.query(
+            """
+            SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            WHERE pid = \(transaction.backend)
+              AND (extract(epoch FROM xact_start) * 1000000)::int8 = \(transaction.beganMicroseconds)
+            """, logger: logger)
     }
 }
 

@@ -16,14 +16,14 @@ extension Engine {
     func runTransactionalAttempt(
         _ task: ClaimedTask, body: @escaping ActivityRegistry.TransactionalBody, context: ActivityContext
     ) async throws -> Bool {
-        let session = Mutex<Int32?>(nil)
+        let session = Mutex<SessionTransaction?>(nil)
         let phase = Mutex(AttemptPhase.locking)
         let work = Task { () -> Result<Bool, any Error> in
             do {
                 return .success(try await transaction { connection in
                     // Known from the start, so the session can be ended even while it waits for a lock.
-                    let backend = try await store.backendID(on: connection)
-                    session.withLock { $0 = backend }
+                    let transaction = try await store.currentTransaction(on: connection)
+                    session.withLock { $0 = transaction }
                     return try await attempt(task, body: body, context: context, phase: phase, on: connection)
                 })
             } catch {
@@ -43,8 +43,8 @@ extension Engine {
         work.cancel()
         if let result = await Deadline.value(of: work, within: .seconds(2)) { return try result.get() }
         guard !Task.isCancelled else { throw CancellationError() }
-        if let backend = session.withLock({ $0 }) {
-            try? await client.withConnection { try await store.terminateSession(backend, on: $0) }
+        if let transaction = session.withLock({ $0 }) {
+            try? await client.withConnection { try await store.terminateSession(running: transaction, on: $0) }
         }
         logger.warning("transactional activity ignored its timeout; its session was ended", metadata: Self.metadata(task, [:]))
         return try await transaction { try await conclude(task, outcome: .failed(Self.timeoutError(task.timeout)), on: $0) }
