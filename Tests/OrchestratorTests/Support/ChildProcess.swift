@@ -7,9 +7,9 @@ import Synchronization
 /// with no signal blocked or ignored, and waited for without blocking a thread.
 ///
 /// Not Foundation's `Process`: it learns that a child exited when a socket it shares with the child
-/// reaches end of file, and a copy of that socket inherited by any other process (a PostgreSQL
-/// server started meanwhile keeps it for its whole life) postpones that for ever; its
-/// `waitUntilExit()` then blocks a thread of the concurrency pool, which on two cores is half of it.
+/// reaches end of file, which a copy of that socket inherited by any other process (a PostgreSQL
+/// server started meanwhile) postpones until that process ends; and its `waitUntilExit()` blocks
+/// a thread of the concurrency pool meanwhile, which on two cores is half of it.
 final class ChildProcess: Sendable {
     enum Exit: Equatable, Sendable {
         case status(Int32)
