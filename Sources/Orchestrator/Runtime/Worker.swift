@@ -54,6 +54,9 @@ public final class Worker: Service {
     /// claim was full, or an activity limit may have cut it short. Without it, a freed slot does
     /// not claim (the claim would find nothing); the poll still does, for timers and retries.
     private let mayHaveWork = Atomic<Bool>(true)
+    /// When an announced task that was not due yet by this worker's clock becomes due: the
+    /// announcing process's estimate of the database's time may run a little ahead of this one's.
+    private let announcedDue = Mutex<ContinuousClock.Instant?>(nil)
 
     /// How many tasks this worker started without claiming them: leased by the completion that
     /// enqueued them (eager dispatch).
@@ -89,7 +92,9 @@ public final class Worker: Service {
         await withTaskGroup(of: Void.self) { background in
             background.addTask { await completer.run() }
             let listener = notifications ?? NotificationListener(channels: [WorkflowStore.taskChannel], database: database, logger: logger)
-            let subscription = listener.subscribe(WorkflowStore.taskChannel, connected: announce, receive: { _ in self.announce() })
+            let subscription = listener.subscribe(
+                WorkflowStore.taskChannel, connected: { self.announce() },
+                receive: { payload in self.announce(dueAt: Int64(payload).map { Date(timeIntervalSince1970: Double($0) / 1000) }) })
             defer { listener.unsubscribe(subscription) }
             if notifications == nil { background.addTask { await listener.run() } }
             background.addTask { await self.heartbeat() }
@@ -118,10 +123,27 @@ public final class Worker: Service {
         logger.info("worker stopped")
     }
 
-    /// A task may be waiting: claim at the next free slot.
-    private func announce() {
+    /// A task may be waiting (due at `dueAt`, if told): claim at the next free slot, and again
+    /// once it is due by this worker's clock if it is not yet.
+    private func announce(dueAt due: Date? = nil) {
+        if let due {
+            let ahead = min(due.timeIntervalSince(engine.clock.now()), configuration.pollInterval.seconds)
+            if ahead > 0 {
+                let instant = ContinuousClock.now + .seconds(ahead)
+                announcedDue.withLock { $0 = min($0 ?? instant, instant) }
+            }
+        }
         mayHaveWork.store(true, ordering: .relaxed)
         doorbell.ring()
+    }
+
+    /// Whether an announced task has become due by now (forgetting it once it has).
+    private func announcedTaskFellDue(by now: ContinuousClock.Instant) -> Bool {
+        announcedDue.withLock { due in
+            guard let instant = due, now >= instant else { return false }
+            due = nil
+            return true
+        }
     }
 
     private var isStopping: Bool { shutdownDeadline.withLock { $0 != nil } }
@@ -145,7 +167,10 @@ public final class Worker: Service {
             while !isStopping && !Task.isCancelled {
                 startHandedOff()
                 let free = configuration.concurrency - inFlight.withLock { $0 }
-                if free > 0, mayHaveWork.exchange(false, ordering: .relaxed) || ContinuousClock.now - lastClaim >= configuration.pollInterval {
+                let now = ContinuousClock.now
+                if free > 0,
+                    mayHaveWork.exchange(false, ordering: .relaxed) || announcedTaskFellDue(by: now) || now - lastClaim >= configuration.pollInterval
+                {
                     let requested = min(free, configuration.batchSize)
                     lastClaim = .now
                     do {
@@ -167,9 +192,10 @@ public final class Worker: Service {
                         continue
                     }
                 }
-                // A ring (an announcement, a freed slot, a hand-over) or the next poll, whichever is first.
-                let untilPoll = lastClaim + configuration.pollInterval - ContinuousClock.now
-                await doorbell.wait(timeout: free > 0 ? max(untilPoll, .zero) : configuration.pollInterval)
+                // A ring (an announcement, a freed slot, a hand-over), an announced task falling due
+                // or the next poll, whichever is first.
+                let wake = min(lastClaim + configuration.pollInterval, announcedDue.withLock { $0 } ?? .now + configuration.pollInterval)
+                await doorbell.wait(timeout: free > 0 ? max(wake - ContinuousClock.now, .zero) : configuration.pollInterval)
             }
             // Shutting down: let the running attempts (and those handed over meanwhile) finish until
             // the deadline, then abandon them.

@@ -11,7 +11,8 @@ public struct WorkflowStore: Sendable {
         self.logger = logger
     }
 
-    /// The NOTIFY channel that wakes idle workers.
+    /// The NOTIFY channel that wakes idle workers. A payload is the due time of the tasks it
+    /// announces (milliseconds since 1970, by the enqueuing process's clock); empty: due now.
     public static let taskChannel = "orchestrator_tasks"
 
     // MARK: Definitions
@@ -203,7 +204,8 @@ public struct WorkflowStore: Sendable {
                             \(events.map(\.event.at))::timestamptz[])
                     AS e(workflow_id, seq, type, state, attempt, data, at)),
             woken AS (
-                SELECT count(pg_notify(\(Self.taskChannel), '')) FROM new_tasks WHERE status = 'ready' AND run_at <= \(now)::timestamptz)
+                SELECT count(pg_notify(\(Self.taskChannel), (extract(epoch FROM run_at) * 1000)::int8::text))
+                FROM new_tasks WHERE status = 'ready' AND run_at <= \(now)::timestamptz)
             SELECT n.id, n.idempotency_key FROM woken LEFT JOIN new_tasks n ON n.status = 'running'
             """, logger: logger)
         // A leased task is one of `tasks` (its key tells which): only its id comes back.
