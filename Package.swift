@@ -128,7 +128,6 @@ let package = Package(
                 "OrchestratorServer",
                 "Workflows",
                 "Activities",
-                "CProcessSpawn",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

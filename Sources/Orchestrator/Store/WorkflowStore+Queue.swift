@@ -279,14 +279,6 @@ extension WorkflowStore {
     }
 }
 
-/// A transaction and the session (backend process) running it: a process id alone outlives the
-/// transaction, and is reused.
-struct SessionTransaction: Sendable {
-    var backend: Int32
-    /// When the transaction began (`transaction_timestamp()`), in microseconds since 1970.
-    var beganMicroseconds: Int64
-}
-
 extension WorkflowStore {
     /// The session running this transaction, for `terminateSession`.
     func currentTransaction(on connection: PostgresConnection) async throws -> SessionTransaction {

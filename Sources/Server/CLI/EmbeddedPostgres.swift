@@ -1,4 +1,3 @@
-import CProcessSpawn
 import Foundation
 import Logging
 import Orchestrator
@@ -98,26 +97,17 @@ struct EmbeddedPostgres {
         }
     }
 
-    /// Runs a tool to completion with posix_spawn and waitpid. Its output goes to a file, not a
-    /// pipe, and it inherits no other descriptor of this process: the server that `pg_ctl start`
-    /// leaves running would hold them open for ever (and whoever gave this process one, such as
-    /// Foundation's `Process`, which watches it to learn that the child exited, would never know).
+    /// Runs a tool to completion (`ProcessSpawn`, then `waitpid`). Its output goes to a file, not
+    /// a pipe: the server that `pg_ctl start` leaves running would hold a pipe open for ever.
     private static func run(_ executable: String, _ arguments: [String]) throws {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("orchestrator-\(UUID().uuidString).log").path
         defer { unlink(log) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let closed = process_spawn_add_closefrom(&actions, 3)
-        guard closed == 0 else { throw ExitMessage("cannot run \(executable): error \(closed) closing descriptors") }
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        guard spawned == 0 else { throw ExitMessage("cannot run \(executable): error \(spawned)") }
+        let pid: pid_t
+        do {
+            pid = try ProcessSpawn.start(executable, arguments, output: log)
+        } catch {
+            throw ExitMessage("cannot run \(executable): \(error)")
+        }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
         guard status == 0 else {

@@ -1,10 +1,10 @@
-import CProcessSpawn
 import Foundation
+@testable import OrchestratorServer
 import Synchronization
 
 /// A process the tests start (the server, a CLI command, localstripe, promtool, pg_ctl), spawned
-/// with `posix_spawn` so that it inherits no descriptor of the test process but the ones named,
-/// with no signal blocked or ignored, and waited for without blocking a thread.
+/// as the server spawns PostgreSQL (`ProcessSpawn`: no descriptor of the test process but the
+/// ones named, no signal blocked or ignored) and waited for without blocking a thread.
 ///
 /// Not Foundation's `Process`: it learns that a child exited when a socket it shares with the child
 /// reaches end of file, which a copy of that socket inherited by any other process (a PostgreSQL
@@ -19,40 +19,12 @@ final class ChildProcess: Sendable {
     let pid: pid_t
     private let reaped = Mutex<Exit?>(nil)
 
-    /// Starts `executable`. Its standard input is `/dev/null`; standard output and error go to
-    /// `output` (appended), or to `/dev/null`. `inheriting` descriptors become its 3, 4, …
+    /// Starts `executable` (see `ProcessSpawn.start`).
     init(
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil, directory: URL? = nil, output: URL? = nil,
         inheriting: [Int32] = []
     ) throws {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output?.path ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        for (offset, descriptor) in inheriting.enumerated() { posix_spawn_file_actions_adddup2(&actions, descriptor, 3 + Int32(offset)) }
-        guard process_spawn_add_closefrom(&actions, 3 + Int32(inheriting.count)) == 0,
-              process_spawn_add_chdir(&actions, directory?.path ?? ".") == 0
-        else { throw POSIXError(.ENOSYS) }
-        // A clean slate of signals: none blocked (the spawning thread may block some), none ignored.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        posix_spawnattr_setsigmask(&attributes, &signals)
-        sigfillset(&signals)
-        posix_spawnattr_setsigdefault(&attributes, &signals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        let variables = environment ?? ProcessInfo.processInfo.environment
-        let envp: [UnsafeMutablePointer<CChar>?] = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { for pointer in argv + envp { free(pointer) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawnp(&pid, executable, &actions, &attributes, argv, envp)
-        guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EINVAL) }
-        self.pid = pid
+        pid = try ProcessSpawn.start(executable, arguments, environment: environment, directory: directory?.path, output: output?.path, inheriting: inheriting)
     }
 
     /// How it ended, once it has (reaping it); `nil` while it runs.
