@@ -42,7 +42,7 @@ import Testing
             try await blocker.query("SELECT 1 FROM orchestrator.activity_limits FOR UPDATE", logger: harness.logger)
             try await withThrowingTaskGroup(of: Int.self) { claimers in
                 for owner in ["a", "b", "c"] {
-                    claimers.addTask { try await harness.engine.claim(owner: owner, limit: 10).count }
+                    claimers.addTask { try await harness.engine.queue.claim(owner: owner, limit: 10).count }
                 }
                 let deadline = ContinuousClock.now + .seconds(20)
                 var waiting: Int64 = 0
@@ -70,29 +70,29 @@ import Testing
             for _ in 0..<3 { _ = try await harness.start("limited") }
             let plain = Engine(client: harness.client, clock: harness.clock, logger: harness.logger)
             try await plain.install(harness.engine.definitions)
-            #expect(try await plain.claim(owner: "plain", limit: 10).count == 1)
-            #expect(try await plain.claim(owner: "plain", limit: 10).isEmpty)
-            #expect(try await plain.activityLimits() == [ActivityLimit(pattern: "noop", maxRunning: 1)])
+            #expect(try await plain.queue.claim(owner: "plain", limit: 10).count == 1)
+            #expect(try await plain.queue.claim(owner: "plain", limit: 10).isEmpty)
+            #expect(try await plain.operations.activityLimits() == [ActivityLimit(pattern: "noop", maxRunning: 1)])
         }
     }
 
     @Test func removingOrRaisingALimitReleasesTheWaitingTasks() async throws {
         try await TestDatabase.withHarness(workflows: [Self.limited], configuration: try Self.limits("noop=1")) { harness in
             for _ in 0..<4 { _ = try await harness.start("limited") }
-            #expect(try await harness.engine.claim(owner: "w", limit: 10).count == 1)
-            try await harness.engine.setActivityLimits([ActivityLimit(pattern: "noop", maxRunning: 2)])
-            #expect(try await harness.engine.claim(owner: "w", limit: 10).count == 1)
-            try await harness.engine.removeActivityLimit(pattern: "noop")
-            #expect(try await harness.engine.claim(owner: "w", limit: 10).count == 2)
-            #expect(try await harness.engine.activityLimits().isEmpty)
+            #expect(try await harness.engine.queue.claim(owner: "w", limit: 10).count == 1)
+            try await harness.engine.operations.setActivityLimits([ActivityLimit(pattern: "noop", maxRunning: 2)])
+            #expect(try await harness.engine.queue.claim(owner: "w", limit: 10).count == 1)
+            try await harness.engine.operations.removeActivityLimit(pattern: "noop")
+            #expect(try await harness.engine.queue.claim(owner: "w", limit: 10).count == 2)
+            #expect(try await harness.engine.operations.activityLimits().isEmpty)
         }
     }
 
     @Test func aNewLimitAppliesToTasksAlreadyQueued() async throws {
         try await TestDatabase.withHarness(workflows: [Self.limited]) { harness in
             for _ in 0..<4 { _ = try await harness.start("limited") }
-            try await harness.engine.setActivityLimits([ActivityLimit(pattern: "noop", maxRunning: 1)])
-            #expect(try await harness.engine.claim(owner: "w", limit: 10).count == 1)
+            try await harness.engine.operations.setActivityLimits([ActivityLimit(pattern: "noop", maxRunning: 1)])
+            #expect(try await harness.engine.queue.claim(owner: "w", limit: 10).count == 1)
         }
     }
 
@@ -102,12 +102,12 @@ import Testing
             let gate = Gate()
             let inFlight = Task {
                 try await harness.engine.transaction { connection in
-                    _ = try await harness.engine.start(StartRequest(type: "limited"), on: connection)
+                    _ = try await harness.engine.lifecycle.start(StartRequest(type: "limited"), on: connection)
                     try await gate.enter()
                 }
             }
             try await gate.waitUntilEntered()
-            let change = Task { try await harness.engine.setActivityLimits([ActivityLimit(pattern: "noop", maxRunning: 1)]) }
+            let change = Task { try await harness.engine.operations.setActivityLimits([ActivityLimit(pattern: "noop", maxRunning: 1)]) }
             try await Task.sleep(for: .milliseconds(300))
             gate.open()
             try await inFlight.value
@@ -121,7 +121,7 @@ import Testing
             for _ in 0..<20 { _ = try await harness.start("limited") }
             harness.clock.advance(by: .seconds(1))
             for _ in 0..<3 { _ = try await harness.start("scripted") }
-            let claimed = try await harness.engine.claim(owner: "w", limit: 4)
+            let claimed = try await harness.engine.queue.claim(owner: "w", limit: 4)
             #expect(claimed.count == 4)
             #expect(claimed.contains { $0.activity == "script" })
             #expect(claimed.filter { $0.activity == "script" }.count <= 2)
@@ -135,9 +135,9 @@ import Testing
             noopOnly.register(NoopActivity())
             let partial = Worker(engine: harness.engine, registry: noopOnly, database: harness.database, configuration: .init(id: "partial", concurrency: 4), logger: harness.logger)
             #expect(try await partial.runDue() == 0)
-            #expect(try await harness.engine.deadLetters().isEmpty)
+            #expect(try await harness.engine.operations.deadLetters().isEmpty)
             try await harness.drain()
-            #expect(try await harness.engine.workflow(workflow.id).status == .completed)
+            #expect(try await harness.engine.reads.workflow(workflow.id).status == .completed)
         }
     }
 }

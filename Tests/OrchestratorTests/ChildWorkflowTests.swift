@@ -78,12 +78,12 @@ import Testing
             let parent = try await harness.start("parent", input: ["n": 21])
             #expect(parent.status == .waiting)
             try await harness.drain()
-            let done = try await harness.engine.workflow(parent.id)
+            let done = try await harness.engine.reads.workflow(parent.id)
             #expect(done.status == .completed)
             #expect(done.output == ["doubled": 21, "by": "child"])
-            let child = try await harness.engine.workflow("\(parent.id):spawn:1")
+            let child = try await harness.engine.reads.workflow("\(parent.id):spawn:1")
             #expect(child.status == .completed)
-            let events = try await harness.engine.history(parent.id).map(\.type)
+            let events = try await harness.engine.reads.history(parent.id).map(\.type)
             #expect(events.contains(.childStarted) && events.contains(.childEnded))
         }
     }
@@ -92,15 +92,15 @@ import Testing
         try await TestDatabase.withHarness(workflows: Self.all) { harness in
             let caught = try await harness.start("parent", input: ["n": 1, "fail": true])
             try await harness.drain()
-            let handled = try await harness.engine.workflow(caught.id)
+            let handled = try await harness.engine.reads.workflow(caught.id)
             #expect(handled.status == .completed)
             #expect(handled.output == ["handled": "child_broke"])
 
             // A cancelled child is `workflow.cancelled`, which no rule catches here: the parent fails with it.
             let waiting = try await harness.start("parent", input: ["n": 2])
-            _ = try await harness.engine.cancel(workflowID: "\(waiting.id):spawn:1")
+            _ = try await harness.engine.lifecycle.cancel(workflowID: "\(waiting.id):spawn:1")
             try await harness.drain()
-            let failed = try await harness.engine.workflow(waiting.id)
+            let failed = try await harness.engine.reads.workflow(waiting.id)
             #expect(failed.status == .failed)
             #expect(failed.error?.code == "workflow.cancelled")
         }
@@ -111,9 +111,9 @@ import Testing
             let launcher = try await harness.start("launcher", input: ["child_id": "kid-1"])
             #expect(launcher.status == .completed)
             #expect(launcher.output == ["workflow_id": "kid-1"])
-            #expect(try await harness.engine.workflow("kid-1").status == .running)
+            #expect(try await harness.engine.reads.workflow("kid-1").status == .running)
             try await harness.drain()
-            #expect(try await harness.engine.workflow("kid-1").status == .completed)
+            #expect(try await harness.engine.reads.workflow("kid-1").status == .completed)
             // Its end is nobody's business: no delivery is queued for the launcher.
             let deliveries = try await harness.query("SELECT count(*) FROM orchestrator.tasks WHERE kind = 'child_result'", as: Int64.self)
             #expect(deliveries == [0])
@@ -122,11 +122,11 @@ import Testing
 
     @Test func forEachStartsOneChildPerItemWithItsStarter() async throws {
         try await TestDatabase.withHarness(workflows: Self.all) { harness in
-            let started = try await harness.engine.start(StartRequest(type: "fanout", input: ["numbers": [3, 4]], id: "f", startedBy: "alice"))
+            let started = try await harness.engine.lifecycle.start(StartRequest(type: "fanout", input: ["numbers": [3, 4]], id: "f", startedBy: "alice"))
             #expect(started.workflow.output == ["workflow_ids": ["f:spawn:1:0", "f:spawn:1:1"]])
             try await harness.drain()
-            #expect(try await harness.engine.workflow("f:spawn:1:1").output == ["doubled": 4, "by": "child"])
-            #expect(try await harness.engine.workflow("f:spawn:1:0").context["started_by"] == "alice")
+            #expect(try await harness.engine.reads.workflow("f:spawn:1:1").output == ["doubled": 4, "by": "child"])
+            #expect(try await harness.engine.reads.workflow("f:spawn:1:0").context["started_by"] == "alice")
         }
     }
 
@@ -148,7 +148,7 @@ import Testing
             let parent = try await harness.start("waiter")
             #expect(parent.status == .waiting)
             try await harness.drain()
-            #expect(try await harness.engine.workflow(parent.id).output == ["at_once": true])
+            #expect(try await harness.engine.reads.workflow(parent.id).output == ["at_once": true])
         }
     }
 
@@ -159,7 +159,7 @@ import Testing
             #expect(sender.status == .completed)
             #expect(sender.output == ["workflow_id": "sleepy", "signal": "go"])
             try await harness.drain()
-            let woken = try await harness.engine.workflow(sleeper.id)
+            let woken = try await harness.engine.reads.workflow(sleeper.id)
             #expect(woken.status == .completed)
             #expect(woken.output == ["from": "sender", "n": 7])
 

@@ -44,7 +44,7 @@ import Testing
             await server.stop()
             let log = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
             #expect(exit == .status(0), "\(log)")
-            for id in ids { #expect(try await harness.engine.workflow(id).status == .completed) }
+            for id in ids { #expect(try await harness.engine.reads.workflow(id).status == .completed) }
         }
     }
 
@@ -142,7 +142,7 @@ import Testing
 
             let (retryStatus, _) = try await Executable.run(["dead-letters", "retry", letterID], in: folder, environment: env)
             #expect(retryStatus == 0)
-            #expect(try await harness.engine.deadLetter(Int64(letterID)!).resolvedBy == "cli:carol")
+            #expect(try await harness.engine.operations.deadLetter(Int64(letterID)!).resolvedBy == "cli:carol")
             let (againStatus, again) = try await Executable.run(["dead-letters", "retry", letterID], in: folder, environment: env)
             #expect(againStatus != 0 && again.contains("dead_letter.already_resolved"))
 
@@ -257,11 +257,11 @@ import Testing
             #expect(unsure != 0 && refusal.contains("--reason is required"), "\(refusal)")
             let (_, dry) = try await Executable.run(["dead-letters", "discard", "--fingerprint", fingerprint, "--dry-run"], in: folder, environment: env)
             #expect(dry.contains("3 open dead letters match"), "\(dry)")
-            #expect(try await harness.engine.deadLetters(.init(status: .open)).count == 3)
+            #expect(try await harness.engine.operations.deadLetters(.init(status: .open)).count == 3)
             let (status, done) = try await Executable.run(
                 ["dead-letters", "discard", "--fingerprint", fingerprint, "--reason", "orders cancelled by the shop", "--batch", "2"], in: folder, environment: env)
             #expect(status == 0 && done.contains("discard: 2 resolved") && done.contains("discard: 3 resolved, 0 failed, 0 left"), "\(done)")
-            let discarded = try await harness.engine.deadLetters(.init(status: .discarded))
+            let discarded = try await harness.engine.operations.deadLetters(.init(status: .discarded))
             #expect(discarded.count == 3 && discarded.allSatisfy { $0.resolvedBy == "cli:dora" && $0.resolutionReason == "orders cancelled by the shop" })
         }
     }
@@ -274,14 +274,14 @@ import Testing
             let env = ["DATABASE_URL": harness.databaseURL]
             let (setStatus, _) = try await Executable.run(["limits", "set", "payments.*", "3"], in: folder, environment: env)
             #expect(setStatus == 0)
-            #expect(try await harness.engine.activityLimits() == [ActivityLimit(pattern: "payments.*", maxRunning: 3)])
+            #expect(try await harness.engine.operations.activityLimits() == [ActivityLimit(pattern: "payments.*", maxRunning: 3)])
             let (_, listed) = try await Executable.run(["limits", "list", "--json"], in: folder, environment: env)
             #expect(try JSONValue(json: listed) == [["pattern": "payments.*", "max_running": 3]])
             let (removeStatus, _) = try await Executable.run(["limits", "remove", "payments.*"], in: folder, environment: env)
             #expect(removeStatus == 0)
             let (againStatus, again) = try await Executable.run(["limits", "remove", "payments.*"], in: folder, environment: env)
             #expect(againStatus != 0 && again.contains("no limit 'payments.*'"))
-            #expect(try await harness.engine.activityLimits().isEmpty)
+            #expect(try await harness.engine.operations.activityLimits().isEmpty)
         }
     }
 }

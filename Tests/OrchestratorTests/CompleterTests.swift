@@ -21,7 +21,7 @@ import Testing
         try await TestDatabase.withHarness(workflows: [Self.wide]) { harness in
             var ids: [String] = []
             for _ in 0..<8 { ids.append(try await harness.start("wide", input: ["items": [1, 2, 3, 4, 5]]).id) }
-            let claimed = try await harness.engine.claim(owner: "w", limit: 100)
+            let claimed = try await harness.engine.queue.claim(owner: "w", limit: 100)
             #expect(claimed.count == 40)
             let items = claimed.sorted { ($0.workflowID, $0.itemIndex ?? 0) < ($1.workflowID, $1.itemIndex ?? 0) }
                 .map { ($0, TaskOutcome.completed(["ok": true])) }
@@ -40,7 +40,7 @@ import Testing
                 runs.cancel()
                 await runs.value
             }
-            for id in ids { #expect(try await harness.engine.workflow(id).status == .completed) }
+            for id in ids { #expect(try await harness.engine.reads.workflow(id).status == .completed) }
             #expect(!log.messages.contains { $0.contains("deadlock") }, "\(log.messages)")
         }
     }
@@ -59,14 +59,14 @@ import Testing
         try await TestDatabase.withHarness(workflows: [Self.pairs, ExecutionTests.chain]) { harness in
             let map = try await harness.start("pairs", input: ["items": [10, 11, 12, 13, 14]])
             let chain = try await harness.start("chain", input: ["i": 1])
-            let claimed = try await harness.engine.claim(owner: "w", limit: 10)
+            let claimed = try await harness.engine.queue.claim(owner: "w", limit: 10)
             let items = claimed.filter { $0.workflowID == map.id }.sorted { ($0.itemIndex ?? 0) < ($1.itemIndex ?? 0) }
             let step = try #require(claimed.first { $0.workflowID == chain.id })
             #expect(items.count == 2)
             var stale = items[0]
             stale.leaseNumber -= 1
             let ended = try await harness.engine.transaction { connection in
-                try await harness.engine.conclude([
+                try await harness.engine.queue.conclude([
                     FinishedAttempt(task: items[0], outcome: .completed(["item": 10])),
                     FinishedAttempt(task: stale, outcome: .completed(["stale": true])),
                     FinishedAttempt(task: items[1], outcome: .completed(["item": 11])),
@@ -81,11 +81,11 @@ import Testing
             let retried = try await harness.query(
                 "SELECT status FROM orchestrator.tasks WHERE workflow_id = \(chain.id)", as: String.self)
             #expect(retried == ["failed"])
-            let history = try await harness.engine.history(map.id).map(\.type)
+            let history = try await harness.engine.reads.history(map.id).map(\.type)
             #expect(history.filter { $0 == .taskCompleted }.count == 2)
 
             try await harness.drain()
-            let done = try await harness.engine.workflow(map.id)
+            let done = try await harness.engine.reads.workflow(map.id)
             #expect(done.status == .completed)
             #expect(done.output == [["item": 10], ["item": 11], ["item": 12], ["item": 13], ["item": 14]])
         }
@@ -117,8 +117,8 @@ import Testing
             try await blocker.query("COMMIT", logger: harness.logger)
             try await blocker.close()
             for id in [held.id, other.id] {
-                for _ in 0..<600 where try await harness.engine.workflow(id).status != .completed { try await Task.sleep(for: .milliseconds(50)) }
-                #expect(try await harness.engine.workflow(id).status == .completed)
+                for _ in 0..<600 where try await harness.engine.reads.workflow(id).status != .completed { try await Task.sleep(for: .milliseconds(50)) }
+                #expect(try await harness.engine.reads.workflow(id).status == .completed)
             }
             run.cancel()
             _ = await run.result
@@ -142,15 +142,15 @@ import Testing
     @Test func aCaughtItemCancelsWhatItsBatchScheduled() async throws {
         try await TestDatabase.withHarness(workflows: [Self.caughtPairs]) { harness in
             let workflow = try await harness.start("caught_pairs", input: ["items": [0, 1, 2, 3]])
-            let items = try await harness.engine.claim(owner: "w", limit: 10).sorted { ($0.itemIndex ?? 0) < ($1.itemIndex ?? 0) }
+            let items = try await harness.engine.queue.claim(owner: "w", limit: 10).sorted { ($0.itemIndex ?? 0) < ($1.itemIndex ?? 0) }
             #expect(items.count == 2)
             _ = try await harness.engine.transaction { connection in
-                try await harness.engine.conclude([
+                try await harness.engine.queue.conclude([
                     FinishedAttempt(task: items[0], outcome: .completed(["item": 0])),
                     FinishedAttempt(task: items[1], outcome: .failed(.nonRetryable("item_failed", "item 1 failed"))),
                 ], on: connection)
             }
-            let ended = try await harness.engine.workflow(workflow.id)
+            let ended = try await harness.engine.reads.workflow(workflow.id)
             #expect(ended.status == .completed && ended.state == "recovered")
             let open = try await harness.query(
                 "SELECT count(*) FROM orchestrator.tasks WHERE workflow_id = \(workflow.id) AND status IN ('ready', 'running')", as: Int64.self)
@@ -161,7 +161,7 @@ import Testing
     @Test func anOutcomeIsKeptUntilItCommitsEvenWhenTheDatabaseRefusesItForLong() async throws {
         try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
             let workflow = try await harness.start("chain", input: ["i": 1])
-            let task = try #require(try await harness.engine.claim(owner: "w", limit: 1).first)
+            let task = try #require(try await harness.engine.queue.claim(owner: "w", limit: 1).first)
             // Each commit attempt fails fast on the lock another session holds for 15 s.
             var configuration = harness.database.clientConfiguration(maximumConnections: 4)
             configuration.options.additionalStartupParameters = [("lock_timeout", "100ms")]
@@ -182,7 +182,7 @@ import Testing
                 group.cancelAll()
             }
             try await blocker.close()
-            let moved = try await harness.engine.workflow(workflow.id)
+            let moved = try await harness.engine.reads.workflow(workflow.id)
             #expect(moved.state == "two")
             #expect(moved.context["one"] == ["i": 1])
         }
@@ -193,7 +193,7 @@ import Testing
             let poisoned = try await harness.start("chain", input: ["i": 0])
             var healthy: [String] = []
             for i in 1...3 { healthy.append(try await harness.start("chain", input: ["i": .number(Double(i))]).id) }
-            let claimed = try await harness.engine.claim(owner: "w", limit: 10)
+            let claimed = try await harness.engine.queue.claim(owner: "w", limit: 10)
             try await harness.client.withConnection { connection in
                 try await connection.query(
                     """
@@ -217,7 +217,7 @@ import Testing
             var moved = 0
             while moved < 3, ContinuousClock.now < deadline {
                 moved = 0
-                for id in healthy where try await harness.engine.workflow(id).state == "two" { moved += 1 }
+                for id in healthy where try await harness.engine.reads.workflow(id).state == "two" { moved += 1 }
                 try await Task.sleep(for: .milliseconds(50))
             }
             #expect(moved == 3, "healthy outcomes committed while the poisoned one kept failing")
@@ -227,7 +227,7 @@ import Testing
             #expect(await poisonSubmit.value)
             run.cancel()
             await run.value
-            #expect(try await harness.engine.workflow(poisoned.id).state == "two")
+            #expect(try await harness.engine.reads.workflow(poisoned.id).state == "two")
         }
     }
 }

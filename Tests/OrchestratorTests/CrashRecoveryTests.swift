@@ -45,11 +45,11 @@ import Testing
 
             // Past the leases (20s timeout + 5s grace), the rescuer returns the tasks; after their backoff a new worker finishes.
             harness.clock.set(Date().addingTimeInterval(30))
-            #expect(try await harness.engine.rescueExpiredLeases() == 4)
+            #expect(try await harness.engine.queue.rescueExpiredLeases() == 4)
             harness.clock.advance(by: .seconds(1))  // the retry policy's backoff
             try await harness.drain()
             for id in ids {
-                #expect(try await harness.engine.workflow(id).status == .completed)
+                #expect(try await harness.engine.reads.workflow(id).status == .completed)
                 #expect(try await harness.stateEntries(id) == ["slow", "after", "done"])
             }
             let rescued = try await harness.query(

@@ -53,19 +53,19 @@ import Testing
             ])
             _ = try await Self.failing(harness, ["card 5 declined for \"dan\" (pi_2)"], code: "card_expired")
             _ = try await Self.failing(harness, ["gateway 10.0.0.7 timed out after 30s"], code: "gateway.timeout")
-            let groups = try await harness.engine.deadLetterGroups()
+            let groups = try await harness.engine.operations.deadLetterGroups()
             #expect(groups.map(\.count) == [3, 1, 1])
             let declined = try #require(groups.first)
             #expect(declined.messagePattern == "card # declined for '?' (#)")
             #expect(declined.activity == "charge" && declined.errorCode == "card_declined" && declined.workflowTypes == ["charge"])
             // Another error code is another cause, even with the same words.
             #expect(Set(groups.dropFirst().map(\.messagePattern)) == ["gateway # timed out after #", "card # declined for \"?\" (#)"])
-            let members = try await harness.engine.deadLetters(.init(fingerprint: declined.fingerprint))
+            let members = try await harness.engine.operations.deadLetters(.init(fingerprint: declined.fingerprint))
             #expect(members.count == 3 && members.allSatisfy { $0.fingerprint == declined.fingerprint })
             #expect(declined.sampleMessage == members.max { $0.id < $1.id }?.errorMessage)  // the newest one's
 
             // Searchable by the text of the message, case ignored.
-            let found = try await harness.engine.deadLetters(.init(text: "BOB@EXAMPLE"))
+            let found = try await harness.engine.operations.deadLetters(.init(text: "BOB@EXAMPLE"))
             #expect(found.map(\.errorMessage) == ["card 1881 declined for 'bob@example.org' (pi_9Kk2aBc)"])
         }
     }
@@ -75,29 +75,29 @@ import Testing
         try await TestDatabase.withHarness(workflows: [Self.charge], registry: Self.registry(keys: keys)) { harness in
             let ids = try await Self.failing(harness, ["card 1 declined", "card 2 declined", "card 3 declined"])
             let firstKeys = keys.all
-            let group = try #require(try await harness.engine.deadLetterGroups().first)
+            let group = try #require(try await harness.engine.operations.deadLetterGroups().first)
             let filter = DeadLetterFilter(fingerprint: group.fingerprint)
 
-            let dry = try await harness.engine.resolveDeadLetters(.retry, matching: filter, by: "alice", reason: "", dryRun: true)
+            let dry = try await harness.engine.operations.resolveDeadLetters(.retry, matching: filter, by: "alice", reason: "", dryRun: true)
             #expect(dry.matched == 3 && dry.resolved == 0 && dry.remaining == 3 && dry.upToID != nil)
-            #expect(try await harness.engine.deadLetters(.init(status: .open)).count == 3)
+            #expect(try await harness.engine.operations.deadLetters(.init(status: .open)).count == 3)
             await ExecutionTests.expectCode(.invalidInput) {
-                _ = try await harness.engine.resolveDeadLetters(.retry, matching: filter, by: "alice", reason: "  ")
+                _ = try await harness.engine.operations.resolveDeadLetters(.retry, matching: filter, by: "alice", reason: "  ")
             }
 
-            let done = try await harness.engine.resolveDeadLetters(
+            let done = try await harness.engine.operations.resolveDeadLetters(
                 .retry, matching: filter, by: "alice", reason: "card network back up", inputPatch: ["fixed": true])
             #expect(done.matched == 3 && done.resolved == 3 && done.failures.isEmpty && done.remaining == 0)
             try await harness.drain()
             for id in ids {
-                let workflow = try await harness.engine.workflow(id)
+                let workflow = try await harness.engine.reads.workflow(id)
                 #expect(workflow.status == .completed && workflow.output == ["charged": "4000"])
-                let retried = try #require(try await harness.engine.history(id).first { $0.type == .deadLetterRetried })
+                let retried = try #require(try await harness.engine.reads.history(id).first { $0.type == .deadLetterRetried })
                 #expect(retried.data?["by"] == "alice" && retried.data?["reason"] == "card network back up" && retried.data?["input_patch"] == ["fixed": true])
             }
             // The retried runs used the keys of the first ones: an outside service sees the same request again.
             #expect(Set(keys.all) == Set(firstKeys) && keys.all.count == 2 * firstKeys.count)
-            let resolved = try await harness.engine.deadLetters(.init(status: .retried))
+            let resolved = try await harness.engine.operations.deadLetters(.init(status: .retried))
             #expect(resolved.count == 3 && resolved.allSatisfy { $0.resolvedBy == "alice" && $0.resolutionReason == "card network back up" })
             let actions = try await harness.query(
                 "SELECT action || ':' || actor || ':' || reason || ':' || matched || ':' || resolved FROM orchestrator.dead_letter_actions", as: String.self)
@@ -108,18 +108,18 @@ import Testing
     @Test func aBulkDiscardTakesWhatTheDryRunCountedNotWhatArrivedSinceAndAtMostItsLimit() async throws {
         try await TestDatabase.withHarness(workflows: [Self.charge], registry: Self.registry()) { harness in
             _ = try await Self.failing(harness, ["card 1 declined", "card 2 declined", "card 3 declined"])
-            let dry = try await harness.engine.resolveDeadLetters(.discard, matching: .init(errorCode: "card_declined"), by: "bob", reason: "", dryRun: true)
+            let dry = try await harness.engine.operations.resolveDeadLetters(.discard, matching: .init(errorCode: "card_declined"), by: "bob", reason: "", dryRun: true)
             let late = try await Self.failing(harness, ["card 4 declined"])
 
             let covered = DeadLetterFilter(errorCode: "card_declined", upToID: dry.upToID)
-            let first = try await harness.engine.resolveDeadLetters(.discard, matching: covered, by: "bob", reason: "customer cancelled", limit: 2)
+            let first = try await harness.engine.operations.resolveDeadLetters(.discard, matching: covered, by: "bob", reason: "customer cancelled", limit: 2)
             #expect(first.matched == 3 && first.resolved == 2 && first.remaining == 1)
-            let second = try await harness.engine.resolveDeadLetters(.discard, matching: covered, by: "bob", reason: "customer cancelled", limit: 2)
+            let second = try await harness.engine.operations.resolveDeadLetters(.discard, matching: covered, by: "bob", reason: "customer cancelled", limit: 2)
             #expect(second.matched == 1 && second.resolved == 1 && second.remaining == 0)
-            let open = try await harness.engine.deadLetters(.init(status: .open))
+            let open = try await harness.engine.operations.deadLetters(.init(status: .open))
             #expect(open.map(\.workflowID) == late)
             await ExecutionTests.expectCode(.invalidInput) {
-                _ = try await harness.engine.resolveDeadLetters(.discard, matching: covered, by: "bob", reason: "x", inputPatch: ["a": 1])
+                _ = try await harness.engine.operations.resolveDeadLetters(.discard, matching: covered, by: "bob", reason: "x", inputPatch: ["a": 1])
             }
         }
     }
@@ -158,7 +158,7 @@ import Testing
                 "filter": ["fingerprint": .string(fingerprint), "up_to_id": .string(upTo)], "reason": "duplicate orders",
             ])
             #expect(done.status == 200 && done.json["resolved"] == 3 && done.json["remaining"] == 0 && done.json["failed"] == [], "\(done.text)")
-            let letter = try #require(try await harness.engine.deadLetters(.init(status: .discarded)).first)
+            let letter = try #require(try await harness.engine.operations.deadLetters(.init(status: .discarded)).first)
             #expect(letter.resolvedBy == "alice" && letter.resolutionReason == "duplicate orders")
             // Discarded, the workflows fail with the task's error.
             let failed = try await server.waitForWorkflow(letter.workflowID) { $0["status"] == "failed" }

@@ -88,7 +88,7 @@ import Testing
             try await Self.createEffects(harness)
             var server = try await Self.server(harness, [Self.chaos], ["--workers", "16"])
             for n in 0..<workflows {
-                _ = try await harness.engine.start(StartRequest(
+                _ = try await harness.engine.lifecycle.start(StartRequest(
                     type: "chaos", input: ["n": .number(Double(n)), "first": .string(http.url("/call")), "second": .string(http.url("/confirm"))]))
             }
             var random = SeededRandom(seed: 20261125)
@@ -135,7 +135,7 @@ import Testing
             try await TestDatabase.withHarness(workflows: [Self.slowChain], registry: Self.registry, clockStart: Date(), server: cluster.server) { harness in
                 let server = try await Self.server(harness, [Self.slowChain], ["--workers", "8"])
                 for n in 0..<workflows {
-                    _ = try await harness.engine.start(StartRequest(type: "slow_chain", input: ["n": .number(Double(n)), "url": .string(http.url("/slow"))]))
+                    _ = try await harness.engine.lifecycle.start(StartRequest(type: "slow_chain", input: ["n": .number(Double(n)), "url": .string(http.url("/slow"))]))
                 }
                 let deadline = ContinuousClock.now + .seconds(30)
                 while http.inFlight < 8, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
@@ -166,7 +166,7 @@ import Testing
             var servers = [try await Self.server(harness, types, ["--workers", "6", "--activity-limits", "http=2"])]
             for _ in 0..<2 { servers.append(try await Self.server(harness, types, ["--workers", "6"])) }
             for n in 0..<workflows {
-                _ = try await harness.engine.start(StartRequest(type: "call", input: ["n": .number(Double(n)), "url": .string(http.url("/limited"))]))
+                _ = try await harness.engine.lifecycle.start(StartRequest(type: "call", input: ["n": .number(Double(n)), "url": .string(http.url("/limited"))]))
             }
             // Make the schedule due now: all three schedulers race for the one fire time.
             _ = try await harness.query("UPDATE orchestrator.schedules SET next_fire_at = now() - interval '1 second' RETURNING 1", as: Int32.self)
@@ -199,7 +199,7 @@ import Testing
             let server = try await Self.server(harness, [Self.call], ["--workers", "4", "--shutdown-grace", "2s"])
             var ids: [String] = []
             for n in 0..<4 {
-                ids.append(try await harness.engine.start(StartRequest(type: "call", input: ["n": .number(Double(n)), "url": .string(http.url("/long"))])).workflow.id)
+                ids.append(try await harness.engine.lifecycle.start(StartRequest(type: "call", input: ["n": .number(Double(n)), "url": .string(http.url("/long"))])).workflow.id)
             }
             let deadline = ContinuousClock.now + .seconds(30)
             while http.inFlight < 4, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
@@ -241,7 +241,7 @@ import Testing
     /// Starts `workflows` chains and runs them with a worker service; every one must complete.
     static func throughput(_ engine: Engine, _ harness: TestHarness, workflows: Int) async throws -> Double {
         let before = try await count(harness, "SELECT count(*) FROM orchestrator.workflows WHERE status = 'completed'")
-        for i in 0..<workflows { _ = try await engine.start(StartRequest(type: "chain", input: ["i": .number(Double(i))])) }
+        for i in 0..<workflows { _ = try await engine.lifecycle.start(StartRequest(type: "chain", input: ["i": .number(Double(i))])) }
         let worker = Worker(engine: engine, registry: harness.registry, database: harness.database, configuration: .init(concurrency: 16), logger: harness.logger)
         let group = ServiceGroup(services: [worker], logger: harness.logger)
         let began = ContinuousClock.now

@@ -16,11 +16,11 @@ import Testing
             }
             group.addTask {
                 for _ in 0..<3000 {
-                    let record = try await harness.engine.workflow(id)
+                    let record = try await harness.engine.reads.workflow(id)
                     if record.status.isTerminal { return record }
                     try await Task.sleep(for: .milliseconds(20))
                 }
-                return try await harness.engine.workflow(id)
+                return try await harness.engine.reads.workflow(id)
             }
             defer { group.cancelAll() }
             while let next = try await group.next() {
@@ -76,11 +76,11 @@ import Testing
                 // The worker has connected and found nothing: from now on it waits.
                 try await Task.sleep(for: .seconds(1))
                 let began = ContinuousClock.now
-                let started = try await starter.start(StartRequest(type: "chain")).workflow
-                var record = try await harness.engine.workflow(started.id)
+                let started = try await starter.lifecycle.start(StartRequest(type: "chain")).workflow
+                var record = try await harness.engine.reads.workflow(started.id)
                 while !record.status.isTerminal, ContinuousClock.now - began < .seconds(20) {
                     try await Task.sleep(for: .milliseconds(20))
-                    record = try await harness.engine.workflow(started.id)
+                    record = try await harness.engine.reads.workflow(started.id)
                 }
                 #expect(record.status == .completed, "still \(record.status) 20 s after the start, with the poll 60 s away")
             }

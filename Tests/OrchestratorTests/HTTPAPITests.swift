@@ -370,7 +370,7 @@ import Testing
             #expect(try await server.request(.POST, "/v1/dead-letters/\(second)/discard", role: "ops").status == 409)
             let failed = try await server.request(.GET, "/v1/workflows/\(id)", role: "client").json
             #expect(failed["status"] == "failed" && failed["error"]?["code"] == "http.404")
-            let events = try await harness.engine.history(id).map(\.type)
+            let events = try await harness.engine.reads.history(id).map(\.type)
             #expect(events.contains(.deadLetterRetried) && events.contains(.deadLetterDiscarded))
         }
     }

@@ -61,7 +61,7 @@ extension OutboundAllowList {
             #expect(try await harness.drain() == 1)
             harness.clock.advance(by: .seconds(2))
             #expect(try await harness.drain() == 1)
-            let done = try await harness.engine.workflow(workflow.id)
+            let done = try await harness.engine.reads.workflow(workflow.id)
             #expect(done.status == .completed)
             #expect(done.output == ["status": 201, "body": ["queued": true]])
             let requests = server.requests
@@ -72,7 +72,7 @@ extension OutboundAllowList {
             #expect(Set(requests.compactMap { $0.headers["x-correlation-id"] }).count == 1)
             #expect(requests.allSatisfy { $0.method == "POST" && $0.uri == "/notify" && $0.headers["x-shop"] == "demo" })
             #expect(try JSONValue(json: requests[0].body) == ["order": 17])
-            let codes = try await harness.engine.history(workflow.id).filter { $0.type == .taskFailed }.map { $0.data?["error"]?["code"] }
+            let codes = try await harness.engine.reads.history(workflow.id).filter { $0.type == .taskFailed }.map { $0.data?["error"]?["code"] }
             #expect(codes == ["http.503", "http.500"])
         }
     }
@@ -81,7 +81,7 @@ extension OutboundAllowList {
         try await withHTTPHarness([.init(status: 404, body: "no such order")]) { harness, server in
             let workflow = try await harness.start("notify", input: ["url": .string("\(server.url)/x"), "order": 1])
             #expect(try await harness.drain() == 1)
-            let failed = try await harness.engine.workflow(workflow.id)
+            let failed = try await harness.engine.reads.workflow(workflow.id)
             #expect(failed.error?.code == "remote_rejected")
             #expect(failed.context["call_error"]?["code"] == "http.404")
             #expect(server.requests.count == 1)
@@ -93,7 +93,7 @@ extension OutboundAllowList {
             // Nothing listens on port 9 (discard) on loopback here: the connection is refused.
             let workflow = try await harness.start("notify", input: ["url": "http://127.0.0.1:9/", "order": 1])
             #expect(try await harness.drain() == 1)
-            let failures = try await harness.engine.history(workflow.id).filter { $0.type == .taskFailed }
+            let failures = try await harness.engine.reads.history(workflow.id).filter { $0.type == .taskFailed }
             #expect(failures.first?.data?["error"]?["code"] == "http.unreachable")
             #expect(failures.first?.data?["retry_at"] != nil)
         }

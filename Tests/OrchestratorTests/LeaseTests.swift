@@ -19,18 +19,18 @@ import Testing
     @Test func aStaleOutcomeCannotPassTheFenceAfterOpsRetry() async throws {
         try await TestDatabase.withHarness(workflows: [Self.once]) { harness in
             let workflow = try await harness.start("once")
-            let stale = try #require(try await harness.engine.claim(owner: "w", limit: 1).first)
+            let stale = try #require(try await harness.engine.queue.claim(owner: "w", limit: 1).first)
             harness.clock.advance(by: .seconds(40))
-            #expect(try await harness.engine.rescueExpiredLeases() == 1)
-            let letter = try #require(try await harness.engine.deadLetters(.init(workflowID: workflow.id)).first)
-            _ = try await harness.engine.retryDeadLetter(letter.id, by: "ops")
+            #expect(try await harness.engine.queue.rescueExpiredLeases() == 1)
+            let letter = try #require(try await harness.engine.operations.deadLetters(.init(workflowID: workflow.id)).first)
+            _ = try await harness.engine.operations.retryDeadLetter(letter.id, by: "ops")
             // The same worker claims the fresh attempt; its first, stale attempt then reports.
-            let fresh = try #require(try await harness.engine.claim(owner: "w", limit: 1).first)
+            let fresh = try #require(try await harness.engine.queue.claim(owner: "w", limit: 1).first)
             #expect(fresh.attempt == stale.attempt)
-            let staleMoved = try await harness.engine.transaction { try await harness.engine.conclude(stale, outcome: .completed(["from": "stale"]), on: $0) }
+            let staleMoved = try await harness.engine.transaction { try await harness.engine.queue.conclude(stale, outcome: .completed(["from": "stale"]), on: $0) }
             #expect(!staleMoved)
-            try await harness.engine.transaction { try await harness.engine.conclude(fresh, outcome: .completed(["from": "fresh"]), on: $0) }
-            #expect(try await harness.engine.workflow(workflow.id).output == ["from": "fresh"])
+            try await harness.engine.transaction { try await harness.engine.queue.conclude(fresh, outcome: .completed(["from": "fresh"]), on: $0) }
+            #expect(try await harness.engine.reads.workflow(workflow.id).output == ["from": "fresh"])
         }
     }
 
@@ -45,12 +45,12 @@ import Testing
             """
         try await TestDatabase.withHarness(workflows: [yaml]) { harness in
             _ = try await harness.start("patient")
-            _ = try await harness.engine.claim(owner: "gone", limit: 1)
+            _ = try await harness.engine.queue.claim(owner: "gone", limit: 1)
             harness.clock.advance(by: .seconds(40))
-            #expect(try await harness.engine.rescueExpiredLeases() == 1)
-            #expect(try await harness.engine.claim(owner: "w", limit: 1).isEmpty)
+            #expect(try await harness.engine.queue.rescueExpiredLeases() == 1)
+            #expect(try await harness.engine.queue.claim(owner: "w", limit: 1).isEmpty)
             harness.clock.advance(by: .seconds(10))
-            #expect(try await harness.engine.claim(owner: "w", limit: 1).count == 1)
+            #expect(try await harness.engine.queue.claim(owner: "w", limit: 1).count == 1)
         }
     }
 
@@ -73,7 +73,7 @@ import Testing
         try await TestDatabase.withHarness(workflows: [yaml], registry: registry) { harness in
             let workflow = try await harness.start("stubborn")
             try await harness.drain()
-            let failures = try await harness.engine.history(workflow.id).filter { $0.type == .taskFailed }
+            let failures = try await harness.engine.reads.history(workflow.id).filter { $0.type == .taskFailed }
             #expect(failures.map { $0.data?["error"]?["code"] } == ["timeout"])
             #expect(!finished.isSet, "the attempt was recorded before the activity returned")
         }
@@ -93,13 +93,13 @@ import Testing
             _ = try await harness.start("once")
             let live = Engine(client: harness.client, logger: harness.logger)
             try await live.install(harness.engine.definitions)
-            #expect(try await live.claim(owner: "live", limit: 1).count == 1)
+            #expect(try await live.queue.claim(owner: "live", limit: 1).count == 1)
             // Another process on a host an hour ahead: its own clock would call the lease expired.
             let ahead = ManualWallClock(Date().addingTimeInterval(3600))
             let clock = DatabaseClock(client: harness.client, host: ahead, logger: harness.logger)
             try await clock.synchronize()
             let skewed = Engine(client: harness.client, clock: clock, logger: harness.logger)
-            #expect(try await skewed.rescueExpiredLeases() == 0)
+            #expect(try await skewed.queue.rescueExpiredLeases() == 0)
             #expect(abs(skewed.clock.now().timeIntervalSinceNow) < 5)
         }
     }

@@ -21,7 +21,7 @@ import Testing
         try await TestDatabase.withHarness(workflows: [Self.serialMap]) { harness in
             let workflow = try await harness.start("serial_map", input: ["items": [0, 1, 2], "fail_codes": ["0": "boom"]])
             try await harness.drain()
-            #expect(try await harness.engine.workflow(workflow.id).status == .deadLettered)
+            #expect(try await harness.engine.reads.workflow(workflow.id).status == .deadLettered)
             let statuses = try await harness.query(
                 "SELECT status FROM orchestrator.tasks WHERE workflow_id = \(workflow.id) ORDER BY item_index", as: String.self)
             #expect(statuses == ["dead", "completed", "completed"])
@@ -33,11 +33,11 @@ import Testing
         try await TestDatabase.withHarness(workflows: [Self.serialMap]) { harness in
             let workflow = try await harness.start("serial_map", input: ["items": [0, 1, 2], "fail_codes": ["0": "boom"]])
             try await harness.drain()
-            #expect(try await harness.engine.workflow(workflow.id).status == .deadLettered)
-            let letter = try #require(try await harness.engine.deadLetters().first)
-            _ = try await harness.engine.retryDeadLetter(letter.id, by: "ops", inputPatch: ["fail_codes": nil])
+            #expect(try await harness.engine.reads.workflow(workflow.id).status == .deadLettered)
+            let letter = try #require(try await harness.engine.operations.deadLetters().first)
+            _ = try await harness.engine.operations.retryDeadLetter(letter.id, by: "ops", inputPatch: ["fail_codes": nil])
             try await harness.drain()
-            let done = try await harness.engine.workflow(workflow.id)
+            let done = try await harness.engine.reads.workflow(workflow.id)
             #expect(done.status == .completed)
             #expect(done.output?.arrayValue?.compactMap { $0["echo"]?["item"] } == [0, 1, 2])
         }
@@ -47,12 +47,12 @@ import Testing
         try await TestDatabase.withHarness(workflows: [Self.serialMap]) { harness in
             let workflow = try await harness.start("serial_map", input: ["items": [0, 1, 2], "fail_codes": ["0": "boom", "1": "item_failed"]])
             try await harness.drain()
-            let ended = try await harness.engine.workflow(workflow.id)
+            let ended = try await harness.engine.reads.workflow(workflow.id)
             #expect(ended.status == .failed && ended.error?.code == "partial_failure")
-            let letter = try #require(try await harness.engine.deadLetters(.init(workflowID: workflow.id)).first)
+            let letter = try #require(try await harness.engine.operations.deadLetters(.init(workflowID: workflow.id)).first)
             #expect(letter.status == .discarded)
             #expect(letter.resolvedBy == "engine")
-            #expect(try await harness.engine.history(workflow.id).contains { $0.type == .deadLetterDiscarded })
+            #expect(try await harness.engine.reads.history(workflow.id).contains { $0.type == .deadLetterDiscarded })
         }
     }
 
@@ -60,14 +60,14 @@ import Testing
         try await TestDatabase.withHarness(workflows: [ExecutionTests.flaky]) { harness in
             let workflow = try await harness.start("flaky", input: ["fail": "card_declined", "retryable": false])
             try await harness.drain()
-            let letter = try #require(try await harness.engine.deadLetters(.init(workflowID: workflow.id)).first)
+            let letter = try #require(try await harness.engine.operations.deadLetters(.init(workflowID: workflow.id)).first)
             // A row left open by an older version while its workflow ended.
             _ = try await harness.client.withConnection { connection in
                 try await connection.query("UPDATE orchestrator.workflows SET status = 'completed' WHERE id = \(workflow.id)", logger: harness.logger)
             }
-            let discarded = try await harness.engine.discardDeadLetter(letter.id, by: "ops")
+            let discarded = try await harness.engine.operations.discardDeadLetter(letter.id, by: "ops")
             #expect(discarded.status == .discarded)
-            await ExecutionTests.expectCode(.deadLetterResolved) { _ = try await harness.engine.retryDeadLetter(letter.id, by: "ops") }
+            await ExecutionTests.expectCode(.deadLetterResolved) { _ = try await harness.engine.operations.retryDeadLetter(letter.id, by: "ops") }
         }
     }
 }
@@ -83,13 +83,13 @@ import Testing
             }
             try await harness.drain()
             for index in letters.indices {
-                letters[index].letter = try #require(try await harness.engine.deadLetters(.init(workflowID: letters[index].workflow)).first?.id)
+                letters[index].letter = try #require(try await harness.engine.operations.deadLetters(.init(workflowID: letters[index].workflow)).first?.id)
             }
             let unexpected = try await withThrowingTaskGroup(of: String?.self) { group in
                 for (workflow, letter) in letters {
-                    group.addTask { await Self.unexpected { _ = try await harness.engine.cancel(workflowID: workflow) } }
-                    group.addTask { await Self.unexpected { _ = try await harness.engine.discardDeadLetter(letter, by: "ops") } }
-                    group.addTask { await Self.unexpected { _ = try await harness.engine.retryDeadLetter(letter, by: "ops") } }
+                    group.addTask { await Self.unexpected { _ = try await harness.engine.lifecycle.cancel(workflowID: workflow) } }
+                    group.addTask { await Self.unexpected { _ = try await harness.engine.operations.discardDeadLetter(letter, by: "ops") } }
+                    group.addTask { await Self.unexpected { _ = try await harness.engine.operations.retryDeadLetter(letter, by: "ops") } }
                 }
                 return try await group.reduce(into: [String]()) { if let error = $1 { $0.append(error) } }
             }

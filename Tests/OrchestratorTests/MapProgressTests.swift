@@ -30,7 +30,7 @@ import Testing
                 "SELECT count(*) FROM orchestrator.map_items WHERE workflow_id = \(workflow.id)", as: Int64.self)
             #expect(waiting == [7])
             try await harness.drain()
-            let done = try await harness.engine.workflow(workflow.id)
+            let done = try await harness.engine.reads.workflow(workflow.id)
             #expect(done.status == .completed)
             #expect(done.output == Self.expected(10))
             let left = try await harness.query("SELECT count(*) FROM orchestrator.map_items WHERE workflow_id = \(workflow.id)", as: Int64.self)
@@ -48,7 +48,7 @@ import Testing
                 UPDATE orchestrator.workflows SET map_progress = NULL WHERE id = \(workflow.id) RETURNING 1
                 """, as: Int32.self)
             try await harness.drain()
-            let done = try await harness.engine.workflow(workflow.id)
+            let done = try await harness.engine.reads.workflow(workflow.id)
             #expect(done.status == .completed)
             #expect(done.output == Self.expected(8))
         }
@@ -57,7 +57,7 @@ import Testing
     @Test func aCancelledMapDropsTheItemsStillWaiting() async throws {
         try await TestDatabase.withHarness(workflows: [Self.batches]) { harness in
             let workflow = try await harness.start("batches", input: ["items": .array((0..<6).map { .string("s\($0)") })])
-            _ = try await harness.engine.cancel(workflowID: workflow.id, reason: "test")
+            _ = try await harness.engine.lifecycle.cancel(workflowID: workflow.id, reason: "test")
             let left = try await harness.query("SELECT count(*) FROM orchestrator.map_items WHERE workflow_id = \(workflow.id)", as: Int64.self)
             #expect(left == [0])
         }

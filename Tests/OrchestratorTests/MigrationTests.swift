@@ -31,8 +31,8 @@ import Testing
 
             try await all.migrate(client: client, logger: logger)
             let engine = Engine(client: client, logger: logger)
-            #expect(try await engine.signal(workflowID: "w", name: "approved", payload: ["by": "ops"]) == .consumed)
-            let resumed = try await engine.workflow("w")
+            #expect(try await engine.lifecycle.signal(workflowID: "w", name: "approved", payload: ["by": "ops"]) == .consumed)
+            let resumed = try await engine.reads.workflow("w")
             #expect(resumed.status == .completed)
             #expect(resumed.output == ["by": "ops"])
             let stored = try await client.query(

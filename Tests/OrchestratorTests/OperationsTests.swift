@@ -19,21 +19,21 @@ import Testing
     @Test func cronScheduleFiredByTwoConcurrentSchedulersRunsOnce() async throws {
         try await TestDatabase.withHarness(workflows: [Self.nightly]) { harness in
             // The clock starts at 2027-01-15 08:00 UTC; the first fire time is 02:00 the next day.
-            #expect(try await harness.engine.fireDueSchedules().isEmpty)
+            #expect(try await harness.engine.lifecycle.fireDueSchedules().isEmpty)
             harness.clock.advance(by: .seconds(18 * 3600))
             let second = Engine(client: harness.client, clock: harness.clock, logger: harness.logger)
             try await second.install(harness.engine.definitions)
-            async let fromFirst = harness.engine.fireDueSchedules()
-            async let fromSecond = second.fireDueSchedules()
+            async let fromFirst = harness.engine.lifecycle.fireDueSchedules()
+            async let fromSecond = second.lifecycle.fireDueSchedules()
             let started = try await fromFirst + fromSecond
             #expect(started.count == 1)
             #expect(started.first?.input == ["batch": "nightly"])
-            #expect(try await harness.engine.fireDueSchedules().isEmpty)
+            #expect(try await harness.engine.lifecycle.fireDueSchedules().isEmpty)
             let count = try await harness.query("SELECT count(*) FROM orchestrator.workflows WHERE type = 'nightly'", as: Int64.self)
             #expect(count == [1])
             // A day later it fires again, once.
             harness.clock.advance(by: .seconds(24 * 3600))
-            #expect(try await harness.engine.fireDueSchedules().count == 1)
+            #expect(try await harness.engine.lifecycle.fireDueSchedules().count == 1)
         }
     }
 
@@ -63,8 +63,8 @@ import Testing
             try await restarted.install([try TestDatabase.definition(v2)])
             let worker = Worker(engine: restarted, registry: harness.registry, database: harness.database, configuration: .init(concurrency: 4), logger: harness.logger)
             try await harness.drain(worker: worker)
-            #expect(try await harness.engine.workflow(old.id).output == ["version": 1])
-            #expect(try await harness.engine.workflow(new.id).output == ["version": 2])
+            #expect(try await harness.engine.reads.workflow(old.id).output == ["version": 1])
+            #expect(try await harness.engine.reads.workflow(new.id).output == ["version": 2])
             #expect(try await harness.stateEntries(old.id) == ["first", "second", "done"])
         }
     }
@@ -81,12 +81,12 @@ import Testing
         configuration.activityLimits = [ActivityLimit(pattern: "noop", maxRunning: 3)]
         try await TestDatabase.withHarness(workflows: [yaml], configuration: configuration) { harness in
             for _ in 0..<10 { _ = try await harness.start("limited") }
-            let first = try await harness.engine.claim(owner: "a", limit: 10)
-            let second = try await harness.engine.claim(owner: "b", limit: 10)
+            let first = try await harness.engine.queue.claim(owner: "a", limit: 10)
+            let second = try await harness.engine.queue.claim(owner: "b", limit: 10)
             #expect(first.count == 3)
             #expect(second.isEmpty)
-            try await harness.engine.transaction { try await harness.engine.conclude(first[0], outcome: .completed([:]), on: $0) }
-            #expect(try await harness.engine.claim(owner: "b", limit: 10).count == 1)
+            try await harness.engine.transaction { try await harness.engine.queue.conclude(first[0], outcome: .completed([:]), on: $0) }
+            #expect(try await harness.engine.queue.claim(owner: "b", limit: 10).count == 1)
         }
     }
 
@@ -110,7 +110,7 @@ import Testing
             let second = try await harness.start("stock", input: ["sku": "tea"])
             try await harness.drain()
             // Both attempts run at once: whichever commits first gets the last one.
-            let outcomes = [try await harness.engine.workflow(first.id), try await harness.engine.workflow(second.id)]
+            let outcomes = [try await harness.engine.reads.workflow(first.id), try await harness.engine.reads.workflow(second.id)]
             #expect(outcomes.filter { $0.status == .completed }.count == 1)
             #expect(outcomes.filter { $0.error?.code == "out_of_stock" }.count == 1)
             let left = try await harness.query("SELECT available FROM stock", as: Int32.self)
@@ -131,7 +131,7 @@ import Testing
                 tasks.addTask { try await group.run() }
                 try await Task.sleep(for: .milliseconds(300))  // let it LISTEN
                 var ids: [String] = []
-                for i in 0..<20 { ids.append(try await engine.start(StartRequest(type: "chain", input: ["i": .number(Double(i))])).workflow.id) }
+                for i in 0..<20 { ids.append(try await engine.lifecycle.start(StartRequest(type: "chain", input: ["i": .number(Double(i))])).workflow.id) }
                 let deadline = ContinuousClock.now + .seconds(30)
                 while ContinuousClock.now < deadline {
                     let done = try await harness.query("SELECT count(*) FROM orchestrator.workflows WHERE status = 'completed'", as: Int64.self)
@@ -140,7 +140,7 @@ import Testing
                 }
                 await group.triggerGracefulShutdown()
                 try await tasks.waitForAll()
-                for id in ids { #expect(try await engine.workflow(id).status == .completed) }
+                for id in ids { #expect(try await engine.reads.workflow(id).status == .completed) }
             }
             let stopped = try await harness.query("SELECT count(*) FROM orchestrator.workers WHERE stopped_at IS NOT NULL", as: Int64.self)
             #expect(stopped == [1])
@@ -173,7 +173,7 @@ struct ReserveStock: TransactionalActivity {
                         """, logger: harness.logger)
                 }
             }
-            #expect(try await harness.engine.forgetSilentWorkers() == 2)
+            #expect(try await harness.engine.operations.forgetSilentWorkers() == 2)
             #expect(try await harness.query("SELECT id FROM orchestrator.workers", as: String.self) == ["live"])
         }
     }

@@ -47,9 +47,9 @@ import Testing
             let old = try await harness.start("chain", input: ["i": 1])
             let discarded = try await harness.start("fragile")
             try await harness.drain()
-            let deadLetter = try #require(try await harness.engine.deadLetters().first)
-            _ = try await harness.engine.discardDeadLetter(deadLetter.id, by: "ops", reason: "test")
-            #expect(try await harness.engine.workflow(discarded.id).status == .failed)
+            let deadLetter = try #require(try await harness.engine.operations.deadLetters().first)
+            _ = try await harness.engine.operations.discardDeadLetter(deadLetter.id, by: "ops", reason: "test")
+            #expect(try await harness.engine.reads.workflow(discarded.id).status == .failed)
             harness.clock.advance(by: .seconds(20 * 86_400))
             // Twenty days ago: another chain, and one whose type keeps its workflows a day.
             let recent = try await harness.start("chain", input: ["i": 2])
@@ -59,24 +59,24 @@ import Testing
             // Today: one dead-lettered, and one still running, linked as the child of the old one.
             let stuck = try await harness.start("fragile")
             try await harness.drain()
-            #expect(try await harness.engine.workflow(stuck.id).status == .deadLettered)
+            #expect(try await harness.engine.reads.workflow(stuck.id).status == .deadLettered)
             let running = try await harness.start("chain", input: ["i": 3])
             _ = try await harness.query(
                 "UPDATE orchestrator.workflows SET parent_id = \(old.id), parent_state = 'one', parent_visit = 1 WHERE id = \(running.id) RETURNING 1",
                 as: Int32.self)
 
             // One instance per batch: the pass goes on until a batch comes back short.
-            let pruned = try await harness.engine.pruneFinishedWorkflows(batch: 1)
+            let pruned = try await harness.engine.operations.pruneFinishedWorkflows(batch: 1)
             #expect(pruned == 3)
             for gone in [old.id, discarded.id, brief.id] {
-                await #expect(throws: OrchestratorError.self) { try await harness.engine.workflow(gone) }
+                await #expect(throws: OrchestratorError.self) { try await harness.engine.reads.workflow(gone) }
                 for table in ["tasks", "events", "dead_letters", "signals", "map_items"] { #expect(try await rows(harness, table, of: gone) == 0, "\(table) of \(gone)") }
             }
-            #expect(try await harness.engine.workflow(recent.id).status == .completed)
-            #expect(try await harness.engine.workflow(stuck.id).status == .deadLettered, "a dead-lettered workflow waits for ops, whatever its age")
-            #expect(try await harness.engine.workflow(running.id).status == .running)
+            #expect(try await harness.engine.reads.workflow(recent.id).status == .completed)
+            #expect(try await harness.engine.reads.workflow(stuck.id).status == .deadLettered, "a dead-lettered workflow waits for ops, whatever its age")
+            #expect(try await harness.engine.reads.workflow(running.id).status == .running)
             #expect(try await harness.query("SELECT parent_id FROM orchestrator.workflows WHERE id = \(running.id)", as: String?.self) == [nil])
-            #expect(try await harness.engine.pruneFinishedWorkflows() == 0)
+            #expect(try await harness.engine.operations.pruneFinishedWorkflows() == 0)
         }
     }
 
@@ -86,10 +86,10 @@ import Testing
         try await TestDatabase.withHarness(workflows: [Self.endless], configuration: configuration) { harness in
             let workflow = try await harness.start("endless")
             try await harness.drain()
-            let ended = try await harness.engine.workflow(workflow.id)
+            let ended = try await harness.engine.reads.workflow(workflow.id)
             #expect(ended.status == .failed)
             #expect(ended.error?.code == "workflow.history_full")
-            let events = try await harness.engine.history(workflow.id)
+            let events = try await harness.engine.reads.history(workflow.id)
             #expect((40...45).contains(events.count), "\(events.count) events")
             #expect(events.last?.type == .workflowFailed)
         }
@@ -99,11 +99,11 @@ import Testing
         try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
             let workflow = try await harness.start("chain", input: ["i": 1])
             try await harness.drain()
-            let all = try await harness.engine.history(workflow.id)
+            let all = try await harness.engine.reads.history(workflow.id)
             var pages: [[Int]] = []
             var after: Int?
             while true {
-                let page = try await harness.engine.history(workflow.id, after: after, limit: 4)
+                let page = try await harness.engine.reads.history(workflow.id, after: after, limit: 4)
                 pages.append(page.events.map(\.seq))
                 guard page.more else { break }
                 after = page.events.last?.seq

@@ -19,14 +19,14 @@ import Testing
             // The clock starts at 2027-01-15 08:00 UTC; nightly's first fire is 02:00 the next day.
             // Clients may not take a schedule's id; a row from before that rule still may hold one.
             let taken = StartRequest(type: "nightly", input: ["by": "hand"], id: "nightly@2027-01-16T02:00:00Z")
-            await ExecutionTests.expectCode(.invalidInput) { _ = try await harness.engine.start(taken) }
-            _ = try await harness.engine.transaction { try await harness.engine.start(taken, on: $0) }
+            await ExecutionTests.expectCode(.invalidInput) { _ = try await harness.engine.lifecycle.start(taken) }
+            _ = try await harness.engine.transaction { try await harness.engine.lifecycle.start(taken, on: $0) }
             harness.clock.advance(by: .seconds(18 * 3600 + 30))
-            let started = try await harness.engine.fireDueSchedules()
+            let started = try await harness.engine.lifecycle.fireDueSchedules()
             #expect(started.map(\.type) == ["minutely"])
             let next = try await harness.query("SELECT next_fire_at FROM orchestrator.schedules WHERE workflow_type = 'nightly'", as: Date.self)
             #expect(next == [Date(timeIntervalSince1970: 1_800_000_000 + 18 * 3600 + 24 * 3600)])
-            #expect(try await harness.engine.fireDueSchedules().isEmpty)
+            #expect(try await harness.engine.lifecycle.fireDueSchedules().isEmpty)
         }
     }
 
@@ -35,8 +35,8 @@ import Testing
             let partial = Engine(client: harness.client, clock: harness.clock, logger: harness.logger)
             try await partial.install([try TestDatabase.definition(Self.minutely)])
             harness.clock.advance(by: .seconds(18 * 3600 + 30))
-            #expect(try await partial.fireDueSchedules().map(\.type) == ["minutely"])
-            #expect(try await harness.engine.fireDueSchedules().map(\.type) == ["nightly"])
+            #expect(try await partial.lifecycle.fireDueSchedules().map(\.type) == ["minutely"])
+            #expect(try await harness.engine.lifecycle.fireDueSchedules().map(\.type) == ["nightly"])
         }
     }
 }

@@ -61,7 +61,7 @@ import Testing
             _ = try await harness.start("capture")
             harness.clock.advance(by: .seconds(120))
             func causes() async throws -> [String] {
-                try await harness.engine.dashboard(lateAfter: .seconds(60)).lateTasks.compactMap { $0.cause?.code }
+                try await harness.engine.reads.dashboard(lateAfter: .seconds(60)).lateTasks.compactMap { $0.cause?.code }
             }
             // Nobody runs anything.
             #expect(try await causes() == ["no_live_worker", "no_live_worker"])
@@ -70,22 +70,22 @@ import Testing
                 try await harness.engine.store.heartbeat(
                     workerID: "worker-other", host: "h", pid: 1, concurrency: 4, activities: ["http"], now: harness.clock.now(), on: connection)
             }
-            let late = try await harness.engine.dashboard(lateAfter: .seconds(60)).lateTasks
+            let late = try await harness.engine.reads.dashboard(lateAfter: .seconds(60)).lateTasks
             #expect(late.map { $0.cause?.message } == ["no live worker runs the activity noop", "no live worker runs the activity noop"])
             // One that does: then the limit, then the queue.
             try await harness.client.withConnection { connection in
                 try await harness.engine.store.heartbeat(
                     workerID: "worker-noop", host: "h", pid: 2, concurrency: 4, activities: ["noop"], now: harness.clock.now(), on: connection)
             }
-            try await harness.engine.setActivityLimits([ActivityLimit(pattern: "noop", maxRunning: 1)])
-            let claimed = try await harness.engine.claim(owner: "worker-noop", limit: 1)
+            try await harness.engine.operations.setActivityLimits([ActivityLimit(pattern: "noop", maxRunning: 1)])
+            let claimed = try await harness.engine.queue.claim(owner: "worker-noop", limit: 1)
             #expect(claimed.count == 1)
             let waiting = try #require(try await harness.query(
                 "SELECT id FROM orchestrator.tasks WHERE status = 'ready' AND id <> \(claimed[0].id)", as: Int64.self).first)
-            #expect(try await harness.engine.delay(ofTask: waiting).cause == .atActivityLimit(pattern: "noop", running: 1, maxRunning: 1))
-            try await harness.engine.setActivityLimits([ActivityLimit(pattern: "noop", maxRunning: 5)])
-            #expect(try await harness.engine.delay(ofTask: waiting).cause == .queuedBehind(olderTasks: 0))
-            let (facts, running) = try await harness.engine.delay(ofTask: claimed[0].id)
+            #expect(try await harness.engine.reads.delay(ofTask: waiting).cause == .atActivityLimit(pattern: "noop", running: 1, maxRunning: 1))
+            try await harness.engine.operations.setActivityLimits([ActivityLimit(pattern: "noop", maxRunning: 5)])
+            #expect(try await harness.engine.reads.delay(ofTask: waiting).cause == .queuedBehind(olderTasks: 0))
+            let (facts, running) = try await harness.engine.reads.delay(ofTask: claimed[0].id)
             #expect(facts.leaseOwner == "worker-noop")
             guard case .running(let worker, _) = running else {
                 Issue.record("a task running on a live worker within its timeout: \(running)")
@@ -94,8 +94,8 @@ import Testing
             #expect(worker == "worker-noop")
             // The worker falls silent.
             harness.clock.advance(by: .seconds(40))
-            #expect(try await harness.engine.delay(ofTask: claimed[0].id).cause == .leaseHeldBySilentWorker(worker: "worker-noop", silentForSeconds: 40))
-            await ExecutionTests.expectCode(.taskNotFound) { _ = try await harness.engine.delay(ofTask: 987_654) }
+            #expect(try await harness.engine.reads.delay(ofTask: claimed[0].id).cause == .leaseHeldBySilentWorker(worker: "worker-noop", silentForSeconds: 40))
+            await ExecutionTests.expectCode(.taskNotFound) { _ = try await harness.engine.reads.delay(ofTask: 987_654) }
         }
     }
 }

@@ -31,12 +31,12 @@ import Testing
         try await TestDatabase.withHarness(workflows: [Self.effectful], registry: Self.registry()) { harness in
             try await RecordEffect.createTable(harness)
             let workflow = try await harness.start("effectful")
-            let stale = try #require(try await harness.engine.claim(owner: "slow", limit: 1).first)
+            let stale = try #require(try await harness.engine.queue.claim(owner: "slow", limit: 1).first)
             harness.clock.advance(by: .seconds(40))
-            #expect(try await harness.engine.rescueExpiredLeases() == 1)
+            #expect(try await harness.engine.queue.rescueExpiredLeases() == 1)
             harness.clock.advance(by: .seconds(10))
             try await harness.drain()
-            #expect(try await harness.engine.workflow(workflow.id).status == .completed)
+            #expect(try await harness.engine.reads.workflow(workflow.id).status == .completed)
             // The first worker wakes up and runs its attempt: its lease is gone, so nothing may commit.
             await harness.worker(id: "slow").runClaimed([stale])
             #expect(try await Self.effects(harness) == 1)
@@ -47,11 +47,11 @@ import Testing
         try await TestDatabase.withHarness(workflows: [Self.effectful], registry: Self.registry()) { harness in
             try await RecordEffect.createTable(harness)
             let workflow = try await harness.start("effectful")
-            let claimed = try await harness.engine.claim(owner: "w", limit: 1)
-            _ = try await harness.engine.cancel(workflowID: workflow.id)
+            let claimed = try await harness.engine.queue.claim(owner: "w", limit: 1)
+            _ = try await harness.engine.lifecycle.cancel(workflowID: workflow.id)
             await harness.worker(id: "w").runClaimed(claimed)
             #expect(try await Self.effects(harness) == 0)
-            #expect(try await harness.engine.workflow(workflow.id).status == .cancelled)
+            #expect(try await harness.engine.reads.workflow(workflow.id).status == .cancelled)
         }
     }
 
@@ -59,12 +59,12 @@ import Testing
         try await TestDatabase.withHarness(workflows: [Self.effectful], registry: Self.registry()) { harness in
             try await RecordEffect.createTable(harness)
             let workflow = try await harness.start("effectful")
-            let claimed = try await harness.engine.claim(owner: "w", limit: 1)
+            let claimed = try await harness.engine.queue.claim(owner: "w", limit: 1)
             await harness.worker(id: "w").runClaimed(claimed)
             // The COMMIT went through but its reply was lost: the completion is tried again.
             await harness.worker(id: "w").runClaimed(claimed)
             #expect(try await Self.effects(harness) == 1)
-            #expect(try await harness.engine.workflow(workflow.id).status == .completed)
+            #expect(try await harness.engine.reads.workflow(workflow.id).status == .completed)
         }
     }
 
@@ -81,9 +81,9 @@ import Testing
             try await RecordEffect.createTable(harness)
             let workflow = try await harness.start("sluggish")
             try await harness.drain()
-            let failures = try await harness.engine.history(workflow.id).filter { $0.type == .taskFailed }
+            let failures = try await harness.engine.reads.history(workflow.id).filter { $0.type == .taskFailed }
             #expect(failures.map { $0.data?["error"]?["code"] } == ["timeout"])
-            #expect(try await harness.engine.workflow(workflow.id).status == .deadLettered)
+            #expect(try await harness.engine.reads.workflow(workflow.id).status == .deadLettered)
             #expect(try await Self.effects(harness) == 0)
         }
     }
@@ -100,7 +100,7 @@ import Testing
         try await TestDatabase.withHarness(workflows: [yaml], registry: Self.registry()) { harness in
             try await RecordEffect.createTable(harness)
             let workflow = try await harness.start("patient_write")
-            let claimed = try await harness.engine.claim(owner: "w", limit: 1)
+            let claimed = try await harness.engine.queue.claim(owner: "w", limit: 1)
             // Another transaction holds the instance for 6 s: past the activity's timeout plus its
             // second of grace, yet the activity itself takes no time (3 s leave a loaded machine room).
             let blocker = try await harness.holdRowLock(ofWorkflow: workflow.id)
@@ -111,7 +111,7 @@ import Testing
             await harness.worker(id: "w").runClaimed(claimed)
             try await released
             try await blocker.close()
-            #expect(try await harness.engine.workflow(workflow.id).status == .completed)
+            #expect(try await harness.engine.reads.workflow(workflow.id).status == .completed)
             #expect(try await Self.effects(harness) == 1)
         }
     }
@@ -131,7 +131,7 @@ import Testing
             let workflow = try await harness.start("stubborn_write")
             try await harness.drain()
             #expect(!gate.isOpen, "the attempt was recorded while the activity still ran")
-            let failures = try await harness.engine.history(workflow.id).filter { $0.type == .taskFailed }
+            let failures = try await harness.engine.reads.history(workflow.id).filter { $0.type == .taskFailed }
             #expect(failures.map { $0.data?["error"]?["code"] } == ["timeout"])
             #expect(try await Self.effects(harness) == 0)
         }
@@ -175,10 +175,10 @@ import Testing
             let group = ServiceGroup(services: [worker], logger: harness.logger)
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await group.run() }
-                let slow = try await engine.start(StartRequest(type: "effectful", input: ["block": true])).workflow
+                let slow = try await engine.lifecycle.start(StartRequest(type: "effectful", input: ["block": true])).workflow
                 try await gate.waitUntilEntered()
                 var ids: [String] = []
-                for i in 0..<5 { ids.append(try await engine.start(StartRequest(type: "chain", input: ["i": .number(Double(i))])).workflow.id) }
+                for i in 0..<5 { ids.append(try await engine.lifecycle.start(StartRequest(type: "chain", input: ["i": .number(Double(i))])).workflow.id) }
                 let deadline = ContinuousClock.now + .seconds(20)
                 var done: Int64 = 0
                 while done < 5, ContinuousClock.now < deadline {
@@ -187,10 +187,10 @@ import Testing
                 }
                 #expect(done == 5, "chains completed while the transactional activity was still running")
                 gate.open()
-                while try await engine.workflow(slow.id).status != .completed, ContinuousClock.now < deadline + .seconds(10) {
+                while try await engine.reads.workflow(slow.id).status != .completed, ContinuousClock.now < deadline + .seconds(10) {
                     try await Task.sleep(for: .milliseconds(50))
                 }
-                #expect(try await engine.workflow(slow.id).status == .completed)
+                #expect(try await engine.reads.workflow(slow.id).status == .completed)
                 await group.triggerGracefulShutdown()
                 try await tasks.waitForAll()
             }

@@ -6,15 +6,15 @@ import PostgresNIO
 /// The durable workflow engine: every operation is one PostgreSQL transaction that locks the
 /// instance, asks the pure `StateMachine` what happens, and writes the result.
 ///
-/// Its parts, by role (each a folder beside this file):
-/// - `Queue/`: `claim` (`Engine+Claim.swift`; the claim query is `WorkflowStore.claim`), `conclude`
-///   (`Engine+Completion.swift`: a batch of finished attempts in three statements), the retry
-///   decision (`AttemptVerdict`), eager dispatch, transactional attempts.
-/// - `Transition/`: `StateMachine` decides what follows (`advance`, `caught`, …), `apply`
-///   (`Engine+Transition.swift`) writes it into the `LockedWorkflow`; `MapProgress`.
-/// - `Lifecycle/`: `start`, `signal`, `cancel`.
-/// - `Operations/`: dead letters, activity limits, maintenance (rescue, prune, schedules).
-/// - `Reads/`: an instance, its history, lists, the dashboard.
+/// Its parts, by role (each a type in the folder of its name, sharing one `EngineCore`):
+/// - `queue` (`TaskQueue`, `Queue/`): `claim` (the claim query is `WorkflowStore.claim`),
+///   `conclude` (a batch of finished attempts in three statements), the retry decision
+///   (`AttemptVerdict`), eager dispatch, transactional attempts, rescue of expired leases.
+/// - `Transitions` (`Transition/`): `StateMachine` decides what follows (`advance`, `caught`, …),
+///   `Transitions.apply` writes it into the `LockedWorkflow`; `MapProgress`.
+/// - `lifecycle` (`WorkflowLifecycle`, `Lifecycle/`): `start`, `signal`, `cancel`, schedules.
+/// - `operations` (`Operations`, `Operations/`): dead letters, activity limits, pruning.
+/// - `reads` (`Reads`, `Reads/`): an instance, its history, lists, the dashboard.
 public final class Engine: Sendable {
     public struct Configuration: Sendable {
         /// Added to a task's timeout to form its lease.
@@ -39,20 +39,30 @@ public final class Engine: Sendable {
         public init() {}
     }
 
-    public let client: PostgresClient
-    public let store: WorkflowStore
-    public let clock: any WallClock
-    public let logger: Logger
-    public let configuration: Configuration
-    let catalog = DefinitionCatalog()
-    let claimPlanner = ClaimPlanner()
+    let core: EngineCore
+    /// Claims tasks and concludes their attempts.
+    public let queue: TaskQueue
+    /// Starts, signals and cancels instances.
+    public let lifecycle: WorkflowLifecycle
+    /// Dead letters, activity limits, housekeeping.
+    public let operations: Operations
+    /// Instances, histories, lists, the dashboard.
+    public let reads: Reads
+
+    public var client: PostgresClient { core.client }
+    public var store: WorkflowStore { core.store }
+    public var clock: any WallClock { core.clock }
+    public var logger: Logger { core.logger }
+    public var configuration: Configuration { core.configuration }
 
     public init(client: PostgresClient, configuration: Configuration = .init(), clock: any WallClock = SystemWallClock(), logger: Logger) {
-        self.client = client
-        self.configuration = configuration
-        self.clock = clock
-        self.logger = logger
-        self.store = WorkflowStore(logger: logger)
+        core = EngineCore(
+            client: client, store: WorkflowStore(logger: logger), clock: clock, logger: logger, configuration: configuration,
+            catalog: DefinitionCatalog(), claimPlanner: ClaimPlanner())
+        queue = TaskQueue(core: core)
+        lifecycle = WorkflowLifecycle(core: core)
+        operations = Operations(core: core)
+        reads = Reads(core: core)
     }
 
     /// Records the definitions in the database (each version once), registers their schedules and
@@ -71,22 +81,18 @@ public final class Engine: Sendable {
             try await store.deleteSchedules(
                 except: definitions.filter { $0.schedule != nil }.map(\.type), among: definitions.map(\.type), on: connection)
         }
-        try await setActivityLimits(configuration.activityLimits)
-        catalog.install(definitions)
+        try await operations.setActivityLimits(configuration.activityLimits)
+        core.catalog.install(definitions)
     }
 
-    public var definitions: [WorkflowDefinition] { catalog.all }
+    public var definitions: [WorkflowDefinition] { core.catalog.all }
 
-    public func definition(_ type: String) -> WorkflowDefinition? { catalog.current(type) }
+    public func definition(_ type: String) -> WorkflowDefinition? { core.catalog.current(type) }
 
+    /// Runs `body` in a transaction; the body's own error is rethrown as it was thrown.
     @discardableResult
     public func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        do {
-            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
-        } catch let error as PostgresTransactionError {
-            if let closureError = error.closureError { throw closureError }
-            throw error
-        }
+        try await core.transaction(body)
     }
 
     static func hash(_ text: String) -> String {

@@ -148,7 +148,7 @@ final class Completer: Sendable {
         let dispatch = handoff?.reserveSlots(upTo: ordered.count)
         do {
             try await engine.transaction { connection in
-                _ = try await engine.conclude(ordered.map { FinishedAttempt(task: $0.task, outcome: $0.outcome) }, dispatch: dispatch, on: connection)
+                _ = try await engine.queue.conclude(ordered.map { FinishedAttempt(task: $0.task, outcome: $0.outcome) }, dispatch: dispatch, on: connection)
             }
             if let dispatch { handoff?.handOff(dispatch, committed: true) }
             for item in ordered { item.continuation?.resume(returning: true) }

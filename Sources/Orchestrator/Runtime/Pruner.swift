@@ -14,7 +14,7 @@ public struct Pruner: Service {
 
     public func run() async throws {
         await repeatUntilGracefulShutdown(every: interval, name: "pruner", logger: engine.logger) {
-            try await engine.pruneFinishedWorkflows()
+            try await engine.operations.pruneFinishedWorkflows()
         }
     }
 }

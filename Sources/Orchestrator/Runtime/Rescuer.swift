@@ -14,8 +14,8 @@ public struct Rescuer: Service {
 
     public func run() async throws {
         await repeatUntilGracefulShutdown(every: interval, name: "rescuer", logger: engine.logger) {
-            try await engine.rescueExpiredLeases()
-            try await engine.forgetSilentWorkers()
+            try await engine.queue.rescueExpiredLeases()
+            try await engine.operations.forgetSilentWorkers()
         }
     }
 }

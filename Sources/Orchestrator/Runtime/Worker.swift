@@ -174,9 +174,9 @@ public final class Worker: Service {
                     let requested = min(free, configuration.batchSize)
                     lastClaim = .now
                     do {
-                        let tasks = try await engine.claim(owner: configuration.id, limit: requested, activities: activities)
+                        let tasks = try await engine.queue.claim(owner: configuration.id, limit: requested, activities: activities)
                         queueDrained.store(tasks.count < requested, ordering: .relaxed)
-                        if tasks.count == requested || engine.claimPlanner.knowsLimits { mayHaveWork.store(true, ordering: .relaxed) }
+                        if tasks.count == requested || engine.core.claimPlanner.knowsLimits { mayHaveWork.store(true, ordering: .relaxed) }
                         failures = 0
                         inFlight.withLock { $0 += tasks.count }
                         for task in tasks {
@@ -213,7 +213,7 @@ public final class Worker: Service {
     /// Claims what is due now, runs it and commits the outcomes; returns how many tasks ran.
     /// The stepping primitive of tests and one-shot tools; `run()` is this in a loop.
     public func runDue() async throws -> Int {
-        let tasks = try await engine.claim(owner: configuration.id, limit: configuration.batchSize, activities: activities)
+        let tasks = try await engine.queue.claim(owner: configuration.id, limit: configuration.batchSize, activities: activities)
         guard !tasks.isEmpty else { return 0 }
         await runClaimed(tasks)
         return tasks.count
@@ -242,20 +242,20 @@ public final class Worker: Service {
             return
         }
         var taskLogger = logger
-        for (key, value) in Engine.metadata(task, [:]) { taskLogger[metadataKey: key] = value }
+        for (key, value) in TaskQueue.metadata(task, [:]) { taskLogger[metadataKey: key] = value }
         let context = ActivityContext(
             taskID: task.id, workflowID: task.workflowID, workflowType: task.workflowType, state: task.state, attempt: task.attempt,
             idempotencyKey: task.idempotencyKey, correlationID: task.correlationID, logger: taskLogger)
         switch registry.entry(task.activity) {
         case nil:
             // Claims take only registered activities; a registry never shrinks while running.
-            logger.error("claimed a task of an activity this worker lacks", metadata: Engine.metadata(task, [:]))
+            logger.error("claimed a task of an activity this worker lacks", metadata: TaskQueue.metadata(task, [:]))
         case .transactional(let body):
             do {
-                try await engine.runTransactionalAttempt(task, body: body, context: context)
+                try await engine.queue.runTransactionalAttempt(task, body: body, context: context)
             } catch where !Task.isCancelled {
                 // Nothing was committed (or the lease is gone): record the failure; the fence decides.
-                logger.warning("transactional attempt failed to commit", metadata: Engine.metadata(task, [LogKey.error: "\(String(reflecting: error))"]))
+                logger.warning("transactional attempt failed to commit", metadata: TaskQueue.metadata(task, [LogKey.error: "\(String(reflecting: error))"]))
                 await completer.submit(task, .failed(ActivityError(code: "activity.transaction_failed", message: "the attempt's transaction did not commit: \(error)")))
             } catch {}
         case .plain(let body):
@@ -280,7 +280,7 @@ public final class Worker: Service {
         }
         if let outcome = await Deadline.value(of: work, within: timeout) { return outcome }
         work.cancel()
-        return Task.isCancelled ? nil : .failed(Engine.timeoutError(timeout))
+        return Task.isCancelled ? nil : .failed(TaskQueue.timeoutError(timeout))
     }
 
     private func heartbeat() async {

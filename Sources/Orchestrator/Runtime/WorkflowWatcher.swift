@@ -70,7 +70,7 @@ public final class WorkflowWatcher: Service {
             }
         }
         while true {
-            let record = try await engine.workflow(id)
+            let record = try await engine.reads.workflow(id)
             let left = deadline - ContinuousClock.now
             if record.isSettled || left <= .zero || Task.isCancelled || waiters.withLock({ $0.stopping }) { return record }
             await doorbell.wait(timeout: min(left, recheckInterval))

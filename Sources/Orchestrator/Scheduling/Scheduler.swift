@@ -13,7 +13,7 @@ public struct Scheduler: Service {
 
     public func run() async throws {
         await repeatUntilGracefulShutdown(every: interval, name: "scheduler", logger: engine.logger) {
-            for workflow in try await engine.fireDueSchedules() {
+            for workflow in try await engine.lifecycle.fireDueSchedules() {
                 engine.logger.info("scheduled workflow started", metadata: [LogKey.workflowID: "\(workflow.id)", LogKey.workflowType: "\(workflow.type)"])
             }
         }

@@ -157,7 +157,7 @@ struct BenchCommand: AsyncParsableCommand {
             for lane in 0..<8 {
                 group.addTask {
                     for i in stride(from: lane, to: n, by: 8) {
-                        _ = try await engine.start(StartRequest(type: type, input: ["i": .number(Double(i))]))
+                        _ = try await engine.lifecycle.start(StartRequest(type: type, input: ["i": .number(Double(i))]))
                     }
                 }
             }
@@ -199,10 +199,10 @@ struct BenchCommand: AsyncParsableCommand {
             group.addTask { try await worker.run() }
             defer { group.cancelAll() }
             let started = ContinuousClock.now
-            let id = try await engine.start(StartRequest(type: "fanout", input: ["items": list])).workflow.id
-            while try await engine.workflow(id).status == .running { try await Task.sleep(for: .milliseconds(20)) }
+            let id = try await engine.lifecycle.start(StartRequest(type: "fanout", input: ["items": list])).workflow.id
+            while try await engine.reads.workflow(id).status == .running { try await Task.sleep(for: .milliseconds(20)) }
             let seconds = (ContinuousClock.now - started).seconds
-            let ended = try await engine.workflow(id)
+            let ended = try await engine.reads.workflow(id)
             if let error = ended.error { print("map workflow \(ended.status.rawValue): \(error.code): \(error.message)") }
             let status = ended.status
             print(String(
@@ -222,7 +222,7 @@ struct BenchCommand: AsyncParsableCommand {
             let wall = ContinuousClock.now
             for i in -10..<n {
                 let started = ContinuousClock.now
-                let id = try await engine.start(StartRequest(type: "chain3", input: ["i": .number(Double(i))])).workflow.id
+                let id = try await engine.lifecycle.start(StartRequest(type: "chain3", input: ["i": .number(Double(i))])).workflow.id
                 let finished = try await watcher.settled(id, within: .seconds(30))
                 guard finished.status == .completed else { throw ValidationError("workflow \(id) is \(finished.status.rawValue) after 30 s") }
                 if i >= 0 { samples.append((ContinuousClock.now - started).seconds * 1000) }

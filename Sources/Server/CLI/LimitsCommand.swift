@@ -11,7 +11,7 @@ struct LimitsCommand: AsyncParsableCommand {
         @OptionGroup var options: OpsOptions
 
         func run() async throws {
-            let limits = try await options.withEngine { try await $0.activityLimits() }
+            let limits = try await options.withEngine { try await $0.operations.activityLimits() }
             options.emit(
                 .array(limits.map { ["pattern": .string($0.pattern.pattern), "max_running": .number(Double($0.maxRunning))] }),
                 table: table(["PATTERN", "MAX RUNNING"], limits.map { [$0.pattern.pattern, "\($0.maxRunning)"] }))
@@ -27,7 +27,7 @@ struct LimitsCommand: AsyncParsableCommand {
         func run() async throws {
             guard maxRunning > 0 else { throw ValidationError("max-running must be at least 1") }
             let limit = ActivityLimit(pattern: pattern, maxRunning: maxRunning)
-            try await options.withEngine { try await $0.setActivityLimits([limit]) }
+            try await options.withEngine { try await $0.operations.setActivityLimits([limit]) }
             print("\(pattern): at most \(maxRunning) running")
         }
     }
@@ -39,7 +39,7 @@ struct LimitsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let pattern = pattern
-            guard try await options.withEngine({ try await $0.removeActivityLimit(pattern: pattern) }) else {
+            guard try await options.withEngine({ try await $0.operations.removeActivityLimit(pattern: pattern) }) else {
                 throw ExitMessage("no limit '\(pattern)'")
             }
             print("\(pattern): no limit")

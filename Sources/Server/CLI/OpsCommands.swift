@@ -84,7 +84,7 @@ struct WorkflowsCommand: AsyncParsableCommand {
         func run() async throws {
             let (type, status, limit) = (type, status, limit)
             let filter = WorkflowFilter(type: type, status: status, createdAfter: createdAfter?.date, createdBefore: createdBefore?.date)
-            let records = try await options.withEngine { try await $0.workflows(filter, limit: limit).records }
+            let records = try await options.withEngine { try await $0.reads.workflows(filter, limit: limit).records }
             options.emit(
                 list: .array(records.map(Representation.workflow)), header: ["ID", "TYPE", "STATUS", "STATE", "WAITING FOR", "CREATED", "UPDATED"],
                 rows: records.map { [$0.id, $0.type, $0.status.rawValue, $0.state ?? "-", waitingFor($0), short($0.createdAt), short($0.updatedAt)] },
@@ -104,7 +104,7 @@ struct WorkflowsCommand: AsyncParsableCommand {
             let wait = try wait.map { try EngineOptions.duration($0, named: "wait", default: .zero) }
             if let wait, wait > .seconds(3600) { throw ValidationError("wait must be at most 1h") }
             let record = try await options.withEngine { engine, database in
-                guard let wait else { return try await engine.workflow(id) }
+                guard let wait else { return try await engine.reads.workflow(id) }
                 let watcher = WorkflowWatcher(engine: engine, database: database, logger: engine.logger)
                 return try await withThrowingTaskGroup(of: WorkflowRecord?.self) { group in
                     group.addTask {
@@ -132,8 +132,8 @@ struct WorkflowsCommand: AsyncParsableCommand {
         func run() async throws {
             let id = id
             let events = try await options.withEngine { engine in
-                _ = try await engine.workflow(id)
-                return try await engine.history(id)
+                _ = try await engine.reads.workflow(id)
+                return try await engine.reads.history(id)
             }
             options.emit(
                 list: .array(events.map(Representation.event)), header: ["SEQ", "AT", "TYPE", "STATE", "ATTEMPT", "DATA"],
@@ -178,7 +178,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
             var selected = filter.filter
             selected.status = status
             let (chosen, limit) = (selected, limit)
-            let letters = try await options.withEngine { try await $0.deadLetters(chosen, limit: limit) }
+            let letters = try await options.withEngine { try await $0.operations.deadLetters(chosen, limit: limit) }
             options.emit(
                 list: .array(letters.map(Representation.deadLetter)),
                 header: ["ID", "WORKFLOW", "TYPE", "STATE", "ACTIVITY", "ERROR", "ATTEMPTS", "STATUS", "CREATED", "MESSAGE"],
@@ -195,7 +195,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (chosen, limit) = (filter.filter, limit)
-            let groups = try await options.withEngine { try await $0.deadLetterGroups(chosen, limit: limit) }
+            let groups = try await options.withEngine { try await $0.operations.deadLetterGroups(chosen, limit: limit) }
             options.emit(
                 list: .array(groups.map(Representation.deadLetterGroup)),
                 header: ["FINGERPRINT", "COUNT", "ACTIVITY", "ERROR", "FIRST SEEN", "LAST SEEN", "MESSAGE"],
@@ -210,7 +210,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
 
         func run() async throws {
             let id = id
-            let letter = try await options.withEngine { try await $0.deadLetter(id) }
+            let letter = try await options.withEngine { try await $0.operations.deadLetter(id) }
             options.emit(Representation.deadLetter(letter), table: DeadLettersCommand.describe(letter))
         }
     }
@@ -267,8 +267,8 @@ struct DeadLettersCommand: AsyncParsableCommand {
         if let id = resolution.id {
             let letter = try await options.withEngine { engine in
                 switch action {
-                case .retry: try await engine.retryDeadLetter(id, by: actor, reason: reason, inputPatch: inputPatch)
-                case .discard: try await engine.discardDeadLetter(id, by: actor, reason: reason)
+                case .retry: try await engine.operations.retryDeadLetter(id, by: actor, reason: reason, inputPatch: inputPatch)
+                case .discard: try await engine.operations.discardDeadLetter(id, by: actor, reason: reason)
                 }
             }
             options.emit(Representation.deadLetter(letter), table: "dead letter \(id) \(action == .retry ? "retried" : "discarded") by \(actor)")
@@ -279,7 +279,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
             var results: [DeadLetterResolution] = []
             var covered = filter
             repeat {
-                let result = try await engine.resolveDeadLetters(
+                let result = try await engine.operations.resolveDeadLetters(
                     action, matching: covered, by: actor, reason: reason ?? "", inputPatch: inputPatch, dryRun: dryRun, limit: batch)
                 covered.upToID = result.upToID
                 results.append(result)
@@ -321,7 +321,7 @@ struct LateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let lateAfter = try EngineOptions.lateAfter(lateAfter, environment: options.location.environment)
-        let dashboard = try await options.withEngine { try await $0.dashboard(lateAfter: lateAfter) }
+        let dashboard = try await options.withEngine { try await $0.reads.dashboard(lateAfter: lateAfter) }
         options.emit(
             list: Representation.dashboard(dashboard)["late_tasks"] ?? [], header: ["TASK", "WORKFLOW", "TYPE", "STATE", "ACTIVITY", "LATE BY", "WHY"],
             rows: dashboard.lateTasks.map { ["\($0.taskID)", $0.workflowID, $0.workflowType, $0.state, $0.activity, String(format: "%.1fs", $0.lateBySeconds), $0.cause?.message ?? $0.reason.rawValue] },

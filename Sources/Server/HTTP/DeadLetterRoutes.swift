@@ -40,23 +40,23 @@ struct DeadLetterRoutes {
             guard let value = Int64(cursor) else { throw APIError.badRequest("request.invalid_cursor", "cursor is not one this server issued") }
             before = value
         }
-        let fetched = try await engine.deadLetters(filter, limit: limit + 1, before: before)
+        let fetched = try await engine.operations.deadLetters(filter, limit: limit + 1, before: before)
         return .json(Cursor.page(Array(fetched.prefix(limit)), more: fetched.count > limit, key: { String($0.id) }, json: Representation.deadLetter))
     }
 
     @Sendable func groups(_ request: Request, context: APIRequestContext) async throws -> Response {
-        let groups = try await engine.deadLetterGroups(try Self.filter(from: request), limit: try request.pageLimit())
+        let groups = try await engine.operations.deadLetterGroups(try Self.filter(from: request), limit: try request.pageLimit())
         return .json(["items": .array(groups.map(Representation.deadLetterGroup))])
     }
 
     @Sendable func get(_ request: Request, context: APIRequestContext) async throws -> Response {
-        .json(Representation.deadLetter(try await engine.deadLetter(try id(context))))
+        .json(Representation.deadLetter(try await engine.operations.deadLetter(try id(context))))
     }
 
     @Sendable func retry(_ request: Request, context: APIRequestContext) async throws -> Response {
         var request = request
         let body = try await request.jsonObject(context: context, allowEmpty: true).onlyFields(["reason", "input_patch"])
-        let letter = try await engine.retryDeadLetter(
+        let letter = try await engine.operations.retryDeadLetter(
             try id(context), by: context.key?.name ?? "api", reason: try Self.reason(body, required: false), inputPatch: body["input_patch"])
         return .json(Representation.deadLetter(letter))
     }
@@ -64,7 +64,7 @@ struct DeadLetterRoutes {
     @Sendable func discard(_ request: Request, context: APIRequestContext) async throws -> Response {
         var request = request
         let body = try await request.jsonObject(context: context, allowEmpty: true).onlyFields(["reason"])
-        let letter = try await engine.discardDeadLetter(try id(context), by: context.key?.name ?? "api", reason: try Self.reason(body, required: false))
+        let letter = try await engine.operations.discardDeadLetter(try id(context), by: context.key?.name ?? "api", reason: try Self.reason(body, required: false))
         return .json(Representation.deadLetter(letter))
     }
 
@@ -94,7 +94,7 @@ struct DeadLetterRoutes {
             }
             return limit
         } ?? 1000
-        let resolution = try await engine.resolveDeadLetters(
+        let resolution = try await engine.operations.resolveDeadLetters(
             action, matching: filter, by: context.key?.name ?? "api", reason: try Self.reason(body, required: !dryRun) ?? "",
             inputPatch: body["input_patch"], dryRun: dryRun, limit: limit)
         return .json(Representation.resolution(resolution))

@@ -18,20 +18,20 @@ struct OperationsRoutes {
     }
 
     @Sendable func dashboard(_ request: Request, context: APIRequestContext) async throws -> Response {
-        .json(Representation.dashboard(try await engine.dashboard()))
+        .json(Representation.dashboard(try await engine.reads.dashboard()))
     }
 
     /// Why a task has not run, or not finished, yet: its facts and the cause they point to.
     @Sendable func delay(_ request: Request, context: APIRequestContext) async throws -> Response {
         guard let id = Int64(try context.path("id")) else { throw APIError(.notFound, OrchestratorError.Code.taskNotFound.rawValue, "no such task") }
-        let (facts, cause) = try await engine.delay(ofTask: id)
+        let (facts, cause) = try await engine.reads.delay(ofTask: id)
         return .json(Representation.delay(facts, cause))
     }
 
     @Sendable func metrics(_ request: Request, context: APIRequestContext) async throws -> Response {
         let activities = Set(engine.definitions.flatMap { $0.states.values.compactMap(\.taskSpec?.activity) })
         // While the database is away the scrape still answers, saying so (`orchestrator_database_up 0`).
-        let dashboard = probe.isReachable ? try? await engine.dashboard(explainingLateTasks: false) : nil
+        let dashboard = probe.isReachable ? try? await engine.reads.dashboard(explainingLateTasks: false) : nil
         let text = metrics.scrape(dashboard, activities: activities)
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

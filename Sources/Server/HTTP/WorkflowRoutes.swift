@@ -39,7 +39,7 @@ struct WorkflowRoutes {
             throw APIError(.forbidden, "auth.forbidden", "starting a \(type) needs the \(roles.joined(separator: " or ")) role")
         }
         let wait = try request.wait()
-        var (workflow, created) = try await engine.start(StartRequest(
+        var (workflow, created) = try await engine.lifecycle.start(StartRequest(
             type: type, input: input, id: id, idempotencyKey: try request.idempotencyKey(), correlationID: context.correlationID,
             startedBy: context.key?.name))
         if let wait { workflow = try await watcher.settled(workflow.id, within: wait) }
@@ -51,7 +51,7 @@ struct WorkflowRoutes {
     @Sendable func get(_ request: Request, context: APIRequestContext) async throws -> Response {
         let id = try context.path("id")
         if let wait = try request.wait() { return .json(Representation.workflow(try await watcher.settled(id, within: wait))) }
-        return .json(Representation.workflow(try await engine.workflow(id)))
+        return .json(Representation.workflow(try await engine.reads.workflow(id)))
     }
 
     @Sendable func history(_ request: Request, context: APIRequestContext) async throws -> Response {
@@ -61,8 +61,8 @@ struct WorkflowRoutes {
             guard let seq = Int(key), seq >= 0 else { throw APIError.badRequest("request.invalid_cursor", "cursor is not one this server issued") }
             return seq
         }
-        _ = try await engine.workflow(id)  // 404 for an unknown id, not an empty list
-        let page = try await engine.history(id, after: after, limit: limit)
+        _ = try await engine.reads.workflow(id)  // 404 for an unknown id, not an empty list
+        let page = try await engine.reads.history(id, after: after, limit: limit)
         var body = Cursor.page(page.events, more: page.more, key: { String($0.seq) }, json: Representation.event)
         body["workflow_id"] = .string(id)
         return .json(body)
@@ -80,13 +80,13 @@ struct WorkflowRoutes {
         let filter = WorkflowFilter(
             type: try request.query("type"), status: status,
             createdAfter: try request.timeQuery("created_after"), createdBefore: try request.timeQuery("created_before"))
-        let page = try await engine.workflows(filter, limit: limit, after: try Cursor.decode(try request.query("cursor")))
+        let page = try await engine.reads.workflows(filter, limit: limit, after: try Cursor.decode(try request.query("cursor")))
         return .json(Cursor.page(page.records, more: page.more, key: \.id, json: Representation.workflow))
     }
 
     /// The state machine the instance runs on (its pinned version): what the console draws.
     @Sendable func definition(_ request: Request, context: APIRequestContext) async throws -> Response {
-        .json(Representation.definition(try await engine.pinnedDefinition(of: try context.path("id"))))
+        .json(Representation.definition(try await engine.reads.pinnedDefinition(of: try context.path("id"))))
     }
 
     @Sendable func signal(_ request: Request, context: APIRequestContext) async throws -> Response {
@@ -94,11 +94,11 @@ struct WorkflowRoutes {
         let id = try context.path("id")
         let name = try context.path("name")
         let body = try await request.jsonObject(context: context, allowEmpty: true).onlyFields(["payload"], hint: "a signal's data goes under payload, e.g. {\"payload\": {...}}")
-        let workflow = try await engine.workflow(id)
+        let workflow = try await engine.reads.workflow(id)
         if let roles = engine.definition(workflow.type)?.signalRoles?[name], let role = context.key?.role, !roles.contains(role.rawValue) {
             throw APIError(.forbidden, "auth.forbidden", "the \(name) signal of a \(workflow.type) needs the \(roles.joined(separator: " or ")) role")
         }
-        let delivery = try await engine.signal(
+        let delivery = try await engine.lifecycle.signal(
             workflowID: id, name: name, payload: body["payload"] ?? .emptyObject, idempotencyKey: try request.idempotencyKey())
         return .json(["workflow_id": .string(id), "signal": .string(name), "delivery": .string(delivery.rawValue)], status: .accepted)
     }
@@ -106,7 +106,7 @@ struct WorkflowRoutes {
     @Sendable func cancel(_ request: Request, context: APIRequestContext) async throws -> Response {
         var request = request
         let body = try await request.jsonObject(context: context, allowEmpty: true).onlyFields(["reason"])
-        let workflow = try await engine.cancel(
+        let workflow = try await engine.lifecycle.cancel(
             workflowID: try context.path("id"), reason: body["reason"]?.stringValue, by: context.key?.name ?? "api")
         return .json(Representation.workflow(workflow))
     }

@@ -44,7 +44,7 @@ struct TestHarness: Sendable {
     }
 
     func start(_ type: String, input: JSONValue = .emptyObject, id: String? = nil) async throws -> WorkflowRecord {
-        try await engine.start(StartRequest(type: type, input: input, id: id)).workflow
+        try await engine.lifecycle.start(StartRequest(type: type, input: input, id: id)).workflow
     }
 
     func query<T: PostgresDecodable & Sendable>(_ query: PostgresQuery, as type: T.Type) async throws -> [T] {
@@ -56,7 +56,7 @@ struct TestHarness: Sendable {
     }
 
     func stateEntries(_ workflowID: String) async throws -> [String] {
-        try await engine.history(workflowID).filter { $0.type == .stateEntered }.compactMap(\.state)
+        try await engine.reads.history(workflowID).filter { $0.type == .stateEntered }.compactMap(\.state)
     }
 }
 

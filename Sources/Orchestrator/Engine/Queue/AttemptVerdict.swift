@@ -18,7 +18,7 @@ enum AttemptVerdict: Sendable, Hashable {
     ) -> AttemptVerdict {
         switch outcome {
         case .completed(let result):
-            if let problem = Engine.unstorable(result) { return .exhausted(.nonRetryable("activity.invalid_output", problem)) }
+            if let problem = TaskQueue.unstorable(result) { return .exhausted(.nonRetryable("activity.invalid_output", problem)) }
             return .completed(result)
         case .failed(let error):
             guard policy.allowsRetry(code: error.code, retryable: error.retryable, attempt: attempt) else { return .exhausted(error) }

@@ -24,7 +24,7 @@ struct LockedWorkflow: Sendable {
     /// The progress of the map state the instance is in (see `MapProgress`).
     var mapProgress: MapProgress?
 
-    /// `nil` until loaded: a map item's completion does without (see `Engine.conclude`).
+    /// `nil` until loaded: a map item's completion does without (see `TaskQueue.conclude`).
     private var loadedContext: JSONValue?
     /// Set when the context is assigned: only then does `save` write it.
     private(set) var contextChanged = false

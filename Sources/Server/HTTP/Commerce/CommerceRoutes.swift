@@ -78,7 +78,7 @@ struct CommerceRoutes {
         json["refunds"] = .array(refunds)
         json["returns"] = .array(returns)
         let workflowIDs = [order.workflowID] + returns.compactMap { $0["rma"]?.stringValue } + refunds.compactMap { $0["refund_id"]?.stringValue }
-        let timeline = try await engine.histories(workflowIDs).sorted { ($0.event.at, $0.event.seq) < ($1.event.at, $1.event.seq) }
+        let timeline = try await engine.reads.histories(workflowIDs).sorted { ($0.event.at, $0.event.seq) < ($1.event.at, $1.event.seq) }
         json["timeline"] = .array(timeline.map { workflowID, workflowType, event in
             var entry = Representation.event(event)
             entry["workflow_id"] = .string(workflowID)

@@ -37,7 +37,7 @@ struct LocalPaymentRoutes {
             if let error = intent.lastPaymentError {
                 payload["code"] = error.code.map(JSONValue.string) ?? .null
             }
-            let result = try await engine.signal(workflowID: workflowID, name: signal, payload: payload, idempotencyKey: "dev:\(intent.id)")
+            let result = try await engine.lifecycle.signal(workflowID: workflowID, name: signal, payload: payload, idempotencyKey: "dev:\(intent.id)")
             delivery = ["workflow_id": .string(workflowID), "signal": .string(signal), "delivery": .string(result.rawValue)]
         }
         return .json(["payment_intent_id": .string(intent.id), "status": .string(intent.status), "signal": delivery])

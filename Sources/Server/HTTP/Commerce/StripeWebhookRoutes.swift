@@ -81,7 +81,7 @@ struct StripeWebhookRoutes {
             payload["message"] = error["message"] ?? .null
         }
         do {
-            let delivery = try await engine.signal(workflowID: workflowID, name: signal, payload: payload, idempotencyKey: "stripe:\(id)")
+            let delivery = try await engine.lifecycle.signal(workflowID: workflowID, name: signal, payload: payload, idempotencyKey: "stripe:\(id)")
             return try await answer(delivery == .duplicate ? "duplicate" : "delivered")
         } catch let error as OrchestratorError where error.code == .workflowNotFound {
             throw refuse("webhook.unknown_workflow", "no workflow '\(workflowID)'", eventID: id)

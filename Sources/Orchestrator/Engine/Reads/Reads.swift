@@ -1,8 +1,11 @@
 import Foundation
 import PostgresNIO
 
-/// What clients and ops read: an instance, its pinned definition, its history, lists.
-extension Engine {
+/// What clients and ops read: an instance, its pinned definition, its history, lists, the
+/// dashboard (`Reads+Dashboard.swift`).
+public struct Reads: EnginePart {
+    let core: EngineCore
+
     public func workflow(_ id: String) async throws -> WorkflowRecord {
         try await client.withConnection { try await existingWorkflow(id, on: $0) }
     }

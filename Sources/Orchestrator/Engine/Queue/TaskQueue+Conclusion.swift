@@ -19,7 +19,7 @@ public struct FinishedAttempt: Sendable, Hashable {
     }
 }
 
-extension Engine {
+extension TaskQueue {
     /// Why an activity's result cannot be stored, or `nil` when it can.
     static func unstorable(_ result: JSONValue) -> String? {
         if result.containsNUL { return "the result holds a NUL character, which PostgreSQL cannot store" }
@@ -79,7 +79,7 @@ extension Engine {
                 fenced(task)
                 continue
             }
-            if try await record(task, verdict, startedAt: startedAt, in: &workflow, machine: machine, on: connection), !changed.contains(workflow.id) {
+            if try await recordVerdict(task, verdict, startedAt: startedAt, in: &workflow, machine: machine, on: connection), !changed.contains(workflow.id) {
                 changed.append(workflow.id)
             }
             workflows[workflow.id] = workflow
@@ -99,7 +99,7 @@ extension Engine {
 
     /// Records a fenced attempt's verdict in its locked instance and moves it on: retry, catch,
     /// dead-letter or the next state. Returns whether the instance changed (and must be saved).
-    private func record(
+    private func recordVerdict(
         _ task: ClaimedTask, _ verdict: AttemptVerdict, startedAt: Date, in workflow: inout LockedWorkflow, machine: StateMachine,
         on connection: PostgresConnection
     ) async throws -> Bool {
@@ -114,13 +114,13 @@ extension Engine {
             case .timer:
                 guard isCurrent, workflow.status == .waiting else { return false }
                 workflow.addEvent(.timerFired, state: task.state)
-                try await apply(machine.afterTimer(in: task.state, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
+                try await transitions.apply(machine.afterTimer(in: task.state, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
                 return true
             case .childResult:
                 // The parent may have left the wait meanwhile (cancelled, a timeout): then it is late news.
                 guard isCurrent, workflow.status == .waiting else { return false }
                 workflow.addEvent(.childEnded, state: task.state, data: result)
-                try await apply(machine.childEnded(in: task.state, result: result, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
+                try await transitions.apply(machine.childEnded(in: task.state, result: result, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
                 return true
             case .signal:
                 guard workflow.isActive, let name = result["name"]?.stringValue else {
@@ -129,7 +129,7 @@ extension Engine {
                 }
                 try await saveSoFar(&workflow, on: connection)
                 do {
-                    _ = try await deliver(name, payload: result["payload"] ?? .emptyObject, idempotencyKey: task.idempotencyKey, to: &workflow, on: connection)
+                    _ = try await transitions.deliver(name, payload: result["payload"] ?? .emptyObject, idempotencyKey: task.idempotencyKey, to: &workflow, on: connection)
                 } catch let error as OrchestratorError where error.code == .signalBufferFull || error.code == .unknownSignal {
                     logger.warning("signal dropped: \(error.message)", metadata: Self.metadata(task, [:]))
                     return false
@@ -143,7 +143,7 @@ extension Engine {
                 if task.itemIndex != nil {
                     try await advanceMap(task, completed: true, in: &workflow, machine: machine, on: connection)
                 } else {
-                    try await apply(machine.advance(from: task.state, result: result, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
+                    try await transitions.apply(machine.advance(from: task.state, result: result, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
                 }
             }
 
@@ -166,7 +166,7 @@ extension Engine {
                     try await saveSoFar(&workflow, on: connection)
                     try await store.cancelTasks(workflowID: workflow.id, visit: task.visit, now: now, on: connection)
                 }
-                try await apply(caught, to: &workflow, machine: machine, on: connection)
+                try await transitions.apply(caught, to: &workflow, machine: machine, on: connection)
             } else {
                 let deadLetterID = try await store.insertDeadLetter(task: task, workflowType: workflow.type, errorCode: error.code, now: now, on: connection)
                 workflow.status = .deadLettered
@@ -204,13 +204,13 @@ extension Engine {
             let results = try await store.mapResults(workflowID: workflow.id, visit: task.visit, on: connection)
             try await store.loadContext(of: &workflow, on: connection)
             let list = JSONValue.array((0..<progress.items).map { results[$0] ?? .null })
-            try await apply(machine.advance(from: task.state, result: list, context: workflow.context, now: workflow.now), to: &workflow, machine: machine, on: connection)
+            try await transitions.apply(machine.advance(from: task.state, result: list, context: workflow.context, now: workflow.now), to: &workflow, machine: machine, on: connection)
             return
         }
         let room = min((spec.maxConcurrency ?? progress.items) - progress.inFlight, progress.items - progress.scheduled)
         if room > 0 {
             let next = try await store.takeMapItems(workflowID: workflow.id, visit: task.visit, first: progress.scheduled, count: room, on: connection)
-            for (index, input) in next { schedule(spec.task, state: task.state, input: input, itemIndex: index, in: &workflow) }
+            for (index, input) in next { transitions.schedule(spec.task, state: task.state, input: input, itemIndex: index, in: &workflow) }
             progress.scheduled += next.count
         }
         workflow.mapProgress = progress
@@ -227,14 +227,14 @@ extension Engine {
         let progress = try await store.mapProgress(workflowID: workflow.id, visit: task.visit, on: connection)
         if progress.results.count == items.count {
             let results = JSONValue.array((0..<items.count).map { progress.results[$0] ?? .null })
-            try await apply(machine.advance(from: task.state, result: results, context: workflow.context, now: workflow.now), to: &workflow, machine: machine, on: connection)
+            try await transitions.apply(machine.advance(from: task.state, result: results, context: workflow.context, now: workflow.now), to: &workflow, machine: machine, on: connection)
             return
         }
         let inFlight = progress.scheduled - progress.results.count - progress.dead
         let room = (spec.maxConcurrency ?? items.count) - inFlight
         for index in progress.scheduled..<min(items.count, progress.scheduled + max(room, 0)) {
             let input = StateMachine.mapItemInput(spec: spec, context: workflow.context, item: items[index], index: index)
-            schedule(spec.task, state: task.state, input: input, itemIndex: index, in: &workflow)
+            transitions.schedule(spec.task, state: task.state, input: input, itemIndex: index, in: &workflow)
         }
     }
 

@@ -1,32 +1,11 @@
 import Foundation
 import PostgresNIO
 
-/// A request to start an instance.
-public struct StartRequest: Sendable, Hashable {
-    public var type: String
-    public var input: JSONValue
-    /// The caller's id for the instance; generated when absent.
-    public var id: String?
-    /// Same key and same request → the same instance; same key and another request → conflict.
-    public var idempotencyKey: String?
-    public var correlationID: String?
-    /// Who asked (an API key's name): the context's `$.started_by`, for the audit of what follows.
-    public var startedBy: String?
+/// An instance's life from outside: `start` (also a child's, in its parent's transition),
+/// `signal`, `cancel` (`WorkflowLifecycle+Signals.swift`) and the schedules' fires.
+public struct WorkflowLifecycle: EnginePart {
+    let core: EngineCore
 
-    public init(
-        type: String, input: JSONValue = .emptyObject, id: String? = nil, idempotencyKey: String? = nil, correlationID: String? = nil,
-        startedBy: String? = nil
-    ) {
-        self.type = type
-        self.input = input
-        self.id = id
-        self.idempotencyKey = idempotencyKey
-        self.correlationID = correlationID
-        self.startedBy = startedBy
-    }
-}
-
-extension Engine {
     /// Starts an instance, or returns the one an earlier identical request started (`created` false).
     /// Ids `<type>@…` of a scheduled type are the schedule's (see `scheduledID`).
     public func start(_ request: StartRequest) async throws -> (workflow: WorkflowRecord, created: Bool) {
@@ -60,7 +39,7 @@ extension Engine {
         guard case .object = request.input else {
             throw OrchestratorError(.invalidInput, "a workflow's input must be a JSON object")
         }
-        try Self.checkDepth(of: request.input, named: "a workflow's input")
+        try InputCheck.depth(of: request.input, named: "a workflow's input")
         guard let definition = catalog.current(request.type) else {
             let known = catalog.all.map(\.type).sorted().joined(separator: ", ")
             throw OrchestratorError(.unknownWorkflowType, "no workflow type '\(request.type)' is defined; the types are \(known.isEmpty ? "(none)" : known)")
@@ -77,10 +56,10 @@ extension Engine {
             }
             request.id = derived
         }
-        if let id = request.id { try Self.checkIdentifier(id, named: "a workflow id") }
-        if let key = request.idempotencyKey { try Self.checkIdentifier(key, named: "an idempotency key") }
+        if let id = request.id { try InputCheck.identifier(id, named: "a workflow id") }
+        if let key = request.idempotencyKey { try InputCheck.identifier(key, named: "an idempotency key") }
         let now = clock.now()
-        let requestHash = Self.hash(JSONValue.object(["type": .string(request.type), "input": request.input, "id": request.id.map(JSONValue.string) ?? .null]).jsonText)
+        let requestHash = Engine.hash(JSONValue.object(["type": .string(request.type), "input": request.input, "id": request.id.map(JSONValue.string) ?? .null]).jsonText)
         let id = request.id ?? WorkflowID.generate(at: now)
         var workflow = LockedWorkflow(
             id: id, type: definition.type, version: definition.version, status: .running, state: nil,
@@ -104,29 +83,11 @@ extension Engine {
         if let parent { try await store.setParent(id, parent, on: connection) }
         workflow.addEvent(.workflowStarted, data: ["type": .string(definition.type), "version": .string(definition.version), "input": request.input])
         let machine = StateMachine(definition)
-        try await apply(machine.start(input: request.input, startedBy: request.startedBy, now: now), to: &workflow, machine: machine, on: connection)
+        try await transitions.apply(machine.start(input: request.input, startedBy: request.startedBy, now: now), to: &workflow, machine: machine, on: connection)
         try await store.save(workflow, on: connection)
         EngineMetrics.workflowStarted(type: definition.type)
         logger.debug("workflow started", metadata: [LogKey.workflowID: "\(id)", LogKey.workflowType: "\(definition.type)"])
         return (workflow.snapshot(input: request.input, createdAt: now), true)
-    }
-
-    /// Refuses a value nested deeper than the engine stores (`StoredValueLimits.inputDepth`).
-    static func checkDepth(of value: JSONValue, named name: String) throws {
-        guard value.nestingDepth <= StoredValueLimits.inputDepth else {
-            throw OrchestratorError(.inputTooDeep, "\(name) may nest at most \(StoredValueLimits.inputDepth) levels deep")
-        }
-    }
-
-    /// Refuses an empty name, one longer than `StoredValueLimits.identifierBytes` in UTF-8, or one
-    /// holding control characters (which no URL or log line shows faithfully).
-    static func checkIdentifier(_ text: String, named name: String) throws {
-        guard (1...StoredValueLimits.identifierBytes).contains(text.utf8.count) else {
-            throw OrchestratorError(.invalidInput, "\(name) must have 1 to \(StoredValueLimits.identifierBytes) bytes in UTF-8")
-        }
-        guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw OrchestratorError(.invalidInput, "\(name) may not contain control characters")
-        }
     }
 
     /// Refuses a start whose input already holds a list longer than a fan-out state may take.
@@ -135,17 +96,5 @@ extension Engine {
             guard let path = state.fanOut, let count = path.read(["input": input])?.arrayValue?.count else { continue }
             if count > configuration.maxMapItems { throw tooManyItems(count, state: name) }
         }
-    }
-
-    func tooManyItems(_ count: Int, state: String) -> OrchestratorError {
-        OrchestratorError(.tooManyItems, "state '\(state)' would fan out to \(count) items; at most \(configuration.maxMapItems) are allowed (ORCHESTRATOR_MAX_MAP_ITEMS)")
-    }
-
-    /// The instance as clients see it, or `workflow.not_found`.
-    func existingWorkflow(_ id: String, on connection: PostgresConnection) async throws -> WorkflowRecord {
-        guard let record = try await store.workflow(id, on: connection) else {
-            throw OrchestratorError(.workflowNotFound, "no workflow '\(id)'")
-        }
-        return record
     }
 }

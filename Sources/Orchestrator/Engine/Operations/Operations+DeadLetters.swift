@@ -1,14 +1,14 @@
 import Foundation
 import PostgresNIO
 
-extension Engine {
+extension Operations {
     /// Runs a dead-lettered task again with fresh attempts and the same idempotency key; the
     /// instance resumes. Once per dead letter. `inputPatch` (a JSON Merge Patch object) changes
     /// the task's input first, e.g. to correct a value that made it fail.
     public func retryDeadLetter(_ id: Int64, by actor: String, reason: String? = nil, inputPatch: JSONValue? = nil) async throws -> DeadLetterRecord {
         if let inputPatch {
             guard case .object = inputPatch else { throw OrchestratorError(.invalidInput, "an input patch must be a JSON object (RFC 7396)") }
-            try Self.checkDepth(of: inputPatch, named: "an input patch")
+            try InputCheck.depth(of: inputPatch, named: "an input patch")
         }
         return try await transaction { connection in
             let now = clock.now()
@@ -52,10 +52,10 @@ extension Engine {
             _ = try await store.discardDeadLetters(workflowID: workflow.id, by: actor, now: now, on: connection)
             let machine = try await self.machine(for: workflow, on: connection)
             if let onDiscard = machine.definition.onDiscard {
-                try await apply(machine.enter(onDiscard, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
+                try await transitions.apply(machine.enter(onDiscard, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
             } else {
                 let failure = StateMachine.WorkflowFailure(code: deadLetter.errorCode, message: "dead letter \(id) (\(deadLetter.activity)) discarded by \(actor)")
-                try await apply(.init(entered: [], context: workflow.context, landing: .failed(failure)), to: &workflow, machine: machine, on: connection)
+                try await transitions.apply(.init(entered: [], context: workflow.context, landing: .failed(failure)), to: &workflow, machine: machine, on: connection)
             }
             try await store.save(workflow, on: connection)
             return deadLetter

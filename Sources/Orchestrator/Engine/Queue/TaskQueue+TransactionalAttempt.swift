@@ -2,7 +2,7 @@ import Foundation
 import PostgresNIO
 import Synchronization
 
-extension Engine {
+extension TaskQueue {
     /// Runs an attempt of a transactional activity and records its outcome, in one transaction of
     /// its own: the instance and the task are locked and the lease checked *before* the activity
     /// writes anything, so a lost lease (rescued, cancelled, or already committed by an earlier

@@ -1,7 +1,7 @@
 import Foundation
 import PostgresNIO
 
-extension Engine {
+extension Reads {
     /// Assembles the dashboard in one read-only transaction (a consistent snapshot).
     /// `lateAfter` overrides the configured threshold (the ops `late` command takes it as a flag).
     /// `explainingLateTasks`: find each late task's cause (one more query; a metrics scrape, which

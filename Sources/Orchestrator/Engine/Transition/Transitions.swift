@@ -1,7 +1,11 @@
 import Foundation
 import PostgresNIO
 
-extension Engine {
+/// Writes what the `StateMachine` decided into a locked instance: the states entered, the tasks
+/// and timers their landing state needs, children started, signals sent, and the status.
+struct Transitions: EnginePart {
+    let core: EngineCore
+
     /// Applies a transition to a locked instance: records the states entered, enqueues what the
     /// landing state needs, and settles the status. A `wait_for` whose signal is already buffered
     /// consumes it and moves on at once.
@@ -80,7 +84,7 @@ extension Engine {
                     if children.count > configuration.maxMapItems { throw tooManyItems(children.count, state: state) }
                     for (index, child) in children.enumerated() {
                         let defaultID = "\(workflow.id):\(state):\(workflow.visit)" + (perItem ? ":\(index)" : "")
-                        childIDs.append(try await startChild(
+                        childIDs.append(try await lifecycle.startChild(
                             StartRequest(type: type, input: child.input, id: child.id ?? (namedByInput ? nil : defaultID),
                                          correlationID: workflow.correlationID, startedBy: workflow.context["started_by"]?.stringValue ?? "workflow:\(workflow.id)"),
                             parent: parent, on: connection))

@@ -1,7 +1,11 @@
 import Foundation
 import PostgresNIO
 
-extension Engine {
+/// The queue: claims due tasks for workers and concludes their attempts (`conclude`,
+/// `TaskQueue+Conclusion.swift`), runs transactional attempts, and rescues expired leases.
+public struct TaskQueue: EnginePart {
+    let core: EngineCore
+
     /// Claims up to `limit` due tasks for `owner`, only of `activities` (timers always; `nil`: any
     /// activity). Each activity limit is claimed within its room, and the slots are shared fairly
     /// between limited and unlimited work (see `ClaimPlanner`).
@@ -42,7 +46,7 @@ extension Engine {
 
     private func activityLimitPatterns() async throws -> [String] {
         if let cached = claimPlanner.cachedPatterns(maxAge: configuration.activityLimitsRefresh) { return cached }
-        let patterns = try await activityLimits().map(\.pattern.pattern)
+        let patterns = try await operations.activityLimits().map(\.pattern.pattern)
         claimPlanner.remember(patterns)
         return patterns
     }

@@ -1,7 +1,7 @@
 import Foundation
 import PostgresNIO
 
-extension Engine {
+extension Operations {
     /// The limits every worker enforces, from the database.
     public func activityLimits() async throws -> [ActivityLimit] {
         try await client.withConnection { try await store.activityLimits(on: $0) }
