@@ -1,6 +1,7 @@
 import Activities
 import Orchestrator
 import OrchestratorServer
+import NIOPosix
 import PostgresNIO
 
 /// Counts its runs per workflow and state in `test_effects` (which the test creates), inside the
@@ -18,8 +19,18 @@ struct CountEffect: TransactionalActivity {
     }
 }
 
+/// Tells where it ran: on one of NIO's event loops (a `worker` process's executor) or not.
+struct ReportExecutor: Activity {
+    static let name = "test.report_executor"
+
+    func run(_ input: JSONValue, context: ActivityContext) async throws -> JSONValue {
+        ["on_event_loop": .bool(MultiThreadedEventLoopGroup.currentEventLoop != nil)]
+    }
+}
+
 await OrchestratorCommand.main { environment in
     var registry = ActivityRegistry.builtins(environment)
     registry.register(CountEffect())
+    registry.register(ReportExecutor())
     return registry
 }

@@ -20,7 +20,9 @@ public struct OrchestratorCommand: AsyncParsableCommand {
 
     /// Runs the command line with `activities` building the registry every command uses: the
     /// built-ins (`ActivityRegistry.builtins(_:)`) plus your own.
+    @MainActor
     public static func main(activities: @escaping @Sendable (ActivityEnvironment) -> ActivityRegistry) async {
+        WorkerExecutor.install(for: CommandLine.arguments)
         activityRegistry.withLock { $0 = activities }
         await main()
     }
