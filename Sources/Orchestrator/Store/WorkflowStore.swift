@@ -45,8 +45,7 @@ public struct WorkflowStore: Sendable {
             INSERT INTO orchestrator.workflows
                 (id, type, version, status, state, input, context, idempotency_key, request_hash, correlation_id, created_at, updated_at)
             VALUES (\(workflow.id), \(workflow.type), \(workflow.version), 'running', NULL, \(input.jsonText)::jsonb,
-                    \(workflow.storedContext.jsonText)::jsonb, nullif(\(idempotencyKey ?? ""), ''), \(requestHash),
-                    nullif(\(workflow.correlationID ?? ""), ''),
+                    \(workflow.storedContext.jsonText)::jsonb, \(idempotencyKey), \(requestHash), \(workflow.correlationID),
                     \(workflow.now), \(workflow.now))
             ON CONFLICT DO NOTHING
             RETURNING 1
@@ -177,7 +176,7 @@ public struct WorkflowStore: Sendable {
                 INSERT INTO orchestrator.tasks
                     (workflow_id, state, visit, kind, activity, item_index, input, status, max_attempts, run_at, timeout_ms,
                      idempotency_key, activity_limit, correlation_id, created_at, attempt, lease_number, lease_owner, lease_expires_at, started_at)
-                SELECT t.workflow_id, t.state, t.visit, t.kind, t.activity, nullif(t.item_index, -1), t.input::jsonb,
+                SELECT t.workflow_id, t.state, t.visit, t.kind, t.activity, t.item_index, t.input::jsonb,
                        CASE WHEN t.leased THEN 'running' ELSE 'ready' END, t.max_attempts, t.run_at, t.timeout_ms, t.idempotency_key,
                        t.activity_limit, saved.correlation_id, \(now)::timestamptz,
                        CASE WHEN t.leased THEN 1 ELSE 0 END, CASE WHEN t.leased THEN 1 ELSE 0 END,
@@ -188,7 +187,7 @@ public struct WorkflowStore: Sendable {
                     SELECT u.*, l.activity_limit, u.eager AND l.activity_limit IS NULL AS leased
                     FROM unnest(\(tasks.map(\.workflowID))::text[], \(tasks.map(\.task.state))::text[], \(tasks.map(\.task.visit))::int8[],
                                 \(tasks.map(\.task.kind.rawValue))::text[], \(tasks.map(\.task.activity))::text[],
-                                \(tasks.map { Int32($0.task.itemIndex ?? -1) })::int4[], \(tasks.map(\.task.input.jsonText))::text[],
+                                \(NullableArray(tasks.map { $0.task.itemIndex.map(Int32.init) }))::int4[], \(tasks.map(\.task.input.jsonText))::text[],
                                 \(tasks.map { Int32($0.task.maxAttempts) })::int4[], \(tasks.map(\.task.runAt))::timestamptz[],
                                 \(tasks.map(\.task.timeoutMilliseconds))::int8[], \(tasks.map(\.task.idempotencyKey))::text[], \(eager)::bool[])
                         AS u(workflow_id, state, visit, kind, activity, item_index, input, max_attempts, run_at, timeout_ms, idempotency_key, eager),
@@ -197,10 +196,11 @@ public struct WorkflowStore: Sendable {
                 RETURNING id, idempotency_key, status, run_at),
             new_events AS (
                 INSERT INTO orchestrator.events (workflow_id, seq, type, state, attempt, data, at)
-                SELECT e.workflow_id, e.seq, e.type, nullif(e.state, ''), nullif(e.attempt, 0), nullif(e.data, '')::jsonb, e.at
+                SELECT e.workflow_id, e.seq, e.type, e.state, e.attempt, e.data::jsonb, e.at
                 FROM unnest(\(events.map(\.workflowID))::text[], \(events.map { Int32($0.event.seq) })::int4[],
-                            \(events.map(\.event.type.rawValue))::text[], \(events.map { $0.event.state ?? "" })::text[],
-                            \(events.map { Int32($0.event.attempt ?? 0) })::int4[], \(events.map { $0.event.data?.jsonText ?? "" })::text[],
+                            \(events.map(\.event.type.rawValue))::text[], \(NullableArray(events.map(\.event.state)))::text[],
+                            \(NullableArray(events.map { $0.event.attempt.map(Int32.init) }))::int4[],
+                            \(NullableArray(events.map { $0.event.data?.jsonText }))::text[],
                             \(events.map(\.event.at))::timestamptz[])
                     AS e(workflow_id, seq, type, state, attempt, data, at)),
             woken AS (
