@@ -6,8 +6,9 @@ import Synchronization
 
 /// The engine's clock in production: the database server's time, so leases, retries and timers
 /// mean the same on every host, however skewed its own clock. It measures the offset between the
-/// host's clock and PostgreSQL's `clock_timestamp()` (halving the round trip) at start and every
-/// `interval` while it runs as a service; between measurements it follows the host's clock.
+/// host's clock and PostgreSQL's `clock_timestamp()` (halving the quickest of a few round trips)
+/// at start and every `interval` while it runs as a service; between measurements it follows the
+/// host's clock.
 public final class DatabaseClock: WallClock, Service {
     private let client: PostgresClient
     private let host: any WallClock
@@ -22,18 +23,28 @@ public final class DatabaseClock: WallClock, Service {
         self.logger = logger
     }
 
+    /// Readings per measurement.
+    static let readings = 5
+
     public func now() -> Date { host.now().addingTimeInterval(offset.withLock { $0 }) }
 
-    /// Measures the offset now.
+    /// Measures the offset now: of a few readings, the one with the shortest round trip, whose
+    /// midpoint is off by at most half of it (a reply delayed on a busy host skews the others).
     public func synchronize() async throws {
-        let measured = try await client.withConnection { connection in
-            let sent = host.now()
-            let rows = try await connection.query("SELECT clock_timestamp()", logger: logger)
-            var databaseTime: Date?
-            for try await time in rows.decode(Date.self) { databaseTime = time }
-            let received = host.now()
-            guard let databaseTime else { throw OrchestratorError(.database, "the database did not report its time") }
-            return databaseTime.timeIntervalSince(sent.addingTimeInterval(received.timeIntervalSince(sent) / 2))
+        let readings = try await client.withConnection { connection in
+            var readings: [(roundTrip: TimeInterval, offset: TimeInterval)] = []
+            for _ in 0..<Self.readings {
+                let sent = host.now()
+                let rows = try await connection.query("SELECT clock_timestamp()", logger: logger)
+                for try await databaseTime in rows.decode(Date.self) {
+                    let roundTrip = host.now().timeIntervalSince(sent)
+                    readings.append((roundTrip, databaseTime.timeIntervalSince(sent.addingTimeInterval(roundTrip / 2))))
+                }
+            }
+            return readings
+        }
+        guard let measured = readings.min(by: { $0.roundTrip < $1.roundTrip })?.offset else {
+            throw OrchestratorError(.database, "the database did not report its time")
         }
         let previous = offset.withLock { value in
             defer { value = measured }

@@ -2,23 +2,6 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// What an attempt of a task produced.
-public enum TaskOutcome: Sendable, Hashable {
-    case completed(JSONValue)
-    case failed(ActivityError)
-}
-
-/// An attempt a worker finished, and what it produced.
-public struct FinishedAttempt: Sendable, Hashable {
-    public var task: ClaimedTask
-    public var outcome: TaskOutcome
-
-    public init(task: ClaimedTask, outcome: TaskOutcome) {
-        self.task = task
-        self.outcome = outcome
-    }
-}
-
 extension TaskQueue {
     /// Why an activity's result cannot be stored, or `nil` when it can.
     static func unstorable(_ result: JSONValue) -> String? {
