@@ -202,7 +202,8 @@ public struct WorkflowStore: Sendable {
                             \(NullableArray(events.map { $0.event.attempt.map(Int32.init) }))::int4[],
                             \(NullableArray(events.map { $0.event.data?.jsonText }))::text[],
                             \(events.map(\.event.at))::timestamptz[])
-                    AS e(workflow_id, seq, type, state, attempt, data, at)),
+                    AS e(workflow_id, seq, type, state, attempt, data, at)
+                JOIN saved ON saved.id = e.workflow_id),
             woken AS (
                 SELECT count(pg_notify(\(Self.taskChannel), (extract(epoch FROM run_at) * 1000)::int8::text))
                 FROM new_tasks WHERE status = 'ready' AND run_at <= \(now)::timestamptz)
@@ -234,7 +235,8 @@ public struct WorkflowStore: Sendable {
     }
 
     /// Puts a delivery (a child's result, a signal) in another instance's queue, due now, without
-    /// locking that instance. `false` when there is no such instance.
+    /// locking that instance's row for a transition: only its key (`FOR KEY SHARE`), so the pruner
+    /// cannot delete it under the new task. `false` when there is no such instance.
     func enqueueDelivery(
         to workflowID: String, kind: TaskKind, state: String, visit: Int64, input: JSONValue, idempotencyKey: String, correlationID: String?,
         now: Date, on connection: PostgresConnection
@@ -244,9 +246,9 @@ public struct WorkflowStore: Sendable {
             WITH delivery AS (
                 INSERT INTO orchestrator.tasks
                     (workflow_id, state, visit, kind, activity, input, status, max_attempts, run_at, timeout_ms, idempotency_key, correlation_id, created_at)
-                SELECT \(workflowID), \(state), \(visit), \(kind.rawValue), \(kind.rawValue), \(input.jsonText)::jsonb, 'ready', 1000, \(now), 10000,
+                SELECT target.id, \(state), \(visit), \(kind.rawValue), \(kind.rawValue), \(input.jsonText)::jsonb, 'ready', 1000, \(now), 10000,
                        \(idempotencyKey), \(correlationID), \(now)
-                WHERE EXISTS (SELECT 1 FROM orchestrator.workflows WHERE id = \(workflowID))
+                FROM (SELECT id FROM orchestrator.workflows WHERE id = \(workflowID) FOR KEY SHARE) AS target
                 RETURNING id)
             SELECT pg_notify(\(Self.taskChannel), '') FROM delivery
             """, logger: logger)
