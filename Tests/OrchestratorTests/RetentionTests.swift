@@ -80,29 +80,6 @@ import Testing
         }
     }
 
-    /// A delivery (a signal, a child's result) to an instance past its retention holds the
-    /// instance's key until it commits: the pruner skips it meanwhile, and takes it with the new
-    /// task afterwards, leaving no task without its instance.
-    @Test func aDeliveryInFlightKeepsItsInstanceFromThePrunerAndLeavesNoOrphanTask() async throws {
-        try await TestDatabase.withHarness(workflows: [Self.brief]) { harness in
-            let finished = try await harness.start("brief")
-            try await harness.drain()
-            harness.clock.advance(by: .seconds(2 * 86_400))
-            let store = harness.engine.store
-            try await harness.client.withConnection { connection in
-                try await connection.query("BEGIN", logger: harness.logger)
-                let delivered = try await store.enqueueDelivery(
-                    to: finished.id, kind: .signal, state: "late", visit: 0, input: ["name": "late"], idempotencyKey: "late-signal",
-                    correlationID: nil, now: harness.clock.now(), on: connection)
-                #expect(delivered)
-                #expect(try await harness.engine.operations.pruneFinishedWorkflows() == 0, "the instance was deleted under the delivery")
-                try await connection.query("COMMIT", logger: harness.logger)
-            }
-            #expect(try await harness.engine.operations.pruneFinishedWorkflows() == 1)
-            #expect(try await rows(harness, "tasks", of: finished.id) == 0)
-        }
-    }
-
     @Test func aWorkflowThatWouldRecordEventsForEverFailsAtTheCap() async throws {
         var configuration = Engine.Configuration()
         configuration.maxEventsPerWorkflow = 40

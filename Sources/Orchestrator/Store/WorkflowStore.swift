@@ -207,13 +207,18 @@ public struct WorkflowStore: Sendable {
             woken AS (
                 SELECT count(pg_notify(\(Self.taskChannel), (extract(epoch FROM run_at) * 1000)::int8::text))
                 FROM new_tasks WHERE status = 'ready' AND run_at <= \(now)::timestamptz)
-            SELECT n.id, n.idempotency_key FROM woken LEFT JOIN new_tasks n ON n.status = 'running'
+            SELECT (SELECT count(*) FROM saved), n.id, n.idempotency_key FROM woken LEFT JOIN new_tasks n ON n.status = 'running'
             """, logger: logger)
         // A leased task is one of `tasks` (its key tells which): only its id comes back.
         let byKey = Dictionary(tasks.map { ($0.task.idempotencyKey, $0) }, uniquingKeysWith: { first, _ in first })
         let byID = Dictionary(workflows.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var leased: [ClaimedTask] = []
-        for try await (id, key) in result.decode((Int64?, String?).self) {
+        for try await (saved, id, key) in result.decode((Int64, Int64?, String?).self) {
+            // Tasks and events go only with an instance row this statement updated (no foreign key
+            // checks them, migration 0014): one missing would have dropped its history silently.
+            guard saved == byID.count else {
+                throw OrchestratorError(.database, "saved \(saved) of \(byID.count) workflows: an instance row is missing; nothing was written")
+            }
             guard let id, let key, let (workflowID, task) = byKey[key], let workflow = byID[workflowID], let dispatch else { continue }
             leased.append(ClaimedTask(
                 id: id, workflowID: workflowID, workflowType: workflow.type, state: task.state, visit: task.visit, kind: task.kind,
