@@ -217,7 +217,7 @@ public struct WorkflowStore: Sendable {
             // Tasks and events go only with an instance row this statement updated (no foreign key
             // checks them, migration 0014): one missing would have dropped its history silently.
             guard saved == byID.count else {
-                throw OrchestratorError(.database, "saved \(saved) of \(byID.count) workflows: an instance row is missing; nothing was written")
+                throw OrchestratorError(.database, "saved \(saved) of \(byID.count) workflows: an instance row is missing")
             }
             guard let id, let key, let (workflowID, task) = byKey[key], let workflow = byID[workflowID], let dispatch else { continue }
             leased.append(ClaimedTask(
