@@ -120,6 +120,21 @@ import Testing
         }
     }
 
+    /// A command's connection pool runs before the command leases from it: PostgresNIO warns on
+    /// the user's terminal about a lease that comes first.
+    @Test func aCommandThatReadsTheDatabasePrintsNoConnectionPoolWarning() async throws {
+        try #require(Executable.exists)
+        try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
+            let folder = try Executable.temporaryFolder()
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try ExecutionTests.chain.write(to: folder.appendingPathComponent("chain.yaml"), atomically: true, encoding: .utf8)
+            let (status, output) = try await Executable.run(
+                ["validate", "--workflows-dir", folder.path], in: folder, environment: ["DATABASE_URL": harness.databaseURL])
+            #expect(status == 0, "\(output)")
+            #expect(!output.contains("PostgresClient"), "\(output)")
+        }
+    }
+
     @Test func opsCommandsListShowAndResolveDeadLetters() async throws {
         try #require(Executable.exists)
         try await TestDatabase.withHarness(workflows: [ExecutionTests.flaky]) { harness in

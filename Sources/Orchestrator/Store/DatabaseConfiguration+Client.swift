@@ -9,9 +9,14 @@ extension DatabaseConfiguration {
     ) async throws -> T {
         let client = PostgresClient(configuration: clientConfiguration(maximumConnections: maximumConnections), backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                await client.run()
-                return nil
+            // The body starts once the pool's task runs: a lease before `run()` works, but
+            // PostgresNIO warns about it on the user's terminal.
+            await withCheckedContinuation { (started: CheckedContinuation<Void, Never>) in
+                group.addTask {
+                    started.resume()
+                    await client.run()
+                    return nil
+                }
             }
             defer { group.cancelAll() }
             return try await body(client)
