@@ -69,7 +69,7 @@ public final class Engine: Sendable {
     /// the activity limits, and makes them current for new instances.
     public func install(_ definitions: [WorkflowDefinition]) async throws {
         let now = clock.now()
-        try await client.withTransaction(logger: logger) { connection in
+        try await transaction { connection in
             for definition in definitions {
                 try await store.saveDefinition(definition, on: connection)
                 if let schedule = definition.schedule {

@@ -40,7 +40,6 @@ extension EnginePart {
     var catalog: DefinitionCatalog { core.catalog }
     var claimPlanner: ClaimPlanner { core.claimPlanner }
 
-    var queue: TaskQueue { TaskQueue(core: core) }
     var lifecycle: WorkflowLifecycle { WorkflowLifecycle(core: core) }
     var transitions: Transitions { Transitions(core: core) }
     var operations: Operations { Operations(core: core) }
@@ -53,6 +52,14 @@ extension EnginePart {
     /// The state machine of the definition version an instance is pinned to.
     func machine(for workflow: LockedWorkflow, on connection: PostgresConnection) async throws -> StateMachine {
         StateMachine(try await catalog.definition(type: workflow.type, version: workflow.version, store: store, on: connection))
+    }
+
+    /// Locks an instance for a transition (`LockedWorkflow`), or throws `workflow.not_found`.
+    func lockExistingWorkflow(_ id: String, now: Date, on connection: PostgresConnection) async throws -> LockedWorkflow {
+        guard let workflow = try await store.lockWorkflow(id, now: now, on: connection) else {
+            throw OrchestratorError(.workflowNotFound, "no workflow '\(id)'")
+        }
+        return workflow
     }
 
     /// The instance as clients see it, or `workflow.not_found`.

@@ -176,7 +176,7 @@ public final class Worker: Service {
                     do {
                         let tasks = try await engine.queue.claim(owner: configuration.id, limit: requested, activities: activities)
                         queueDrained.store(tasks.count < requested, ordering: .relaxed)
-                        if tasks.count == requested || engine.core.claimPlanner.knowsLimits { mayHaveWork.store(true, ordering: .relaxed) }
+                        if tasks.count == requested || engine.queue.knowsActivityLimits { mayHaveWork.store(true, ordering: .relaxed) }
                         failures = 0
                         inFlight.withLock { $0 += tasks.count }
                         for task in tasks {

@@ -10,9 +10,7 @@ extension WorkflowLifecycle {
         try InputCheck.depth(of: payload, named: "a signal's payload")
         return try await transaction { connection in
             let now = clock.now()
-            guard var workflow = try await store.lockWorkflow(workflowID, now: now, on: connection) else {
-                throw OrchestratorError(.workflowNotFound, "no workflow '\(workflowID)'")
-            }
+            var workflow = try await lockExistingWorkflow(workflowID, now: now, on: connection)
             guard workflow.isActive else {
                 // A client retrying a delivered signal gets the same answer, even after the end.
                 if let idempotencyKey, try await store.signalExists(workflowID: workflowID, name: name, idempotencyKey: idempotencyKey, on: connection) {
@@ -31,9 +29,7 @@ extension WorkflowLifecycle {
     public func cancel(workflowID: String, reason: String? = nil, by actor: String = "api") async throws -> WorkflowRecord {
         try await transaction { connection in
             let now = clock.now()
-            guard var workflow = try await store.lockWorkflow(workflowID, now: now, on: connection) else {
-                throw OrchestratorError(.workflowNotFound, "no workflow '\(workflowID)'")
-            }
+            var workflow = try await lockExistingWorkflow(workflowID, now: now, on: connection)
             if workflow.status == .cancelled || workflow.cancelRequested { return try await existingWorkflow(workflowID, on: connection) }
             guard workflow.isActive else {
                 throw OrchestratorError(.workflowNotActive, "workflow '\(workflowID)' is already \(workflow.status.rawValue)")

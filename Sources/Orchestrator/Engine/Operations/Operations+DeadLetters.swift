@@ -117,10 +117,7 @@ extension Operations {
         guard let deadLetter = try await store.deadLetter(id, on: connection) else {
             throw OrchestratorError(.deadLetterNotFound, "no dead letter \(id)")
         }
-        guard let workflow = try await store.lockWorkflow(deadLetter.workflowID, now: now, on: connection) else {
-            throw OrchestratorError(.workflowNotFound, "no workflow '\(deadLetter.workflowID)'")
-        }
-        return workflow
+        return try await lockExistingWorkflow(deadLetter.workflowID, now: now, on: connection)
     }
 
     private func resolve(

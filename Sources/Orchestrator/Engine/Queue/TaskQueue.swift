@@ -44,6 +44,10 @@ public struct TaskQueue: EnginePart {
         }
     }
 
+    /// Whether activity limits exist: then a claim may have come back short because a limit was
+    /// full, not because the queue was empty.
+    var knowsActivityLimits: Bool { claimPlanner.knowsLimits }
+
     private func activityLimitPatterns() async throws -> [String] {
         if let cached = claimPlanner.cachedPatterns(maxAge: configuration.activityLimitsRefresh) { return cached }
         let patterns = try await operations.activityLimits().map(\.pattern.pattern)
