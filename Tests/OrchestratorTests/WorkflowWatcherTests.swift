@@ -1,5 +1,6 @@
 import Foundation
 import Orchestrator
+import PostgresNIO
 import Testing
 
 /// Waiting for a workflow's result without polling: the database announces status changes and
@@ -53,6 +54,45 @@ import Testing
                 let unchanged = try await watcher.settled(running.id, within: .milliseconds(300))
                 #expect(unchanged.status == .running && !unchanged.isSettled)
                 await #expect(throws: OrchestratorError.self) { try await watcher.settled("no-such-workflow", within: .seconds(1)) }
+            }
+        }
+    }
+
+    /// A start whose first state is the end inserts the instance ended, in one statement: the
+    /// database announces it as it announces an instance that ended by an update.
+    @Test func aWorkflowThatEndsInItsFirstTransitionIsAnnouncedAndRecorded() async throws {
+        let instant = """
+            type: instant
+            start: done
+            states:
+              done: {succeed: true, output: {answer: 42}}
+            """
+        try await TestDatabase.withHarness(workflows: [instant]) { harness in
+            try await harness.client.withConnection { connection in
+                try await connection.listen(on: WorkflowWatcher.channel) { notifications in
+                    try await connection.query("SELECT 1", logger: harness.logger)  // the LISTEN is in place
+                    let started = try await harness.start("instant")
+                    #expect(started.status == .completed)
+                    // Bounded, so a missing announcement fails the test instead of hanging it.
+                    let announced = try await withThrowingTaskGroup(of: String?.self) { group in
+                        group.addTask {
+                            for try await notification in notifications { return notification.payload }
+                            return nil
+                        }
+                        group.addTask {
+                            try await Task.sleep(for: .seconds(30))
+                            return nil
+                        }
+                        defer { group.cancelAll() }
+                        return try await group.next() ?? nil
+                    }
+                    #expect(announced == started.id)
+
+                    let record = try await harness.engine.reads.workflow(started.id)
+                    #expect(record.status == .completed && record.output == ["answer": 42] && record.completedAt != nil)
+                    let history = try await harness.engine.reads.history(started.id).map(\.type)
+                    #expect(history == [.workflowStarted, .stateEntered, .workflowCompleted])
+                }
             }
         }
     }

@@ -38,20 +38,31 @@ public struct WorkflowStore: Sendable {
 
     // MARK: Workflows
 
-    /// Inserts a new instance; `false` when the id or the idempotency key already exists.
-    func insertWorkflow(_ workflow: LockedWorkflow, input: JSONValue, idempotencyKey: String?, requestHash: String, on connection: PostgresConnection) async throws -> Bool {
+    /// Inserts a new instance as it stands before its first transition (`save` writes that
+    /// transition); `false` when the id or the idempotency key already exists.
+    func insertWorkflow(_ new: NewWorkflow, on connection: PostgresConnection) async throws -> Bool {
+        let workflow = new.workflow
         let rows = try await connection.prepared(HotQuery.InsertWorkflow.self,
             """
             INSERT INTO orchestrator.workflows
-                (id, type, version, status, state, input, context, idempotency_key, request_hash, correlation_id, created_at, updated_at)
-            VALUES (\(workflow.id), \(workflow.type), \(workflow.version), 'running', NULL, \(input.jsonText)::jsonb,
-                    \(workflow.storedContext.jsonText)::jsonb, \(idempotencyKey), \(requestHash), \(workflow.correlationID),
+                (id, type, version, status, state, input, context, idempotency_key, request_hash, correlation_id,
+                 parent_id, parent_state, parent_visit, created_at, updated_at)
+            VALUES (\(workflow.id), \(workflow.type), \(workflow.version), 'running', NULL, \(new.input.jsonText)::jsonb,
+                    \(workflow.storedContext.jsonText)::jsonb, \(new.idempotencyKey), \(new.requestHash), \(workflow.correlationID),
+                    \(workflow.parent?.workflowID)::text, \(workflow.parent?.state)::text, \(workflow.parent?.visit)::int8,
                     \(workflow.now), \(workflow.now))
             ON CONFLICT DO NOTHING
             RETURNING 1
             """, logger: logger)
         for try await _ in rows { return true }
         return false
+    }
+
+    /// Inserts an instance its first transition has moved already, with that transition's tasks
+    /// and events, in one statement (`save`'s). `false` when the id or the idempotency key already
+    /// exists: then nothing is written.
+    func insert(_ new: NewWorkflow, on connection: PostgresConnection) async throws -> Bool {
+        try await write(updating: [], inserting: new, dispatch: nil, on: connection)
     }
 
     /// The id and request hash of an instance with this id or idempotency key.
@@ -138,40 +149,65 @@ public struct WorkflowStore: Sendable {
     /// events as parallel arrays. The ids also go as an array: `id = ANY` keeps the update on the
     /// primary key (joined with the document alone, a big table's rows are hashed instead).
     func save(_ workflows: [LockedWorkflow], dispatch: EagerDispatch? = nil, on connection: PostgresConnection) async throws {
-        guard let now = workflows.map(\.now).max() else { return }
-        let rows = try JSONValue.array(workflows.map { workflow in
-            var row: [String: JSONValue] = [
-                "id": .string(workflow.id), "status": .string(workflow.status.rawValue),
-                "waiting_for": .array(workflow.waitingFor.map(JSONValue.string)), "visit": .number(Double(workflow.visit)),
-                "event_seq": .number(Double(workflow.eventSeq)), "cancel_requested": .bool(workflow.cancelRequested),
-                "ended": .bool(workflow.status.isTerminal),
-            ]
-            row["state"] = workflow.state.map(JSONValue.string)
-            // Absent when unchanged: the column keeps what it holds.
-            row["context"] = workflow.contextChanged ? workflow.storedContext : nil
-            row["map_progress"] = workflow.mapProgress?.json
-            // Wrapped, so an output that is JSON's null stays distinct from no output.
-            row["output"] = workflow.output.map { ["value": $0] }
-            row["error"] = try workflow.error.map { try JSONValue(encoding: $0) }
-            return .object(row)
+        try await write(updating: workflows, inserting: nil, dispatch: dispatch, on: connection)
+    }
+
+    /// `save` and `insert` in one statement: updates the rows of `updating` (all must exist),
+    /// inserts `inserting` unless its id or idempotency key exists, and writes the new tasks and
+    /// events of the rows written. Returns whether it inserted `inserting`.
+    @discardableResult
+    private func write(updating: [LockedWorkflow], inserting: NewWorkflow?, dispatch: EagerDispatch?, on connection: PostgresConnection) async throws -> Bool {
+        let workflows = updating + (inserting.map { [$0.workflow] } ?? [])
+        guard let now = workflows.map(\.now).max() else { return false }
+        let updatedRows = try JSONValue.array(updating.map { .object(try Self.row(of: $0)) }).jsonText
+        let insertedRows = try JSONValue.array((inserting.map { [$0] } ?? []).map { new in
+            var row = try Self.row(of: new.workflow)
+            row["context"] = new.workflow.storedContext
+            row["type"] = .string(new.workflow.type)
+            row["version"] = .string(new.workflow.version)
+            row["input"] = new.input
+            row["idempotency_key"] = new.idempotencyKey.map(JSONValue.string)
+            row["request_hash"] = .string(new.requestHash)
+            row["correlation_id"] = new.workflow.correlationID.map(JSONValue.string)
+            row["parent_id"] = new.workflow.parent.map { .string($0.workflowID) }
+            row["parent_state"] = new.workflow.parent.map { .string($0.state) }
+            row["parent_visit"] = new.workflow.parent.map { .number(Double($0.visit)) }
+            return JSONValue.object(row)
         }).jsonText
         let tasks = workflows.flatMap { workflow in workflow.newTasks.map { (workflowID: workflow.id, task: $0) } }
         let events = workflows.flatMap { workflow in workflow.newEvents.map { (workflowID: workflow.id, event: $0) } }
         let eager = dispatch?.candidates(tasks.map(\.task), now: now) ?? tasks.map { _ in false }
         let result = try await connection.prepared(HotQuery.Save.self,
             """
-            WITH saved AS (
+            WITH updated AS (
                 UPDATE orchestrator.workflows w SET
                     status = r.status, state = r.state, context = coalesce(r.context, w.context), output = r.output -> 'value', error = r.error,
                     map_progress = r.map_progress,
                     waiting_for = r.waiting_for, visit = r.visit, event_seq = r.event_seq, cancel_requested = r.cancel_requested,
                     updated_at = \(now)::timestamptz,
                     completed_at = CASE WHEN r.ended THEN coalesce(w.completed_at, \(now)::timestamptz) END
-                FROM jsonb_to_recordset(\(rows)::text::jsonb)
+                FROM jsonb_to_recordset(\(updatedRows)::text::jsonb)
                     AS r(id text, status text, state text, context jsonb, output jsonb, error jsonb, waiting_for text[], visit int8,
                          event_seq int4, cancel_requested bool, ended bool, map_progress jsonb)
-                WHERE w.id = r.id AND w.id = ANY(\(workflows.map(\.id))::text[])
+                WHERE w.id = r.id AND w.id = ANY(\(updating.map(\.id))::text[])
                 RETURNING w.id, w.correlation_id),
+            inserted AS (
+                INSERT INTO orchestrator.workflows
+                    (id, type, version, status, state, input, context, output, error, idempotency_key, request_hash, correlation_id,
+                     waiting_for, visit, event_seq, cancel_requested, parent_id, parent_state, parent_visit, map_progress,
+                     created_at, updated_at, completed_at)
+                SELECT n.id, n.type, n.version, n.status, n.state, n.input, n.context, n.output -> 'value', n.error, n.idempotency_key,
+                       n.request_hash, n.correlation_id, n.waiting_for, n.visit, n.event_seq, n.cancel_requested,
+                       n.parent_id, n.parent_state, n.parent_visit, n.map_progress,
+                       \(now)::timestamptz, \(now)::timestamptz, CASE WHEN n.ended THEN \(now)::timestamptz END
+                FROM jsonb_to_recordset(\(insertedRows)::text::jsonb)
+                    AS n(id text, type text, version text, status text, state text, input jsonb, context jsonb, output jsonb, error jsonb,
+                         idempotency_key text, request_hash text, correlation_id text, waiting_for text[], visit int8, event_seq int4,
+                         cancel_requested bool, parent_id text, parent_state text, parent_visit int8, map_progress jsonb, ended bool)
+                ON CONFLICT DO NOTHING
+                RETURNING id, correlation_id),
+            saved AS (
+                SELECT id, correlation_id FROM updated UNION ALL SELECT id, correlation_id FROM inserted),
             new_tasks AS (
                 INSERT INTO orchestrator.tasks
                     (workflow_id, state, visit, kind, activity, item_index, input, status, max_attempts, run_at, timeout_ms,
@@ -207,18 +243,21 @@ public struct WorkflowStore: Sendable {
             woken AS (
                 SELECT count(pg_notify(\(Self.taskChannel), (extract(epoch FROM run_at) * 1000)::int8::text))
                 FROM new_tasks WHERE status = 'ready' AND run_at <= \(now)::timestamptz)
-            SELECT (SELECT count(*) FROM saved), n.id, n.idempotency_key FROM woken LEFT JOIN new_tasks n ON n.status = 'running'
+            SELECT (SELECT count(*) FROM updated), (SELECT count(*) FROM inserted), n.id, n.idempotency_key
+            FROM woken LEFT JOIN new_tasks n ON n.status = 'running'
             """, logger: logger)
         // A leased task is one of `tasks` (its key tells which): only its id comes back.
         let byKey = Dictionary(tasks.map { ($0.task.idempotencyKey, $0) }, uniquingKeysWith: { first, _ in first })
         let byID = Dictionary(workflows.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var leased: [ClaimedTask] = []
-        for try await (saved, id, key) in result.decode((Int64, Int64?, String?).self) {
-            // Tasks and events go only with an instance row this statement updated (no foreign key
+        var inserted = false
+        for try await (updatedCount, insertedCount, id, key) in result.decode((Int64, Int64, Int64?, String?).self) {
+            // Tasks and events go only with an instance row this statement wrote (no foreign key
             // checks them, migration 0014): one missing would have dropped its history silently.
-            guard saved == byID.count else {
-                throw OrchestratorError(.database, "saved \(saved) of \(byID.count) workflows: an instance row is missing")
+            guard updatedCount == updating.count else {
+                throw OrchestratorError(.database, "saved \(updatedCount) of \(updating.count) workflows: an instance row is missing")
             }
+            inserted = insertedCount == 1
             guard let id, let key, let (workflowID, task) = byKey[key], let workflow = byID[workflowID], let dispatch else { continue }
             leased.append(ClaimedTask(
                 id: id, workflowID: workflowID, workflowType: workflow.type, state: task.state, visit: task.visit, kind: task.kind,
@@ -227,7 +266,8 @@ public struct WorkflowStore: Sendable {
                 leaseOwner: dispatch.owner, leaseNumber: 1, dueAt: task.runAt))
         }
         dispatch?.accept(leased: leased, offered: eager.filter { $0 }.count)
-        for workflow in workflows where workflow.endsNow {
+        let written = inserted ? workflows : updating
+        for workflow in written where workflow.endsNow {
             guard let parent = workflow.parent else { continue }
             let result: JSONValue = [
                 "workflow_id": .string(workflow.id), "status": .string(workflow.status.rawValue), "output": workflow.output ?? .null,
@@ -237,6 +277,26 @@ public struct WorkflowStore: Sendable {
                 to: parent.workflowID, kind: .childResult, state: parent.state, visit: parent.visit, input: result,
                 idempotencyKey: "\(workflow.id)/result", correlationID: workflow.correlationID, now: workflow.now, on: connection)
         }
+        return inserted
+    }
+
+    /// The columns a transition changes, as one element of `write`'s JSON document (a column may
+    /// be NULL or a list there).
+    private static func row(of workflow: LockedWorkflow) throws -> [String: JSONValue] {
+        var row: [String: JSONValue] = [
+            "id": .string(workflow.id), "status": .string(workflow.status.rawValue),
+            "waiting_for": .array(workflow.waitingFor.map(JSONValue.string)), "visit": .number(Double(workflow.visit)),
+            "event_seq": .number(Double(workflow.eventSeq)), "cancel_requested": .bool(workflow.cancelRequested),
+            "ended": .bool(workflow.status.isTerminal),
+        ]
+        row["state"] = workflow.state.map(JSONValue.string)
+        // Absent when unchanged: the column keeps what it holds.
+        row["context"] = workflow.contextChanged ? workflow.storedContext : nil
+        row["map_progress"] = workflow.mapProgress?.json
+        // Wrapped, so an output that is JSON's null stays distinct from no output.
+        row["output"] = workflow.output.map { ["value": $0] }
+        row["error"] = try workflow.error.map { try JSONValue(encoding: $0) }
+        return row
     }
 
     /// Puts a delivery (a child's result, a signal) in another instance's queue, due now, without
@@ -260,15 +320,6 @@ public struct WorkflowStore: Sendable {
         var delivered = false
         for try await _ in rows { delivered = true }
         return delivered
-    }
-
-    /// Links a child instance to the wait of its parent that its end is delivered to.
-    func setParent(_ childID: String, _ parent: ParentLink, on connection: PostgresConnection) async throws {
-        try await connection.query(
-            """
-            UPDATE orchestrator.workflows SET parent_id = \(parent.workflowID), parent_state = \(parent.state), parent_visit = \(parent.visit)
-            WHERE id = \(childID)
-            """, logger: logger)
     }
 
     func notifyWorkers(on connection: PostgresConnection) async throws {

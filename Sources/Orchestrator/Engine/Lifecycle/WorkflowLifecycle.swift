@@ -8,12 +8,19 @@ public struct WorkflowLifecycle: EnginePart {
 
     /// Starts an instance, or returns the one an earlier identical request started (`created` false).
     /// Ids `<type>@…` of a scheduled type are the schedule's (see `scheduledID`).
+    ///
+    /// A start whose first state is a task, a sleep or the end is one statement, committed on its
+    /// own: the instance is inserted as its first transition leaves it (`PreparedStart`).
     public func start(_ request: StartRequest) async throws -> (workflow: WorkflowRecord, created: Bool) {
         if let id = request.id, let at = id.firstIndex(of: "@"), catalog.current(String(id[..<at]))?.schedule != nil {
             throw OrchestratorError(.invalidInput, "ids of the form '\(id[..<at])@…' are reserved for the schedule of \(id[..<at])")
         }
+        var start = try prepare(request, parent: nil)
+        if transitions.applyInPlace(start.transition, to: &start.workflow) {
+            return try await client.withConnection { connection in try await insert(start, on: connection) }
+        }
         return try await transaction { connection in
-            try await start(request, on: connection)
+            try await startInSteps(start, on: connection)
         }
     }
 
@@ -35,7 +42,17 @@ public struct WorkflowLifecycle: EnginePart {
     @TaskLocal static var startNesting = 0
     static let maximumStartNesting = 16
 
+    /// Starts an instance in the caller's transaction (a child in its parent's, a schedule's fire).
     func start(_ request: StartRequest, parent: ParentLink? = nil, on connection: PostgresConnection) async throws -> (workflow: WorkflowRecord, created: Bool) {
+        var start = try prepare(request, parent: parent)
+        if transitions.applyInPlace(start.transition, to: &start.workflow) {
+            return try await insert(start, on: connection)
+        }
+        return try await startInSteps(start, on: connection)
+    }
+
+    /// Checks a start and decides its first transition, without the database.
+    private func prepare(_ request: StartRequest, parent: ParentLink?) throws -> PreparedStart {
         guard case .object = request.input else {
             throw OrchestratorError(.invalidInput, "a workflow's input must be a JSON object")
         }
@@ -60,34 +77,57 @@ public struct WorkflowLifecycle: EnginePart {
         if let key = request.idempotencyKey { try InputCheck.identifier(key, named: "an idempotency key") }
         let now = clock.now()
         let requestHash = Engine.hash(JSONValue.object(["type": .string(request.type), "input": request.input, "id": request.id.map(JSONValue.string) ?? .null]).jsonText)
-        let id = request.id ?? WorkflowID.generate(at: now)
         var workflow = LockedWorkflow(
-            id: id, type: definition.type, version: definition.version, status: .running, state: nil,
-            context: StateMachine.initialContext(input: request.input, startedBy: request.startedBy), waitingFor: [], visit: 0, eventSeq: 0, cancelRequested: false,
-            correlationID: request.correlationID, parent: parent, now: now)
-        let inserted = try await store.insertWorkflow(
-            workflow, input: request.input, idempotencyKey: request.idempotencyKey, requestHash: requestHash, on: connection)
-        guard inserted else {
-            guard let existing = try await store.existingWorkflow(id: request.id, idempotencyKey: request.idempotencyKey, on: connection) else {
-                throw OrchestratorError(.workflowIDConflict, "workflow '\(id)' could not be created")
-            }
-            // An instance named by its input (`instance_id`) answers every start for that name.
-            guard existing.requestHash == requestHash || (definition.instanceID != nil && !existing.byKey) else {
-                if existing.byKey {
-                    throw OrchestratorError(.idempotencyKeyReused, "idempotency key was already used for a different request (workflow \(existing.id))")
-                }
-                throw OrchestratorError(.workflowIDConflict, "workflow '\(existing.id)' already exists with a different request")
-            }
-            return (try await existingWorkflow(existing.id, on: connection), false)
-        }
-        if let parent { try await store.setParent(id, parent, on: connection) }
+            id: request.id ?? WorkflowID.generate(at: now), type: definition.type, version: definition.version, status: .running, state: nil,
+            context: StateMachine.initialContext(input: request.input, startedBy: request.startedBy), waitingFor: [], visit: 0, eventSeq: 0,
+            cancelRequested: false, correlationID: request.correlationID, parent: parent, now: now)
         workflow.addEvent(.workflowStarted, data: ["type": .string(definition.type), "version": .string(definition.version), "input": request.input])
         let machine = StateMachine(definition)
-        try await transitions.apply(machine.start(input: request.input, startedBy: request.startedBy, now: now), to: &workflow, machine: machine, on: connection)
+        return PreparedStart(
+            workflow: workflow, request: request, requestHash: requestHash, machine: machine,
+            transition: machine.start(input: request.input, startedBy: request.startedBy, now: now))
+    }
+
+    /// Inserts an instance its first transition has moved already, with its tasks and events, in
+    /// one statement; or answers with the instance an earlier request started.
+    private func insert(_ start: PreparedStart, on connection: PostgresConnection) async throws -> (workflow: WorkflowRecord, created: Bool) {
+        let inserted = try await store.insert(start.newWorkflow, on: connection)
+        guard inserted else { return try await earlier(start, on: connection) }
+        return started(start.workflow, start)
+    }
+
+    /// A start whose first transition reads or writes other rows (a map's waiting items, a
+    /// buffered signal, a child, a signal sent): the instance is inserted first, then moved.
+    private func startInSteps(_ start: PreparedStart, on connection: PostgresConnection) async throws -> (workflow: WorkflowRecord, created: Bool) {
+        let inserted = try await store.insertWorkflow(start.newWorkflow, on: connection)
+        guard inserted else { return try await earlier(start, on: connection) }
+        var workflow = start.workflow
+        try await transitions.apply(start.transition, to: &workflow, machine: start.machine, on: connection)
         try await store.save(workflow, on: connection)
-        EngineMetrics.workflowStarted(type: definition.type)
-        logger.debug("workflow started", metadata: [LogKey.workflowID: "\(id)", LogKey.workflowType: "\(definition.type)"])
-        return (workflow.snapshot(input: request.input, createdAt: now), true)
+        return started(workflow, start)
+    }
+
+    private func started(_ workflow: LockedWorkflow, _ start: PreparedStart) -> (workflow: WorkflowRecord, created: Bool) {
+        EngineMetrics.workflowStarted(type: workflow.type)
+        logger.debug("workflow started", metadata: [LogKey.workflowID: "\(workflow.id)", LogKey.workflowType: "\(workflow.type)"])
+        return (workflow.snapshot(input: start.request.input, createdAt: workflow.now), true)
+    }
+
+    /// The instance an earlier request with this id or idempotency key started, when it was the
+    /// same request; a conflict otherwise.
+    private func earlier(_ start: PreparedStart, on connection: PostgresConnection) async throws -> (workflow: WorkflowRecord, created: Bool) {
+        let request = start.request
+        guard let existing = try await store.existingWorkflow(id: request.id, idempotencyKey: request.idempotencyKey, on: connection) else {
+            throw OrchestratorError(.workflowIDConflict, "workflow '\(start.workflow.id)' could not be created")
+        }
+        // An instance named by its input (`instance_id`) answers every start for that name.
+        guard existing.requestHash == start.requestHash || (start.machine.definition.instanceID != nil && !existing.byKey) else {
+            if existing.byKey {
+                throw OrchestratorError(.idempotencyKeyReused, "idempotency key was already used for a different request (workflow \(existing.id))")
+            }
+            throw OrchestratorError(.workflowIDConflict, "workflow '\(existing.id)' already exists with a different request")
+        }
+        return (try await existingWorkflow(existing.id, on: connection), false)
     }
 
     /// Refuses a start whose input already holds a list longer than a fan-out state may take.

@@ -35,6 +35,15 @@ public struct StateMachine: Sendable {
             case .wait, .sleep, .startWorkflow, .failed: []
             }
         }
+
+        /// True when landing here writes into the instance alone (`Transitions.applyInPlace`):
+        /// a task, a sleep or the end, not a map, a wait, a child or a signal.
+        var landsInPlace: Bool {
+            switch self {
+            case .task, .sleep, .completed, .failed: true
+            case .map, .wait, .startWorkflow, .sendSignal: false
+            }
+        }
     }
 
     /// One child a `start_workflow` state starts: its input, and its id (`nil`: the default).

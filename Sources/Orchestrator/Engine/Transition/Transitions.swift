@@ -19,32 +19,13 @@ struct Transitions: EnginePart {
                 ])
             }
         }
-        var transition = transition
-        if workflow.eventSeq >= configuration.maxEventsPerWorkflow {
-            // No catch applies: a catch would only record more.
-            transition = .init(entered: [], context: workflow.context, landing: .failed(.init(
-                code: OrchestratorError.Code.historyFull.rawValue,
-                message: "the workflow recorded \(workflow.eventSeq) events, the most one workflow may (ORCHESTRATOR_MAX_EVENTS_PER_WORKFLOW); it fails instead of growing its history further")))
-        }
+        var transition = limitHistory(transition, of: workflow)
         while true {
-            let deepest = ([transition.context] + transition.landing.storedValues).lazy.map(\.nestingDepth).max() ?? 0
-            if deepest > StoredValueLimits.contextDepth {
-                // Stored, it could not be read back: the workflow fails with the context it had.
-                transition = .init(entered: [], context: workflow.context, landing: .failed(.init(
-                    code: OrchestratorError.Code.contextTooDeep.rawValue,
-                    message: "a result or a value built from it would nest more than \(StoredValueLimits.contextDepth) levels deep")))
-            }
-            workflow.context = transition.context
-            for name in transition.entered {
-                workflow.visit += 1
-                workflow.state = name
-                workflow.addEvent(.stateEntered, state: name)
-            }
-            workflow.waitingFor = []
+            transition = enter(transition, in: &workflow)
+            if land(transition.landing, in: &workflow) { return }
             switch transition.landing {
-            case .task(let state, let spec, let input):
-                workflow.status = .running
-                schedule(spec, state: state, input: input, itemIndex: nil, in: &workflow)
+            case .task, .sleep, .completed, .failed:
+                return  // landed in place above
             case .map(let state, let spec, let inputs):
                 guard inputs.count <= configuration.maxMapItems else {
                     let error = tooManyItems(inputs.count, state: state)
@@ -72,9 +53,6 @@ struct Transitions: EnginePart {
                 if let deadline {
                     scheduleTimer(state: state, at: deadline, in: &workflow)
                 }
-            case .sleep(let state, let until):
-                workflow.status = .waiting
-                scheduleTimer(state: state, at: until, in: &workflow)
             case .startWorkflow(let state, let type, let children, let wait):
                 let parent = wait ? ParentLink(workflowID: workflow.id, state: state, visit: workflow.visit) : nil
                 let namedByInput = catalog.current(type)?.instanceID != nil
@@ -115,15 +93,68 @@ struct Transitions: EnginePart {
                 workflow.addEvent(.signalSent, state: state, data: ["workflow_id": .string(target), "name": .string(name)])
                 transition = machine.advance(from: state, result: ["workflow_id": .string(target), "signal": .string(name)], context: workflow.context, now: workflow.now)
                 continue
-            case .completed(let output):
-                workflow.output = output
-                end(&workflow, as: .completed, event: .workflowCompleted, data: ["output": output])
-            case .failed(let failure):
-                workflow.error = failure
-                end(&workflow, as: .failed, event: .workflowFailed, data: ["error": ["code": .string(failure.code), "message": .string(failure.message)]])
             }
             return
         }
+    }
+
+    /// `apply` for a transition that writes into the instance alone (`landsInPlace`): no other
+    /// row is read or written, so it needs no database. `false` (the instance untouched) for any
+    /// other transition.
+    func applyInPlace(_ transition: StateMachine.Transition, to workflow: inout LockedWorkflow) -> Bool {
+        guard workflow.status != .deadLettered, transition.landing.landsInPlace else { return false }
+        return land(enter(limitHistory(transition, of: workflow), in: &workflow).landing, in: &workflow)
+    }
+
+    /// The transition, or a failure when the instance's history is full (no catch applies: a
+    /// catch would only record more).
+    private func limitHistory(_ transition: StateMachine.Transition, of workflow: LockedWorkflow) -> StateMachine.Transition {
+        guard workflow.eventSeq >= configuration.maxEventsPerWorkflow else { return transition }
+        return .init(entered: [], context: workflow.context, landing: .failed(.init(
+            code: OrchestratorError.Code.historyFull.rawValue,
+            message: "the workflow recorded \(workflow.eventSeq) events, the most one workflow may (ORCHESTRATOR_MAX_EVENTS_PER_WORKFLOW); it fails instead of growing its history further")))
+    }
+
+    /// Records the states a transition enters and its context; returns it, or a failure when a
+    /// value it would store nests too deep to be read back (the workflow keeps the context it had).
+    private func enter(_ transition: StateMachine.Transition, in workflow: inout LockedWorkflow) -> StateMachine.Transition {
+        var transition = transition
+        let deepest = ([transition.context] + transition.landing.storedValues).lazy.map(\.nestingDepth).max() ?? 0
+        if deepest > StoredValueLimits.contextDepth {
+            transition = .init(entered: [], context: workflow.context, landing: .failed(.init(
+                code: OrchestratorError.Code.contextTooDeep.rawValue,
+                message: "a result or a value built from it would nest more than \(StoredValueLimits.contextDepth) levels deep")))
+        }
+        workflow.context = transition.context
+        for name in transition.entered {
+            workflow.visit += 1
+            workflow.state = name
+            workflow.addEvent(.stateEntered, state: name)
+        }
+        workflow.waitingFor = []
+        return transition
+    }
+
+    /// Lands the instance where the landing needs nothing but the instance: a task, a sleep, its
+    /// end. `false` for the landings `apply` resolves against the database.
+    private func land(_ landing: StateMachine.Landing, in workflow: inout LockedWorkflow) -> Bool {
+        switch landing {
+        case .task(let state, let spec, let input):
+            workflow.status = .running
+            schedule(spec, state: state, input: input, itemIndex: nil, in: &workflow)
+        case .sleep(let state, let until):
+            workflow.status = .waiting
+            scheduleTimer(state: state, at: until, in: &workflow)
+        case .completed(let output):
+            workflow.output = output
+            end(&workflow, as: .completed, event: .workflowCompleted, data: ["output": output])
+        case .failed(let failure):
+            workflow.error = failure
+            end(&workflow, as: .failed, event: .workflowFailed, data: ["error": ["code": .string(failure.code), "message": .string(failure.message)]])
+        case .map, .wait, .startWorkflow, .sendSignal:
+            return false
+        }
+        return true
     }
 
     /// `resolved_by` of what the engine itself resolves.
