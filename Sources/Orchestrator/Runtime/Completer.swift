@@ -34,6 +34,12 @@ final class Completer: Sendable {
     /// The worker that runs at once what these completions enqueue (eager dispatch), if any.
     private let handoff: (any TaskHandoff)?
     private let queue = Mutex(Queue())
+    /// The instances the tasks leased to this worker were leased from (eager dispatch), until
+    /// their outcomes come back: those are concluded at once (`TaskQueue.concludeAtOnce`).
+    private let snapshots = Mutex<[AttemptID: InstanceSnapshot]>([:])
+    /// Past this many, snapshots of attempts that never came back (abandoned at shutdown, lost
+    /// leases) are forgotten: a snapshot only spares round trips.
+    static let maxSnapshots = 10_000
     /// One per commit lane: batches commit on `lanes` connections at once.
     private let doorbells: [Doorbell]
     /// Outcomes `hand` queues before it waits for a commit (see `Worker.Configuration.completionBacklog`).
@@ -143,19 +149,60 @@ final class Completer: Sendable {
         for item in abandoned { item.continuation?.resume(returning: false) }
     }
 
+    /// Commits a batch: first, in one statement, the completions decided from the snapshots of
+    /// their instances (`commitAtOnce`); then the others, and those whose instance changed
+    /// meanwhile, in a transaction that locks their instances.
     private func commit(_ batch: [Pending]) async {
-        let ordered = batch.sorted { ($0.task.workflowID, $0.task.id) < ($1.task.workflowID, $1.task.id) }
+        var ordered = batch.sorted { ($0.task.workflowID, $0.task.id) < ($1.task.workflowID, $1.task.id) }
+        let known = snapshots.withLock { snapshots in ordered.compactMap { item in snapshots.removeValue(forKey: item.task.attemptID).map { (item, $0) } } }
+        if !known.isEmpty {
+            let concluded = await commitAtOnce(known)
+            ordered.removeAll { concluded.contains($0.task.attemptID) }
+            if ordered.isEmpty { return }
+        }
         let dispatch = handoff?.reserveSlots(upTo: ordered.count)
         do {
             try await engine.transaction { connection in
                 _ = try await engine.queue.conclude(ordered.map { FinishedAttempt(task: $0.task, outcome: $0.outcome) }, dispatch: dispatch, on: connection)
             }
-            if let dispatch { handoff?.handOff(dispatch, committed: true) }
+            handOff(dispatch)
             for item in ordered { item.continuation?.resume(returning: true) }
         } catch {
             if let dispatch { handoff?.handOff(dispatch, committed: false) }
             await recover(from: error, committing: ordered)
         }
+    }
+
+    /// Concludes at once the outcomes whose instance has a snapshot; returns those concluded (none
+    /// when the statement failed): the locking path concludes the others.
+    private func commitAtOnce(_ known: [(item: Pending, snapshot: InstanceSnapshot)]) async -> Set<AttemptID> {
+        let dispatch = handoff?.reserveSlots(upTo: known.count)
+        do {
+            let concluded = try await engine.client.withConnection { connection in
+                try await engine.queue.concludeAtOnce(
+                    known.map { (FinishedAttempt(task: $0.item.task, outcome: $0.item.outcome), $0.snapshot) }, dispatch: dispatch, on: connection)
+            }
+            handOff(dispatch)
+            for (item, _) in known where concluded.contains(item.task.attemptID) { item.continuation?.resume(returning: true) }
+            return concluded
+        } catch {
+            if let dispatch { handoff?.handOff(dispatch, committed: false) }
+            logger.debug("completions from snapshots failed, concluding them with locks", metadata: [LogKey.error: "\(String(reflecting: error))"])
+            return []
+        }
+    }
+
+    /// After a commit: keeps the snapshots of the tasks it leased, then runs them.
+    private func handOff(_ dispatch: EagerDispatch?) {
+        guard let dispatch else { return }
+        let leased = dispatch.snapshots
+        if !leased.isEmpty {
+            snapshots.withLock { snapshots in
+                if snapshots.count + leased.count > Self.maxSnapshots { snapshots.removeAll() }
+                snapshots.merge(leased) { _, new in new }
+            }
+        }
+        handoff?.handOff(dispatch, committed: true)
     }
 
     /// A batch did not commit: when one outcome broke it, commit each alone so the others are not

@@ -62,7 +62,7 @@ public struct WorkflowStore: Sendable {
     /// and events, in one statement (`save`'s). `false` when the id or the idempotency key already
     /// exists: then nothing is written.
     func insert(_ new: NewWorkflow, on connection: PostgresConnection) async throws -> Bool {
-        try await write(updating: [], inserting: new, dispatch: nil, on: connection)
+        try await write(updating: [], inserting: new, dispatch: nil, on: connection).contains(new.workflow.id)
     }
 
     /// The id and request hash of an instance with this id or idempotency key.
@@ -152,13 +152,27 @@ public struct WorkflowStore: Sendable {
         try await write(updating: workflows, inserting: nil, dispatch: dispatch, on: connection)
     }
 
-    /// `save` and `insert` in one statement: updates the rows of `updating` (all must exist),
-    /// inserts `inserting` unless its id or idempotency key exists, and writes the new tasks and
-    /// events of the rows written. Returns whether it inserted `inserting`.
+    /// `save` for transitions decided from snapshots (`InstanceSnapshot`), without a lock held:
+    /// writes each instance's transition, and ends its attempt as completed, only where its
+    /// `SnapshotCondition` holds — the row unchanged since, the lease current — locking the rows
+    /// in id order. Returns the ids of the instances written; the others are left as they were.
+    func saveIfUnchanged(
+        _ workflows: [LockedWorkflow], conditions: [SnapshotCondition], dispatch: EagerDispatch?, on connection: PostgresConnection
+    ) async throws -> Set<String> {
+        try await write(updating: workflows, inserting: nil, conditions: conditions, dispatch: dispatch, on: connection)
+    }
+
+    /// `save`, `saveIfUnchanged` and `insert` in one statement: updates the rows of `updating`
+    /// (all must exist, unless `conditions` decide which), inserts `inserting` unless its id or
+    /// idempotency key exists, and writes the new tasks and events of the rows written. Returns
+    /// the ids of the rows written.
     @discardableResult
-    private func write(updating: [LockedWorkflow], inserting: NewWorkflow?, dispatch: EagerDispatch?, on connection: PostgresConnection) async throws -> Bool {
+    private func write(
+        updating: [LockedWorkflow], inserting: NewWorkflow?, conditions: [SnapshotCondition] = [], dispatch: EagerDispatch?,
+        on connection: PostgresConnection
+    ) async throws -> Set<String> {
         let workflows = updating + (inserting.map { [$0.workflow] } ?? [])
-        guard let now = workflows.map(\.now).max() else { return false }
+        guard let now = workflows.map(\.now).max() else { return [] }
         let updatedRows = try JSONValue.array(updating.map { .object(try Self.row(of: $0)) }).jsonText
         let insertedRows = try JSONValue.array((inserting.map { [$0] } ?? []).map { new in
             var row = try Self.row(of: new.workflow)
@@ -179,7 +193,26 @@ public struct WorkflowStore: Sendable {
         let eager = dispatch?.candidates(tasks.map(\.task), now: now) ?? tasks.map { _ in false }
         let result = try await connection.prepared(HotQuery.Save.self,
             """
-            WITH updated AS (
+            WITH expected AS (
+                SELECT * FROM unnest(\(conditions.map(\.workflowID))::text[], \(conditions.map(\.rowVersion))::text[],
+                                     \(conditions.map(\.taskID))::int8[], \(conditions.map { Int32($0.leaseNumber) })::int4[],
+                                     \(conditions.map(\.result.jsonText))::text[])
+                    AS x(workflow_id, row_version, task_id, lease_number, result)),
+            unchanged AS (
+                SELECT w.id FROM orchestrator.workflows w JOIN expected x ON x.workflow_id = w.id
+                WHERE w.id = ANY(\(conditions.map(\.workflowID))::text[]) AND w.xmin = x.row_version::xid
+                ORDER BY w.id FOR NO KEY UPDATE OF w),
+            attempts AS (
+                SELECT id, lease_number, status = 'running' AS running FROM orchestrator.tasks
+                WHERE id = ANY(\(conditions.map(\.taskID))::int8[]) AND (SELECT count(*) FROM unchanged) > 0
+                ORDER BY id FOR UPDATE),
+            fenced AS (
+                UPDATE orchestrator.tasks t SET status = 'completed', result = x.result::jsonb, lease_owner = NULL, lease_expires_at = NULL,
+                    completed_at = \(now)::timestamptz
+                FROM attempts a JOIN expected x ON x.task_id = a.id AND x.lease_number = a.lease_number
+                WHERE t.id = a.id AND a.running AND x.workflow_id IN (SELECT id FROM unchanged)
+                RETURNING t.workflow_id),
+            updated AS (
                 UPDATE orchestrator.workflows w SET
                     status = r.status, state = r.state, context = coalesce(r.context, w.context), output = r.output -> 'value', error = r.error,
                     map_progress = r.map_progress,
@@ -190,6 +223,7 @@ public struct WorkflowStore: Sendable {
                     AS r(id text, status text, state text, context jsonb, output jsonb, error jsonb, waiting_for text[], visit int8,
                          event_seq int4, cancel_requested bool, ended bool, map_progress jsonb)
                 WHERE w.id = r.id AND w.id = ANY(\(updating.map(\.id))::text[])
+                  AND (\(conditions.isEmpty)::bool OR w.id IN (SELECT workflow_id FROM fenced))
                 RETURNING w.id, w.correlation_id),
             inserted AS (
                 INSERT INTO orchestrator.workflows
@@ -243,31 +277,34 @@ public struct WorkflowStore: Sendable {
             woken AS (
                 SELECT count(pg_notify(\(Self.taskChannel), (extract(epoch FROM run_at) * 1000)::int8::text))
                 FROM new_tasks WHERE status = 'ready' AND run_at <= \(now)::timestamptz)
-            SELECT (SELECT count(*) FROM updated), (SELECT count(*) FROM inserted), n.id, n.idempotency_key
+            SELECT ARRAY(SELECT id FROM updated), ARRAY(SELECT id FROM inserted), pg_current_xact_id()::xid::text, n.id, n.idempotency_key
             FROM woken LEFT JOIN new_tasks n ON n.status = 'running'
             """, logger: logger)
         // A leased task is one of `tasks` (its key tells which): only its id comes back.
         let byKey = Dictionary(tasks.map { ($0.task.idempotencyKey, $0) }, uniquingKeysWith: { first, _ in first })
         let byID = Dictionary(workflows.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        var leased: [ClaimedTask] = []
-        var inserted = false
-        for try await (updatedCount, insertedCount, id, key) in result.decode((Int64, Int64, Int64?, String?).self) {
+        var leased: [(task: ClaimedTask, snapshot: InstanceSnapshot)] = []
+        var written: Set<String> = []
+        for try await (updatedIDs, insertedIDs, rowVersion, id, key) in result.decode(([String], [String], String, Int64?, String?).self) {
             // Tasks and events go only with an instance row this statement wrote (no foreign key
             // checks them, migration 0014): one missing would have dropped its history silently.
-            guard updatedCount == updating.count else {
-                throw OrchestratorError(.database, "saved \(updatedCount) of \(updating.count) workflows: an instance row is missing")
+            guard !conditions.isEmpty || updatedIDs.count == updating.count else {
+                throw OrchestratorError(.database, "saved \(updatedIDs.count) of \(updating.count) workflows: an instance row is missing")
             }
-            inserted = insertedCount == 1
+            written = Set(updatedIDs + insertedIDs)
             guard let id, let key, let (workflowID, task) = byKey[key], let workflow = byID[workflowID], let dispatch else { continue }
-            leased.append(ClaimedTask(
-                id: id, workflowID: workflowID, workflowType: workflow.type, state: task.state, visit: task.visit, kind: task.kind,
-                activity: task.activity, itemIndex: task.itemIndex, input: task.input, attempt: 1,
-                timeout: .milliseconds(task.timeoutMilliseconds), idempotencyKey: key, correlationID: workflow.correlationID,
-                leaseOwner: dispatch.owner, leaseNumber: 1, dueAt: task.runAt))
+            var saved = workflow
+            saved.markSaved()
+            leased.append((
+                ClaimedTask(
+                    id: id, workflowID: workflowID, workflowType: workflow.type, state: task.state, visit: task.visit, kind: task.kind,
+                    activity: task.activity, itemIndex: task.itemIndex, input: task.input, attempt: 1,
+                    timeout: .milliseconds(task.timeoutMilliseconds), idempotencyKey: key, correlationID: workflow.correlationID,
+                    leaseOwner: dispatch.owner, leaseNumber: 1, dueAt: task.runAt),
+                InstanceSnapshot(workflow: saved, rowVersion: rowVersion, startedAt: now)))
         }
         dispatch?.accept(leased: leased, offered: eager.filter { $0 }.count)
-        let written = inserted ? workflows : updating
-        for workflow in written where workflow.endsNow {
+        for workflow in workflows where workflow.endsNow && written.contains(workflow.id) {
             guard let parent = workflow.parent else { continue }
             let result: JSONValue = [
                 "workflow_id": .string(workflow.id), "status": .string(workflow.status.rawValue), "output": workflow.output ?? .null,
@@ -277,7 +314,7 @@ public struct WorkflowStore: Sendable {
                 to: parent.workflowID, kind: .childResult, state: parent.state, visit: parent.visit, input: result,
                 idempotencyKey: "\(workflow.id)/result", correlationID: workflow.correlationID, now: workflow.now, on: connection)
         }
-        return inserted
+        return written
     }
 
     /// The columns a transition changes, as one element of `write`'s JSON document (a column may

@@ -15,13 +15,20 @@ public enum EngineMetrics {
         Counter(label: "orchestrator_tasks_total", dimensions: [("activity", activity), ("outcome", outcome)]).increment()
     }
 
-    /// How long a due task waited for a worker.
     /// An attempt started: `claimed` from the queue, or `dispatched` by the completion that
     /// enqueued it (eager dispatch).
     static func attemptStarted(activity: String, path: String) {
         Counter(label: "orchestrator_task_starts_total", dimensions: [("activity", activity), ("path", path)]).increment()
     }
 
+    /// Attempts whose end was written: `snapshot` in one statement decided from the instance the
+    /// worker knew (`TaskQueue.concludeAtOnce`), `locked` in a transaction that locked it first.
+    static func attemptsConcluded(_ count: Int, path: String) {
+        guard count > 0 else { return }
+        Counter(label: "orchestrator_task_conclusions_total", dimensions: [("path", path)]).increment(by: count)
+    }
+
+    /// How long a due task waited for a worker.
     static func scheduleToStart(activity: String, seconds: Double) {
         Timer(label: "orchestrator_task_schedule_to_start_seconds", dimensions: [("activity", activity)])
             .recordNanoseconds(Int64(max(seconds, 0) * 1e9))

@@ -11,17 +11,20 @@ public final class EagerDispatch: Sendable {
     public let activities: Set<String>
     /// Added to a task's timeout for its lease, as a claim does.
     public let grace: Duration
-    private let state: Mutex<(slots: Int, claimed: [ClaimedTask])>
+    private let state: Mutex<(slots: Int, claimed: [ClaimedTask], snapshots: [AttemptID: InstanceSnapshot])>
 
     public init(owner: String, activities: Set<String>, slots: Int, grace: Duration) {
         self.owner = owner
         self.activities = activities
         self.grace = grace
-        self.state = Mutex((max(slots, 0), []))
+        self.state = Mutex((max(slots, 0), [], [:]))
     }
 
     /// The tasks leased so far (valid once the transaction that leased them committed).
     public var claimed: [ClaimedTask] { state.withLock { $0.claimed } }
+
+    /// Each leased task's instance as the leasing transition left it.
+    var snapshots: [AttemptID: InstanceSnapshot] { state.withLock { $0.snapshots } }
 
     /// Slots not used.
     public var unused: Int { state.withLock { $0.slots } }
@@ -39,10 +42,14 @@ public final class EagerDispatch: Sendable {
         }
     }
 
-    /// Records what the store leased, and gives back the slots of candidates it did not lease.
-    func accept(leased: [ClaimedTask], offered: Int) {
+    /// Records what the store leased, with the instances it left, and gives back the slots of
+    /// candidates it did not lease.
+    func accept(leased: [(task: ClaimedTask, snapshot: InstanceSnapshot)], offered: Int) {
         state.withLock { state in
-            state.claimed += leased
+            for (task, snapshot) in leased {
+                state.claimed.append(task)
+                state.snapshots[task.attemptID] = snapshot
+            }
             state.slots += offered - leased.count
         }
     }

@@ -55,6 +55,7 @@ extension TaskQueue {
         }
         let now = workflows.values.map(\.now).max() ?? clock.now()
         let started = try await store.endAttempts(verdicts, now: now, on: connection)
+        EngineMetrics.attemptsConcluded(started.count, path: "locked")
 
         var changed: [String] = []
         for (task, verdict) in verdicts {

@@ -1,0 +1,111 @@
+import Foundation
+@testable import Orchestrator
+import PostgresNIO
+import Testing
+
+/// A step leased by its predecessor's completion (eager dispatch) is concluded from the instance
+/// that completion left, in one statement, only while that instance row and the step's lease are
+/// unchanged; otherwise nothing is written and the locking path concludes it.
+@Suite struct AtOnceConclusionTests {
+    /// Runs step `one` of a chain and leases step `two` to worker "w": returns step two's task and
+    /// the instance as step one's completion left it.
+    static func leaseStepTwo(_ harness: TestHarness) async throws -> (task: ClaimedTask, snapshot: InstanceSnapshot, workflowID: String) {
+        let started = try await harness.start("chain", input: ["i": 7])
+        let one = try #require(try await harness.engine.queue.claim(owner: "w", limit: 1).first)
+        let dispatch = EagerDispatch(owner: "w", activities: ["noop"], slots: 1, grace: .seconds(30))
+        try await harness.engine.transaction { connection in
+            try await harness.engine.queue.conclude([FinishedAttempt(task: one, outcome: .completed(one.input))], dispatch: dispatch, on: connection)
+        }
+        let two = try #require(dispatch.claimed.first)
+        let snapshot = try #require(dispatch.snapshots[two.attemptID])
+        #expect(two.state == "two" && snapshot.workflow.state == "two")
+        return (two, snapshot, started.id)
+    }
+
+    static func concludeAtOnce(_ task: ClaimedTask, _ snapshot: InstanceSnapshot, _ harness: TestHarness) async throws -> Bool {
+        let concluded = try await harness.client.withConnection { connection in
+            try await harness.engine.queue.concludeAtOnce(
+                [(FinishedAttempt(task: task, outcome: .completed(task.input)), snapshot)], dispatch: nil, on: connection)
+        }
+        return concluded.contains(task.attemptID)
+    }
+
+    static func events(_ id: String, _ harness: TestHarness) async throws -> [EventRecord.Kind] {
+        try await harness.engine.reads.history(id).map(\.type)
+    }
+
+    @Test func aStepConcludedFromItsSnapshotWritesWhatTheLockingPathWrites() async throws {
+        try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
+            let (two, snapshot, id) = try await Self.leaseStepTwo(harness)
+            #expect(try await Self.concludeAtOnce(two, snapshot, harness))
+
+            let record = try await harness.engine.reads.workflow(id)
+            #expect(record.status == .running && record.state == "three")
+            #expect(record.context["two"] == ["i": 7, "step": 2])
+            let history = try await Self.events(id, harness)
+            #expect(Array(history.suffix(4)) == [.taskStarted, .taskCompleted, .stateEntered, .taskScheduled])
+            let seqs = try await harness.query("SELECT seq FROM orchestrator.events WHERE workflow_id = \(id) ORDER BY seq", as: Int32.self)
+            #expect(seqs == Array(1...Int32(seqs.count)), "one history, numbered without a gap")
+            let task = try await harness.query(
+                "SELECT status || ' ' || result::text FROM orchestrator.tasks WHERE id = \(two.id)", as: String.self)
+            #expect(task == [#"completed {"i": 7, "step": 2}"#])
+
+            // The rest runs on as usual.
+            _ = try await harness.drain()
+            #expect(try await harness.engine.reads.workflow(id).status == .completed)
+        }
+    }
+
+    @Test func aRowChangedSinceTheSnapshotIsLeftAloneAndTheLockingPathConcludesTheStep() async throws {
+        try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
+            let (two, snapshot, id) = try await Self.leaseStepTwo(harness)
+            let before = try await Self.events(id, harness)
+            // Any writer of the row (a signal, an operator) makes it another version; this one
+            // changes nothing else, so only the version can tell.
+            _ = try await harness.query("UPDATE orchestrator.workflows SET updated_at = updated_at WHERE id = \(id) RETURNING 1", as: Int32.self)
+
+            #expect(try await !Self.concludeAtOnce(two, snapshot, harness))
+            #expect(try await Self.events(id, harness) == before, "nothing written")
+            #expect(try await harness.query("SELECT status FROM orchestrator.tasks WHERE id = \(two.id)", as: String.self) == ["running"])
+
+            try await harness.engine.transaction { connection in
+                try await harness.engine.queue.conclude([FinishedAttempt(task: two, outcome: .completed(two.input))], on: connection)
+            }
+            #expect(try await harness.engine.reads.workflow(id).state == "three")
+        }
+    }
+
+    @Test func aStepWhoseLeaseWasLostIsNotConcludedFromItsSnapshot() async throws {
+        try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
+            let (two, snapshot, id) = try await Self.leaseStepTwo(harness)
+            let before = try await Self.events(id, harness)
+            // The rescuer took the lease back (the instance row is untouched).
+            _ = try await harness.query(
+                "UPDATE orchestrator.tasks SET status = 'ready', lease_owner = NULL, lease_expires_at = NULL WHERE id = \(two.id) RETURNING 1",
+                as: Int32.self)
+
+            #expect(try await !Self.concludeAtOnce(two, snapshot, harness))
+            #expect(try await Self.events(id, harness) == before, "nothing written")
+            #expect(try await harness.query("SELECT status FROM orchestrator.tasks WHERE id = \(two.id)", as: String.self) == ["ready"])
+            #expect(try await harness.engine.reads.workflow(id).state == "two")
+        }
+    }
+
+    @Test func aWorkerConcludesTheStepsItLeasedFromTheirSnapshots() async throws {
+        try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
+            let worker = harness.worker(concurrency: 4)
+            let started = try await harness.start("chain", input: ["i": 3])
+            let ended = try await EagerDispatchTests.run(worker, until: started.id, harness)
+            #expect(ended.status == .completed && ended.output == ["i": 3, "step": 3])
+            #expect(worker.dispatched == 2)
+            // Each step: scheduled, started, completed; one history without a gap.
+            let history = try await Self.events(started.id, harness)
+            #expect(history.filter { $0 == .taskCompleted }.count == 3 && history.last == .workflowCompleted)
+            let seqs = try await harness.query("SELECT seq FROM orchestrator.events WHERE workflow_id = \(started.id) ORDER BY seq", as: Int32.self)
+            #expect(seqs == Array(1...Int32(seqs.count)))
+            let tasks = try await harness.query(
+                "SELECT status FROM orchestrator.tasks WHERE workflow_id = \(started.id) AND attempt = 1 AND result IS NOT NULL", as: String.self)
+            #expect(tasks == ["completed", "completed", "completed"])
+        }
+    }
+}
