@@ -3,9 +3,9 @@ import Foundation
 import PostgresNIO
 import Testing
 
-/// A step leased by its predecessor's completion (eager dispatch) is concluded from the instance
-/// that completion left, in one statement, only while that instance row and the step's lease are
-/// unchanged; otherwise nothing is written and the locking path concludes it.
+/// A step is concluded from the instance as its lease found it (the claim, or the predecessor's
+/// completion that leased it by eager dispatch), in one statement, only while that instance row
+/// and the step's lease are unchanged; otherwise nothing is written and the locking path concludes it.
 @Suite struct AtOnceConclusionTests {
     /// Runs step `one` of a chain and leases step `two` to worker "w": returns step two's task and
     /// the instance as step one's completion left it.
@@ -53,6 +53,19 @@ import Testing
             // The rest runs on as usual.
             _ = try await harness.drain()
             #expect(try await harness.engine.reads.workflow(id).status == .completed)
+        }
+    }
+
+    @Test func aClaimedStepIsConcludedFromTheInstanceItsClaimSaw() async throws {
+        try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
+            let started = try await harness.start("chain", input: ["i": 5])
+            let (one, snapshot) = try #require(try await harness.engine.queue.claimWithSnapshots(owner: "w", limit: 1).first)
+            #expect(snapshot.workflow.id == started.id && snapshot.workflow.state == "one" && snapshot.workflow.context["input"] == ["i": 5])
+            #expect(try await Self.concludeAtOnce(one, snapshot, harness))
+            let record = try await harness.engine.reads.workflow(started.id)
+            #expect(record.state == "two" && record.context["one"] == ["i": 5, "step": 1])
+            let seqs = try await harness.query("SELECT seq FROM orchestrator.events WHERE workflow_id = \(started.id) ORDER BY seq", as: Int32.self)
+            #expect(seqs == Array(1...Int32(seqs.count)))
         }
     }
 

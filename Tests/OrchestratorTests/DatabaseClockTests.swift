@@ -28,8 +28,9 @@ import Testing
         try await TestDatabase.withHarness(workflows: []) { harness in
             let clock = DatabaseClock(client: harness.client, host: HostWithOneSlowRoundTrip(late: 2), logger: harness.logger)
             try await clock.synchronize()
-            // Off by half the slow round trip (1 s) had it been trusted.
-            #expect(abs(clock.now().timeIntervalSinceNow) < 0.1)
+            // Off by half the slow round trip (1 s) had it been trusted; within half the quickest
+            // real one otherwise (0.11 s was seen once among the suite's parallel tests).
+            #expect(abs(clock.now().timeIntervalSinceNow) < 0.5)
         }
     }
 }

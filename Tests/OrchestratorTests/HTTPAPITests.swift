@@ -412,7 +412,7 @@ import Testing
                 "orchestrator_task_duration_seconds_bucket", "orchestrator_task_schedule_to_start_seconds_bucket", "orchestrator_queue_ready_tasks", "orchestrator_late_tasks",
                 "orchestrator_dead_letters_open_total", "orchestrator_workflows_active", "orchestrator_workflows_started_total",
                 "orchestrator_workflows_ended_total", "orchestrator_http_requests_total{route=\"/v1/workflows\",method=\"POST\",status=\"201\"}",
-                "orchestrator_workers_live", "orchestrator_task_conclusions_total{path=\"locked\"}",
+                "orchestrator_workers_live", "orchestrator_task_conclusions_total{path=\"snapshot\"}",
             ] {
                 #expect(reply.text.contains(family), "missing \(family)")
             }

@@ -34,8 +34,8 @@ final class Completer: Sendable {
     /// The worker that runs at once what these completions enqueue (eager dispatch), if any.
     private let handoff: (any TaskHandoff)?
     private let queue = Mutex(Queue())
-    /// The instances the tasks leased to this worker were leased from (eager dispatch), until
-    /// their outcomes come back: those are concluded at once (`TaskQueue.concludeAtOnce`).
+    /// The instances of the tasks leased to this worker, as their leases found them (a claim, eager
+    /// dispatch), until their outcomes come back: those are concluded at once (`TaskQueue.concludeAtOnce`).
     private let snapshots = Mutex<[AttemptID: InstanceSnapshot]>([:])
     /// Past this many, snapshots of attempts that never came back (abandoned at shutdown, lost
     /// leases) are forgotten: a snapshot only spares round trips.
@@ -195,14 +195,23 @@ final class Completer: Sendable {
     /// After a commit: keeps the snapshots of the tasks it leased, then runs them.
     private func handOff(_ dispatch: EagerDispatch?) {
         guard let dispatch else { return }
-        let leased = dispatch.snapshots
-        if !leased.isEmpty {
-            snapshots.withLock { snapshots in
-                if snapshots.count + leased.count > Self.maxSnapshots { snapshots.removeAll() }
-                snapshots.merge(leased) { _, new in new }
-            }
-        }
+        remember(dispatch.snapshots)
         handoff?.handOff(dispatch, committed: true)
+    }
+
+    /// Drops the snapshot of an attempt concluded elsewhere (a transactional attempt).
+    func forget(_ attempt: AttemptID) {
+        _ = snapshots.withLock { $0.removeValue(forKey: attempt) }
+    }
+
+    /// Keeps the instances tasks leased to this worker were leased from (by a claim or by eager
+    /// dispatch), until their outcomes come back.
+    func remember(_ leased: [AttemptID: InstanceSnapshot]) {
+        guard !leased.isEmpty else { return }
+        snapshots.withLock { snapshots in
+            if snapshots.count + leased.count > Self.maxSnapshots { snapshots.removeAll() }
+            snapshots.merge(leased) { _, new in new }
+        }
     }
 
     /// A batch did not commit: when one outcome broke it, commit each alone so the others are not

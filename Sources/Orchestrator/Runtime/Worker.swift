@@ -174,7 +174,9 @@ public final class Worker: Service {
                     let requested = min(free, configuration.batchSize)
                     lastClaim = .now
                     do {
-                        let tasks = try await engine.queue.claim(owner: configuration.id, limit: requested, activities: activities)
+                        let claimed = try await engine.queue.claimWithSnapshots(owner: configuration.id, limit: requested, activities: activities)
+                        completer.remember(Dictionary(claimed.map { ($0.task.attemptID, $0.snapshot) }, uniquingKeysWith: { first, _ in first }))
+                        let tasks = claimed.map(\.task)
                         queueDrained.store(tasks.count < requested, ordering: .relaxed)
                         if tasks.count == requested || engine.queue.knowsActivityLimits { mayHaveWork.store(true, ordering: .relaxed) }
                         failures = 0
@@ -251,6 +253,8 @@ public final class Worker: Service {
             // Claims take only registered activities; a registry never shrinks while running.
             logger.error("claimed a task of an activity this worker lacks", metadata: TaskQueue.metadata(task, [:]))
         case .transactional(let body):
+            // Concluded in the attempt's own transaction, not from a snapshot.
+            completer.forget(task.attemptID)
             do {
                 try await engine.queue.runTransactionalAttempt(task, body: body, context: context)
             } catch where !Task.isCancelled {

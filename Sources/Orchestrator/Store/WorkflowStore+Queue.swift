@@ -62,7 +62,7 @@ extension WorkflowStore {
     /// one index to use, whatever the statistics say about the queue.
     func claim(
         _ source: ClaimSource, owner: String, limit: Int, activities: [String]?, now: Date, grace: Duration, on connection: PostgresConnection
-    ) async throws -> [ClaimedTask] {
+    ) async throws -> [(task: ClaimedTask, snapshot: InstanceSnapshot)] {
         let anyActivity = activities == nil
         let names = activities ?? []
         let rows: AsyncThrowingMapSequence<PostgresRowSequence, PostgresRow>
@@ -88,15 +88,17 @@ extension WorkflowStore {
                 \(leasingPickedTasksTo: owner, now: now, grace: grace)
                 """, logger: logger)
         }
-        var tasks: [ClaimedTask] = []
+        var tasks: [(task: ClaimedTask, snapshot: InstanceSnapshot)] = []
         for try await row in rows {
-            let (id, workflowID, type, state, visit, kind, activity, itemIndex, input, attempt, timeout, key, correlationID, leaseNumber, dueAt) =
-                try row.decode((Int64, String, String, String, Int64, String, String, Int32?, String, Int32, Int64, String, String?, Int32, Date).self)
-            tasks.append(ClaimedTask(
-                id: id, workflowID: workflowID, workflowType: type, state: state, visit: visit, kind: TaskKind(rawValue: kind) ?? .activity,
-                activity: activity, itemIndex: itemIndex.map(Int.init), input: try JSONValue(json: input), attempt: Int(attempt),
-                timeout: .milliseconds(timeout), idempotencyKey: key, correlationID: correlationID, leaseOwner: owner,
-                leaseNumber: Int(leaseNumber), dueAt: dueAt))
+            let (id, workflowID, type, state, visit, kind, activity, itemIndex, input, attempt, timeout, key, correlationID, leaseNumber, dueAt, rowVersion) =
+                try row.decode((Int64, String, String, String, Int64, String, String, Int32?, String, Int32, Int64, String, String?, Int32, Date, String).self)
+            tasks.append((
+                ClaimedTask(
+                    id: id, workflowID: workflowID, workflowType: type, state: state, visit: visit, kind: TaskKind(rawValue: kind) ?? .activity,
+                    activity: activity, itemIndex: itemIndex.map(Int.init), input: try JSONValue(json: input), attempt: Int(attempt),
+                    timeout: .milliseconds(timeout), idempotencyKey: key, correlationID: correlationID, leaseOwner: owner,
+                    leaseNumber: Int(leaseNumber), dueAt: dueAt),
+                InstanceSnapshot(workflow: try Self.lockedWorkflow(row.makeRandomAccess(), from: 16, now: now), rowVersion: rowVersion, startedAt: now)))
         }
         return tasks
     }
@@ -314,7 +316,9 @@ extension WorkflowStore {
 
 extension PostgresQuery.StringInterpolation {
     /// The claim's second half, after a `picked` CTE of task ids: leases each picked task to
-    /// `owner` for its timeout plus `grace` and returns it with its workflow's type.
+    /// `owner` for its timeout plus `grace` and returns it with its instance as it stands (an
+    /// `InstanceSnapshot`: the row's version, then the columns `WorkflowStore.lockedWorkflow`
+    /// reads; the context only for a task that is not a map item).
     mutating func appendInterpolation(leasingPickedTasksTo owner: String, now: Date, grace: Duration) {
         appendLiteral("""
             UPDATE orchestrator.tasks t SET status = 'running', attempt = t.attempt + 1, lease_number = t.lease_number + 1,
@@ -332,7 +336,10 @@ extension PostgresQuery.StringInterpolation {
             FROM picked, orchestrator.workflows w
             WHERE t.id = picked.id AND w.id = t.workflow_id
             RETURNING t.id, t.workflow_id, w.type, t.state, t.visit, t.kind, t.activity, t.item_index, t.input::text,
-                      t.attempt, t.timeout_ms, t.idempotency_key, t.correlation_id, t.lease_number, t.run_at
+                      t.attempt, t.timeout_ms, t.idempotency_key, t.correlation_id, t.lease_number, t.run_at, w.xmin::text,
+                      w.id, w.type, w.version, w.status, w.state, w.waiting_for, w.visit, w.event_seq, w.cancel_requested, w.correlation_id,
+                      w.parent_id, w.parent_state, w.parent_visit, w.map_progress::text,
+                      CASE WHEN t.item_index IS NULL THEN w.input::text END, CASE WHEN t.item_index IS NULL THEN w.context::text END
             """)
     }
 }

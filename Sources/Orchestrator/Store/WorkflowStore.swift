@@ -106,17 +106,32 @@ public struct WorkflowStore: Sendable {
             """, logger: logger)
         var workflows: [String: LockedWorkflow] = [:]
         for try await row in rows {
-            let (id, type, version, status, state, waitingFor, visit, eventSeq, cancelRequested, correlationID, parentID, parentState, parentVisit, mapProgress, input, context) =
-                try row.decode((String, String, String, String, String?, [String], Int64, Int32, Bool, String?, String?, String?, Int64?, String?, String?, String?).self)
-            let loaded = try input.flatMap { input in try context.map { try LockedWorkflow.context(storedText: $0, inputText: input) } }
-            workflows[id] = LockedWorkflow(
-                id: id, type: type, version: version, status: WorkflowStatus(rawValue: status) ?? .running, state: state,
-                context: loaded, waitingFor: waitingFor, visit: visit, eventSeq: Int(eventSeq),
-                cancelRequested: cancelRequested, correlationID: correlationID,
-                parent: parentID.flatMap { id in parentState.flatMap { state in parentVisit.map { ParentLink(workflowID: id, state: state, visit: $0) } } },
-                mapProgress: try mapProgress.flatMap { MapProgress(json: try JSONValue(json: $0)) }, now: now)
+            let workflow = try Self.lockedWorkflow(row.makeRandomAccess(), from: 0, now: now)
+            workflows[workflow.id] = workflow
         }
         return workflows
+    }
+
+    /// The instance in `row`'s columns from `start` on, in the order `lockWorkflows` selects them
+    /// (the claim returns them too): id, type, version, status, state, waiting_for, visit,
+    /// event_seq, cancel_requested, correlation_id, parent_id, parent_state, parent_visit,
+    /// map_progress, then input and context (both NULL: the context not loaded).
+    static func lockedWorkflow(_ row: PostgresRandomAccessRow, from start: Int, now: Date) throws -> LockedWorkflow {
+        func column<T: PostgresDecodable>(_ offset: Int, _ type: T.Type = T.self) throws -> T { try row[start + offset].decode(T.self) }
+        let input: String? = try column(14)
+        let context: String? = try column(15)
+        let parentID: String? = try column(10)
+        let parentState: String? = try column(11)
+        let parentVisit: Int64? = try column(12)
+        let mapProgress: String? = try column(13)
+        return LockedWorkflow(
+            id: try column(0), type: try column(1), version: try column(2),
+            status: WorkflowStatus(rawValue: try column(3, String.self)) ?? .running, state: try column(4),
+            context: try input.flatMap { input in try context.map { try LockedWorkflow.context(storedText: $0, inputText: input) } },
+            waitingFor: try column(5), visit: try column(6), eventSeq: Int(try column(7, Int32.self)),
+            cancelRequested: try column(8), correlationID: try column(9),
+            parent: parentID.flatMap { id in parentState.flatMap { state in parentVisit.map { ParentLink(workflowID: id, state: state, visit: $0) } } },
+            mapProgress: try mapProgress.flatMap { MapProgress(json: try JSONValue(json: $0)) }, now: now)
     }
 
     /// The context of an instance this transaction has locked without it (see `lockWorkflows`).

@@ -10,11 +10,17 @@ public struct TaskQueue: EnginePart {
     /// activity). Each activity limit is claimed within its room, and the slots are shared fairly
     /// between limited and unlimited work (see `ClaimPlanner`).
     public func claim(owner: String, limit: Int, activities: [String]? = nil) async throws -> [ClaimedTask] {
+        try await claimWithSnapshots(owner: owner, limit: limit, activities: activities).map(\.task)
+    }
+
+    /// `claim`, with each task's instance as the claim saw it: its completion may be concluded
+    /// from that (`concludeAtOnce`).
+    func claimWithSnapshots(owner: String, limit: Int, activities: [String]? = nil) async throws -> [(task: ClaimedTask, snapshot: InstanceSnapshot)] {
         let patterns = try await activityLimitPatterns()
         if patterns.isEmpty {
             return try await claim(.unlimited, owner: owner, limit: limit, activities: activities)
         }
-        var tasks: [ClaimedTask] = []
+        var tasks: [(task: ClaimedTask, snapshot: InstanceSnapshot)] = []
         var hungry: [ClaimSource] = []
         for (source, share) in claimPlanner.plan(limit: limit, patterns: patterns) where tasks.count < limit {
             let asked = min(share, limit - tasks.count)
@@ -29,7 +35,7 @@ public struct TaskQueue: EnginePart {
     }
 
     /// Unlimited tasks in one statement; a limit's in a transaction that locks the limit first.
-    private func claim(_ source: ClaimSource, owner: String, limit: Int, activities: [String]?) async throws -> [ClaimedTask] {
+    private func claim(_ source: ClaimSource, owner: String, limit: Int, activities: [String]?) async throws -> [(task: ClaimedTask, snapshot: InstanceSnapshot)] {
         let now = clock.now()
         guard let pattern = source.pattern else {
             return try await client.withConnection { connection in
