@@ -169,8 +169,10 @@ public struct WorkflowStore: Sendable {
 
     /// `save` for transitions decided from snapshots (`InstanceSnapshot`), without a lock held:
     /// writes each instance's transition, and ends its attempt as completed, only where its
-    /// `SnapshotCondition` holds — the row unchanged since, the lease current — locking the rows
-    /// in id order. Returns the ids of the instances written; the others are left as they were.
+    /// `SnapshotCondition` holds — the row unchanged since (its `xmin`), the lease current.
+    /// Locks as a transition does: the instances first, in id order (the `count(*)` reads
+    /// `unchanged` whole before any task row is locked), then the tasks. Returns the ids of the
+    /// instances written; the others are left as they were.
     func saveIfUnchanged(
         _ workflows: [LockedWorkflow], conditions: [SnapshotCondition], dispatch: EagerDispatch?, on connection: PostgresConnection
     ) async throws -> Set<String> {
@@ -276,7 +278,9 @@ public struct WorkflowStore: Sendable {
                                 \(tasks.map { Int32($0.task.maxAttempts) })::int4[], \(tasks.map(\.task.runAt))::timestamptz[],
                                 \(tasks.map(\.task.timeoutMilliseconds))::int8[], \(tasks.map(\.task.idempotencyKey))::text[], \(eager)::bool[])
                         AS u(workflow_id, state, visit, kind, activity, item_index, input, max_attempts, run_at, timeout_ms, idempotency_key, eager),
-                    LATERAL (SELECT CASE WHEN u.kind = 'activity' THEN orchestrator.activity_limit_of(u.activity) END AS activity_limit) l) t
+                    -- No lookup at all while no limit exists (the common case): 0.1 ms a save.
+                    LATERAL (SELECT CASE WHEN u.kind = 'activity' AND EXISTS (SELECT FROM orchestrator.activity_limits)
+                                         THEN orchestrator.activity_limit_of(u.activity) END AS activity_limit) l) t
                 JOIN saved ON saved.id = t.workflow_id
                 RETURNING id, idempotency_key, status, run_at),
             new_events AS (
