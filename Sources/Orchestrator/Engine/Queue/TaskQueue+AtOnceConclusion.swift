@@ -2,9 +2,9 @@ import Foundation
 import PostgresNIO
 
 extension TaskQueue {
-    /// Ends completed attempts whose instances this worker knows as the transition that leased
-    /// them left them (`InstanceSnapshot`), in one statement committed on its own, with no lock
-    /// held in between: each transition is decided from its snapshot, and written only if the row
+    /// Ends completed attempts whose instances this worker knows as their leases found them
+    /// (`InstanceSnapshot`: from the claim, or from the transition that leased them by eager
+    /// dispatch), in one statement committed on its own, with no lock held in between: each transition is decided from its snapshot, and written only if the row
     /// is still that version and the lease current (`WorkflowStore.saveIfUnchanged`).
     ///
     /// Only what writes into the instance alone is concluded so: an activity's result moving the
