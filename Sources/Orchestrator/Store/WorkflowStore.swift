@@ -240,7 +240,8 @@ public struct WorkflowStore: Sendable {
                     AS r(id text, status text, state text, context jsonb, output jsonb, error jsonb, waiting_for text[], visit int8,
                          event_seq int4, cancel_requested bool, ended bool, map_progress jsonb)
                 WHERE w.id = r.id AND w.id = ANY(\(updating.map(\.id))::text[])
-                  AND (\(conditions.isEmpty)::bool OR w.id IN (SELECT workflow_id FROM fenced))
+                  -- An instance with a condition is written only if its condition held.
+                  AND (NOT EXISTS (SELECT FROM expected x WHERE x.workflow_id = w.id) OR w.id IN (SELECT workflow_id FROM fenced))
                 RETURNING w.id, w.correlation_id),
             inserted AS (
                 INSERT INTO orchestrator.workflows
