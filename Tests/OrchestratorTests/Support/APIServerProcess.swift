@@ -102,7 +102,8 @@ final class APIServerProcess: Sendable {
             if condition(last) { return last }
             try await Task.sleep(for: .milliseconds(50))
         }
-        Issue.record("workflow \(id) never reached the condition; last: \(last.jsonText)")
+        // The server's own account (its warnings) is what tells a stuck worker from a slow one.
+        Issue.record("workflow \(id) never reached the condition; last: \(last.jsonText)\nserver log, last lines:\n\(log.split(separator: "\n").suffix(40).joined(separator: "\n"))")
         return last
     }
 
