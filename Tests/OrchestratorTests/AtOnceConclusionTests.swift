@@ -16,8 +16,7 @@ import Testing
         try await harness.engine.transaction { connection in
             try await harness.engine.queue.conclude([FinishedAttempt(task: one, outcome: .completed(one.input))], dispatch: dispatch, on: connection)
         }
-        let two = try #require(dispatch.claimed.first)
-        let snapshot = try #require(dispatch.snapshots[two.attemptID])
+        let (two, snapshot) = try #require(dispatch.leased.first)
         #expect(two.state == "two" && snapshot.workflow.state == "two")
         return (two, snapshot, started.id)
     }
@@ -104,13 +103,15 @@ import Testing
         }
     }
 
-    @Test func aWorkerConcludesTheStepsItLeasedFromTheirSnapshots() async throws {
+    @Test func aWorkerConcludesEveryStepOfAChainFromItsSnapshotWithOneHistory() async throws {
         try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
             let worker = harness.worker(concurrency: 4)
             let started = try await harness.start("chain", input: ["i": 3])
             let ended = try await EagerDispatchTests.run(worker, until: started.id, harness)
             #expect(ended.status == .completed && ended.output == ["i": 3, "step": 3])
             #expect(worker.dispatched == 2)
+            // The first step from its claim's snapshot, the others from their leasing transitions'.
+            #expect(worker.concludedFromSnapshots == 3)
             // Each step: scheduled, started, completed; one history without a gap.
             let history = try await Self.events(started.id, harness)
             #expect(history.filter { $0 == .taskCompleted }.count == 3 && history.last == .workflowCompleted)

@@ -13,6 +13,9 @@ final class Completer: Sendable {
     private struct Pending: Sendable {
         var task: ClaimedTask
         var outcome: TaskOutcome
+        /// The instance as the attempt's lease found it: when present, the outcome is first
+        /// concluded from it in one statement (`TaskQueue.concludeAtOnce`).
+        var snapshot: InstanceSnapshot?
         /// Resumed with `true` once committed, `false` if the completer stopped first; `nil` for
         /// an outcome handed over without waiting (`hand`).
         var continuation: CheckedContinuation<Bool, Never>?
@@ -34,12 +37,7 @@ final class Completer: Sendable {
     /// The worker that runs at once what these completions enqueue (eager dispatch), if any.
     private let handoff: (any TaskHandoff)?
     private let queue = Mutex(Queue())
-    /// The instances of the tasks leased to this worker, as their leases found them (a claim, eager
-    /// dispatch), until their outcomes come back: those are concluded at once (`TaskQueue.concludeAtOnce`).
-    private let snapshots = Mutex<[AttemptID: InstanceSnapshot]>([:])
-    /// Past this many, snapshots of attempts that never came back (abandoned at shutdown, lost
-    /// leases) are forgotten: a snapshot only spares round trips.
-    static let maxSnapshots = 10_000
+    private let snapshotConclusions = Mutex(0)
     /// One per commit lane: batches commit on `lanes` connections at once.
     private let doorbells: [Doorbell]
     /// Outcomes `hand` queues before it waits for a commit (see `Worker.Configuration.completionBacklog`).
@@ -57,19 +55,22 @@ final class Completer: Sendable {
     /// Hands an outcome over; returns `true` once it is committed (fenced counts: the lease was
     /// provably gone), `false` if the completer stopped before it could be.
     @discardableResult
-    func submit(_ task: ClaimedTask, _ outcome: TaskOutcome) async -> Bool {
+    func submit(_ task: ClaimedTask, _ outcome: TaskOutcome, snapshot: InstanceSnapshot? = nil) async -> Bool {
         await withCheckedContinuation { continuation in
-            if !enqueue(Pending(task: task, outcome: outcome, continuation: continuation)) { continuation.resume(returning: false) }
+            if !enqueue(Pending(task: task, outcome: outcome, snapshot: snapshot, continuation: continuation)) { continuation.resume(returning: false) }
         }
     }
+
+    /// How many outcomes were concluded from their snapshots.
+    var concludedFromSnapshots: Int { snapshotConclusions.withLock { $0 } }
 
     /// Hands an outcome over without waiting for its commit, so the attempt's slot frees at once
     /// and the next claim overlaps this commit — while fewer than `backlog` outcomes wait; past
     /// that, waits for this one's commit (backpressure). A handed outcome is committed like a
     /// submitted one (kept until committed or fenced, or given up at the drain deadline).
-    func hand(_ task: ClaimedTask, _ outcome: TaskOutcome) async {
-        if !enqueue(Pending(task: task, outcome: outcome, continuation: nil), unlessWaiting: backlog) {
-            await submit(task, outcome)
+    func hand(_ task: ClaimedTask, _ outcome: TaskOutcome, snapshot: InstanceSnapshot? = nil) async {
+        if !enqueue(Pending(task: task, outcome: outcome, snapshot: snapshot, continuation: nil), unlessWaiting: backlog) {
+            await submit(task, outcome, snapshot: snapshot)
         }
     }
 
@@ -154,10 +155,16 @@ final class Completer: Sendable {
     /// meanwhile, in a transaction that locks their instances.
     private func commit(_ batch: [Pending]) async {
         var ordered = batch.sorted { ($0.task.workflowID, $0.task.id) < ($1.task.workflowID, $1.task.id) }
-        let known = snapshots.withLock { snapshots in ordered.compactMap { item in snapshots.removeValue(forKey: item.task.attemptID).map { (item, $0) } } }
+        let known = ordered.compactMap { item in item.snapshot.map { (item: item, snapshot: $0) } }
         if !known.isEmpty {
             let concluded = await commitAtOnce(known)
-            ordered.removeAll { concluded.contains($0.task.attemptID) }
+            // The others go the locking way, now and if they are tried again: their snapshots are spent.
+            ordered = ordered.compactMap { item in
+                guard !concluded.contains(item.task.attemptID) else { return nil }
+                var item = item
+                item.snapshot = nil
+                return item
+            }
             if ordered.isEmpty { return }
         }
         let dispatch = handoff?.reserveSlots(upTo: ordered.count)
@@ -165,7 +172,7 @@ final class Completer: Sendable {
             try await engine.transaction { connection in
                 _ = try await engine.queue.conclude(ordered.map { FinishedAttempt(task: $0.task, outcome: $0.outcome) }, dispatch: dispatch, on: connection)
             }
-            handOff(dispatch)
+            if let dispatch { handoff?.handOff(dispatch, committed: true) }
             for item in ordered { item.continuation?.resume(returning: true) }
         } catch {
             if let dispatch { handoff?.handOff(dispatch, committed: false) }
@@ -182,35 +189,14 @@ final class Completer: Sendable {
                 try await engine.queue.concludeAtOnce(
                     known.map { (FinishedAttempt(task: $0.item.task, outcome: $0.item.outcome), $0.snapshot) }, dispatch: dispatch, on: connection)
             }
-            handOff(dispatch)
+            if let dispatch { handoff?.handOff(dispatch, committed: true) }
+            snapshotConclusions.withLock { $0 += concluded.count }
             for (item, _) in known where concluded.contains(item.task.attemptID) { item.continuation?.resume(returning: true) }
             return concluded
         } catch {
             if let dispatch { handoff?.handOff(dispatch, committed: false) }
             logger.debug("completions from snapshots failed, concluding them with locks", metadata: [LogKey.error: "\(String(reflecting: error))"])
             return []
-        }
-    }
-
-    /// After a commit: keeps the snapshots of the tasks it leased, then runs them.
-    private func handOff(_ dispatch: EagerDispatch?) {
-        guard let dispatch else { return }
-        remember(dispatch.snapshots)
-        handoff?.handOff(dispatch, committed: true)
-    }
-
-    /// Drops the snapshot of an attempt concluded elsewhere (a transactional attempt).
-    func forget(_ attempt: AttemptID) {
-        _ = snapshots.withLock { $0.removeValue(forKey: attempt) }
-    }
-
-    /// Keeps the instances tasks leased to this worker were leased from (by a claim or by eager
-    /// dispatch), until their outcomes come back.
-    func remember(_ leased: [AttemptID: InstanceSnapshot]) {
-        guard !leased.isEmpty else { return }
-        snapshots.withLock { snapshots in
-            if snapshots.count + leased.count > Self.maxSnapshots { snapshots.removeAll() }
-            snapshots.merge(leased) { _, new in new }
         }
     }
 

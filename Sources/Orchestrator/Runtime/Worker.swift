@@ -46,7 +46,7 @@ public final class Worker: Service {
     /// Attempts running, plus slots lent to a completion batch (eager dispatch).
     private let inFlight = Mutex(0)
     /// Tasks the completer leased to this worker, waiting for the claim loop to start them.
-    private let handedOff = Mutex<[ClaimedTask]>([])
+    private let handedOff = Mutex<[(task: ClaimedTask, snapshot: InstanceSnapshot)]>([])
     private let dispatchedCount = Mutex(0)
     /// The last claim found fewer due tasks than it asked for: nothing is queued for this worker.
     private let queueDrained = Atomic<Bool>(false)
@@ -61,6 +61,10 @@ public final class Worker: Service {
     /// How many tasks this worker started without claiming them: leased by the completion that
     /// enqueued them (eager dispatch).
     public var dispatched: Int { dispatchedCount.withLock { $0 } }
+    /// How many attempts the running (or last) `run()` concluded from their instance's snapshot,
+    /// in one statement (`TaskQueue.concludeAtOnce`).
+    public var concludedFromSnapshots: Int { runCompleter.withLock { $0?.concludedFromSnapshots ?? 0 } }
+    private let runCompleter = Mutex<Completer?>(nil)
     /// Set on graceful shutdown: when the running attempts are abandoned.
     private let shutdownDeadline = Mutex<ContinuousClock.Instant?>(nil)
 
@@ -89,6 +93,7 @@ public final class Worker: Service {
         let completer = Completer(
             engine: engine, handoff: self, lanes: min(configuration.completionLanes, configuration.concurrency),
             backlog: configuration.completionBacklog, logger: logger)
+        runCompleter.withLock { $0 = completer }
         await withTaskGroup(of: Void.self) { background in
             background.addTask { await completer.run() }
             let listener = notifications ?? NotificationListener(channels: [WorkflowStore.taskChannel], database: database, logger: logger)
@@ -152,15 +157,19 @@ public final class Worker: Service {
         logger.info("worker started", metadata: ["concurrency": "\(configuration.concurrency)", "activities": "\(activities.joined(separator: ","))"])
         await withDiscardingTaskGroup { group in
             /// Runs a task whose slot is already counted in `inFlight`.
-            func start(_ task: ClaimedTask) {
+            func start(_ task: ClaimedTask, snapshot: InstanceSnapshot?) {
                 group.addTask {
-                    await self.execute(task, completer: completer)
+                    await self.execute(task, snapshot: snapshot, completer: completer)
                     self.inFlight.withLock { $0 -= 1 }
                     self.doorbell.ring()
                 }
             }
             func startHandedOff() {
-                for task in handedOff.withLock({ tasks in defer { tasks = [] }; return tasks }) { start(task) }
+                let leased = handedOff.withLock { tasks -> [(task: ClaimedTask, snapshot: InstanceSnapshot)] in
+                    defer { tasks = [] }
+                    return tasks
+                }
+                for (task, snapshot) in leased { start(task, snapshot: snapshot) }
             }
             var failures = 0
             var lastClaim = ContinuousClock.now
@@ -175,17 +184,15 @@ public final class Worker: Service {
                     lastClaim = .now
                     do {
                         let claimed = try await engine.queue.claimWithSnapshots(owner: configuration.id, limit: requested, activities: activities)
-                        completer.remember(Dictionary(claimed.map { ($0.task.attemptID, $0.snapshot) }, uniquingKeysWith: { first, _ in first }))
-                        let tasks = claimed.map(\.task)
-                        queueDrained.store(tasks.count < requested, ordering: .relaxed)
-                        if tasks.count == requested || engine.queue.knowsActivityLimits { mayHaveWork.store(true, ordering: .relaxed) }
+                        queueDrained.store(claimed.count < requested, ordering: .relaxed)
+                        if claimed.count == requested || engine.queue.knowsActivityLimits { mayHaveWork.store(true, ordering: .relaxed) }
                         failures = 0
-                        inFlight.withLock { $0 += tasks.count }
-                        for task in tasks {
+                        inFlight.withLock { $0 += claimed.count }
+                        for (task, snapshot) in claimed {
                             EngineMetrics.attemptStarted(activity: task.activity, path: "claimed")
-                            start(task)
+                            start(task, snapshot: snapshot)
                         }
-                        if tasks.count == requested { continue }
+                        if claimed.count == requested { continue }
                     } catch {
                         mayHaveWork.store(true, ordering: .relaxed)
                         failures += 1
@@ -227,20 +234,21 @@ public final class Worker: Service {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await completer.run() }
             await withTaskGroup(of: Void.self) { attempts in
-                for task in tasks { attempts.addTask { await self.execute(task, completer: completer) } }
+                for task in tasks { attempts.addTask { await self.execute(task, snapshot: nil, completer: completer) } }
             }
             group.cancelAll()
         }
     }
 
-    /// Runs one attempt and hands its outcome over; returns without an outcome when abandoned.
-    func execute(_ task: ClaimedTask, completer: Completer) async {
+    /// Runs one attempt and hands its outcome over, with its instance's snapshot when the lease
+    /// brought one; returns without an outcome when abandoned.
+    func execute(_ task: ClaimedTask, snapshot: InstanceSnapshot?, completer: Completer) async {
         if let dueAt = task.dueAt {
             EngineMetrics.scheduleToStart(activity: task.activity, seconds: engine.clock.now().timeIntervalSince(dueAt))
         }
         if task.kind != .activity {
             // Timers and deliveries run nothing: their completion is the engine's step.
-            await completer.hand(task, .completed(task.input))
+            await completer.hand(task, .completed(task.input), snapshot: snapshot)
             return
         }
         var taskLogger = logger
@@ -253,8 +261,6 @@ public final class Worker: Service {
             // Claims take only registered activities; a registry never shrinks while running.
             logger.error("claimed a task of an activity this worker lacks", metadata: TaskQueue.metadata(task, [:]))
         case .transactional(let body):
-            // Concluded in the attempt's own transaction, not from a snapshot.
-            completer.forget(task.attemptID)
             do {
                 try await engine.queue.runTransactionalAttempt(task, body: body, context: context)
             } catch where !Task.isCancelled {
@@ -267,7 +273,7 @@ public final class Worker: Service {
             guard let outcome = await Self.runAttempt(body, input: task.input, context: context, timeout: task.timeout) else { return }
             EngineMetrics.attemptDuration(activity: task.activity, ContinuousClock.now - started)
             // The slot frees once the outcome is queued: the next claim overlaps its commit.
-            await completer.hand(task, outcome)
+            await completer.hand(task, outcome, snapshot: snapshot)
         }
     }
 
@@ -319,12 +325,12 @@ extension Worker: TaskHandoff {
     }
 
     func handOff(_ dispatch: EagerDispatch, committed: Bool) {
-        let tasks = committed ? dispatch.claimed : []
-        inFlight.withLock { $0 -= dispatch.unused + (committed ? 0 : dispatch.claimed.count) }
-        if !tasks.isEmpty {
-            dispatchedCount.withLock { $0 += tasks.count }
-            for task in tasks { EngineMetrics.attemptStarted(activity: task.activity, path: "dispatched") }
-            handedOff.withLock { $0 += tasks }
+        let leased = dispatch.leased
+        inFlight.withLock { $0 -= dispatch.unused + (committed ? 0 : leased.count) }
+        if committed && !leased.isEmpty {
+            dispatchedCount.withLock { $0 += leased.count }
+            for (task, _) in leased { EngineMetrics.attemptStarted(activity: task.activity, path: "dispatched") }
+            handedOff.withLock { $0 += leased }
         }
         doorbell.ring()
     }

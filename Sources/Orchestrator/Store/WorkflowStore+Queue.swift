@@ -318,7 +318,8 @@ extension PostgresQuery.StringInterpolation {
     /// The claim's second half, after a `picked` CTE of task ids: leases each picked task to
     /// `owner` for its timeout plus `grace` and returns it with its instance as it stands (an
     /// `InstanceSnapshot`: the row's version, then the columns `WorkflowStore.lockedWorkflow`
-    /// reads; the context only for a task that is not a map item).
+    /// reads; the context only for an activity that is not a map item, the one kind of attempt
+    /// `TaskQueue.concludeAtOnce` concludes).
     mutating func appendInterpolation(leasingPickedTasksTo owner: String, now: Date, grace: Duration) {
         appendLiteral("""
             UPDATE orchestrator.tasks t SET status = 'running', attempt = t.attempt + 1, lease_number = t.lease_number + 1,
@@ -339,7 +340,8 @@ extension PostgresQuery.StringInterpolation {
                       t.attempt, t.timeout_ms, t.idempotency_key, t.correlation_id, t.lease_number, t.run_at, w.xmin::text,
                       w.id, w.type, w.version, w.status, w.state, w.waiting_for, w.visit, w.event_seq, w.cancel_requested, w.correlation_id,
                       w.parent_id, w.parent_state, w.parent_visit, w.map_progress::text,
-                      CASE WHEN t.item_index IS NULL THEN w.input::text END, CASE WHEN t.item_index IS NULL THEN w.context::text END
+                      CASE WHEN t.kind = 'activity' AND t.item_index IS NULL THEN w.input::text END,
+                      CASE WHEN t.kind = 'activity' AND t.item_index IS NULL THEN w.context::text END
             """)
     }
 }

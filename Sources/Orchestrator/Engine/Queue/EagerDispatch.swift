@@ -11,20 +11,20 @@ public final class EagerDispatch: Sendable {
     public let activities: Set<String>
     /// Added to a task's timeout for its lease, as a claim does.
     public let grace: Duration
-    private let state: Mutex<(slots: Int, claimed: [ClaimedTask], snapshots: [AttemptID: InstanceSnapshot])>
+    private let state: Mutex<(slots: Int, leased: [(task: ClaimedTask, snapshot: InstanceSnapshot)])>
 
     public init(owner: String, activities: Set<String>, slots: Int, grace: Duration) {
         self.owner = owner
         self.activities = activities
         self.grace = grace
-        self.state = Mutex((max(slots, 0), [], [:]))
+        self.state = Mutex((max(slots, 0), []))
     }
 
     /// The tasks leased so far (valid once the transaction that leased them committed).
-    public var claimed: [ClaimedTask] { state.withLock { $0.claimed } }
+    public var claimed: [ClaimedTask] { leased.map(\.task) }
 
-    /// Each leased task's instance as the leasing transition left it.
-    var snapshots: [AttemptID: InstanceSnapshot] { state.withLock { $0.snapshots } }
+    /// The tasks leased so far, each with its instance as the leasing transition left it.
+    var leased: [(task: ClaimedTask, snapshot: InstanceSnapshot)] { state.withLock { $0.leased } }
 
     /// Slots not used.
     public var unused: Int { state.withLock { $0.slots } }
@@ -46,10 +46,7 @@ public final class EagerDispatch: Sendable {
     /// candidates it did not lease.
     func accept(leased: [(task: ClaimedTask, snapshot: InstanceSnapshot)], offered: Int) {
         state.withLock { state in
-            for (task, snapshot) in leased {
-                state.claimed.append(task)
-                state.snapshots[task.attemptID] = snapshot
-            }
+            state.leased += leased
             state.slots += offered - leased.count
         }
     }

@@ -50,8 +50,7 @@ extension TaskQueue {
                 machine = try await self.machine(for: workflow, on: connection)
                 machines[workflow.id] = machine
             }
-            let policy = machine.definition.states[attempt.task.state]?.taskSpec?.retry ?? machine.definition.retry
-            verdicts.append((attempt.task, .of(attempt.outcome, attempt: attempt.task.attempt, policy: policy, now: workflow.now, using: &generator)))
+            verdicts.append((attempt.task, Self.verdict(on: attempt, machine: machine, now: workflow.now, using: &generator)))
         }
         let now = workflows.values.map(\.now).max() ?? clock.now()
         let started = try await store.endAttempts(verdicts, now: now, on: connection)
@@ -120,8 +119,7 @@ extension TaskQueue {
                 }
                 return true
             }
-            workflow.addEvent(.taskStarted, state: task.state, attempt: task.attempt, at: startedAt)
-            workflow.addEvent(.taskCompleted, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, ["result": result]))
+            Self.recordAttempt(task, startedAt: startedAt, ended: .taskCompleted, ["result": result], in: &workflow)
             EngineMetrics.attemptEnded(activity: task.activity, outcome: "completed")
             if isCurrent {
                 if task.itemIndex != nil {
@@ -132,16 +130,14 @@ extension TaskQueue {
             }
 
         case .retry(let error, let retryAt, let delay):
-            workflow.addEvent(.taskStarted, state: task.state, attempt: task.attempt, at: startedAt)
-            workflow.addEvent(.taskFailed, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, [
+            Self.recordAttempt(task, startedAt: startedAt, ended: .taskFailed, [
                 "error": Self.errorJSON(error), "retry_at": .string(ISO8601DateFormatter().string(from: retryAt)),
-            ]))
+            ], in: &workflow)
             EngineMetrics.attemptEnded(activity: task.activity, outcome: "retried")
             logger.info("task failed, will retry", metadata: Self.metadata(task, [LogKey.errorCode: "\(error.code)", "retry_in": "\(delay)"]))
 
         case .exhausted(let error):
-            workflow.addEvent(.taskStarted, state: task.state, attempt: task.attempt, at: startedAt)
-            workflow.addEvent(.taskFailed, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, ["error": Self.errorJSON(error)]))
+            Self.recordAttempt(task, startedAt: startedAt, ended: .taskFailed, ["error": Self.errorJSON(error)], in: &workflow)
             guard isCurrent else { break }
             try await store.loadContext(of: &workflow, on: connection)
             if let caught = machine.caught(in: task.state, code: error.code, message: error.message, context: workflow.context, now: now) {
@@ -164,6 +160,21 @@ extension TaskQueue {
             }
         }
         return true
+    }
+
+    /// The verdict on a finished attempt under its state's retry policy (the workflow's where the
+    /// state sets none): the one decision both conclusion paths take.
+    static func verdict(on attempt: FinishedAttempt, machine: StateMachine, now: Date, using generator: inout some RandomNumberGenerator) -> AttemptVerdict {
+        let policy = machine.definition.states[attempt.task.state]?.taskSpec?.retry ?? machine.definition.retry
+        return .of(attempt.outcome, attempt: attempt.task.attempt, policy: policy, now: now, using: &generator)
+    }
+
+    /// Records an ended attempt in its instance's history: when it started, and how it ended.
+    static func recordAttempt(
+        _ task: ClaimedTask, startedAt: Date, ended kind: EventRecord.Kind, _ fields: [String: JSONValue], in workflow: inout LockedWorkflow
+    ) {
+        workflow.addEvent(.taskStarted, state: task.state, attempt: task.attempt, at: startedAt)
+        workflow.addEvent(kind, state: task.state, attempt: task.attempt, data: taskEventData(task, fields))
     }
 
     private static func errorJSON(_ error: ActivityError) -> JSONValue {
