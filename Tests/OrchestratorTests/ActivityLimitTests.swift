@@ -68,7 +68,7 @@ import Testing
     @Test func aProcessStartedWithoutTheSettingEnforcesAndServesTheStoredLimit() async throws {
         try await TestDatabase.withHarness(workflows: [Self.limited], configuration: try Self.limits("noop=1")) { harness in
             for _ in 0..<3 { _ = try await harness.start("limited") }
-            let plain = Engine(client: harness.client, clock: harness.clock, logger: harness.logger)
+            let plain = Engine(pool: harness.pool, clock: harness.clock, logger: harness.logger)
             try await plain.install(harness.engine.definitions)
             #expect(try await plain.queue.claim(owner: "plain", limit: 10).count == 1)
             #expect(try await plain.queue.claim(owner: "plain", limit: 10).isEmpty)

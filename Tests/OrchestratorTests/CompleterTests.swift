@@ -165,11 +165,11 @@ import Testing
             // Each commit attempt fails fast on the lock another session holds for 15 s.
             var configuration = harness.database.clientConfiguration(maximumConnections: 4)
             configuration.options.additionalStartupParameters = [("lock_timeout", "100ms")]
-            let impatient = PostgresClient(configuration: configuration, backgroundLogger: harness.logger)
+            let impatient = DatabasePool(database: harness.database, clientConfiguration: configuration, logger: harness.logger)
             let blocker = try await harness.holdRowLock(ofWorkflow: workflow.id)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await impatient.run() }
-                let engine = Engine(client: impatient, clock: harness.clock, logger: harness.logger)
+                let engine = Engine(pool: impatient, clock: harness.clock, logger: harness.logger)
                 try await engine.install(harness.engine.definitions)
                 let completer = Completer(engine: engine, logger: harness.logger)
                 let run = Task { await completer.run() }

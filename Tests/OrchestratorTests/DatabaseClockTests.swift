@@ -26,7 +26,7 @@ import Testing
 
     @Test func theOffsetComesFromTheQuickestRoundTripNotFromADelayedReply() async throws {
         try await TestDatabase.withHarness(workflows: []) { harness in
-            let clock = DatabaseClock(client: harness.client, host: HostWithOneSlowRoundTrip(late: 2), logger: harness.logger)
+            let clock = DatabaseClock(pool: harness.pool, host: HostWithOneSlowRoundTrip(late: 2), logger: harness.logger)
             try await clock.synchronize()
             // Off by half the slow round trip (1 s) had it been trusted; within half the quickest
             // real one otherwise (0.11 s was seen once among the suite's parallel tests).

@@ -9,13 +9,10 @@ import Testing
         try #require(Executable.exists)
         let server = try await APIServerProcess(workflows: [HTTPAPITests.approval, HTTPAPITests.greet], databaseURL: nil)
         do {
-            let cluster = server.folder.appendingPathComponent("data/postgres")
             let waiting = try await server.json(.POST, "/v1/workflows", role: "client", ["type": "approval", "input": [:]])
             let id = try #require(waiting.json["id"]?.stringValue)
 
-            let pid = try String(contentsOf: cluster.appendingPathComponent("postmaster.pid"), encoding: .utf8).split(separator: "\n")
-            let port = try #require(pid.count > 3 ? String(pid[3]) : nil)
-            try await Self.pgctl(["-D", cluster.path, "-m", "fast", "-w", "stop"])
+            let cluster = try await EmbeddedCluster.stop(of: server)
 
             var unready = try await server.request(.GET, "/readyz")
             let deadline = ContinuousClock.now + .seconds(20)
@@ -31,10 +28,7 @@ import Testing
             let scrape = try await server.request(.GET, "/metrics", role: "monitor")
             #expect(scrape.status == 200 && scrape.text.contains("orchestrator_database_up 0"), "\(scrape.status) \(scrape.text.prefix(300))")
 
-            try await Self.pgctl([
-                "-D", cluster.path, "-l", cluster.appendingPathComponent("server.log").path, "-w",
-                "-o", "-c listen_addresses=127.0.0.1 -c port=\(port) -c unix_socket_directories='\(cluster.path)'", "start",
-            ])
+            try await cluster.start()
             try await server.waitUntilReady(timeout: .seconds(30))
             #expect(try await server.request(.GET, "/metrics", role: "monitor").text.contains("orchestrator_database_up 1"))
             let signal = try await server.json(.POST, "/v1/workflows/\(id)/signals/approved", role: "client", ["payload": ["ok": true]])
@@ -72,7 +66,66 @@ import Testing
         #expect(closed, "the descriptor the server inherited is still open 5 s after it died")
     }
 
+    /// PostgresNIO's pool gives up after a minute of failed connections (its circuit breaker then
+    /// fails every lease at once) and retries ever more rarely: before `DatabasePool` watched it,
+    /// the server answered 500 for some 13 s after the database was back and ready said so.
+    @Test func aPoolThatGaveUpDuringALongOutageIsReplacedOnceTheDatabaseIsBack() async throws {
+        try #require(Executable.exists)
+        let server = try await APIServerProcess(workflows: [HTTPAPITests.greet], databaseURL: nil)
+        do {
+            let before = try await server.json(.POST, "/v1/workflows", role: "client", ["type": "greet", "input": [:]])
+            #expect(before.status == 201)
+            let cluster = try await EmbeddedCluster.stop(of: server)
+            // Past the breaker's minute: the pool's retries come 0.1 s × 1.25ⁿ apart, the one at ~67 s trips it.
+            try await Task.sleep(for: .seconds(72))
+            try await cluster.start()
+            try await server.waitUntilReady(timeout: .seconds(30))
+
+            var started: APIServerProcess.Reply?
+            let deadline = ContinuousClock.now + .seconds(15)
+            while started == nil, ContinuousClock.now < deadline {
+                let reply = try await server.json(.POST, "/v1/workflows", role: "client", ["type": "greet", "input": [:]])
+                if reply.status == 201 {
+                    started = reply
+                } else {
+                    // Until the pool serves again, a refusal that says to retry, never an internal error.
+                    #expect(reply.status == 503 && reply.code == "database.unavailable", "\(reply.status) \(reply.text)")
+                    try await Task.sleep(for: .milliseconds(500))
+                }
+            }
+            let id = try #require(started?.json["id"]?.stringValue, "no start accepted within 15 s of the database being back")
+            _ = try await server.waitForWorkflow(id) { $0["status"] == "completed" }
+            let scrape = try await server.request(.GET, "/metrics", role: "monitor")
+            #expect(scrape.text.contains("orchestrator_database_pool_replacements_total 1"), "\(scrape.text.split(separator: "\n").filter { $0.contains("pool") })")
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
     static func pgctl(_ arguments: [String]) async throws {
         try await PrivateCluster.run("pg_ctl", arguments)
+    }
+}
+
+/// The embedded cluster of a test server, stopped to play an outage and started again as it was.
+struct EmbeddedCluster {
+    let folder: URL
+    let port: String
+
+    static func stop(of server: APIServerProcess) async throws -> EmbeddedCluster {
+        let folder = server.folder.appendingPathComponent("data/postgres")
+        let pid = try String(contentsOf: folder.appendingPathComponent("postmaster.pid"), encoding: .utf8).split(separator: "\n")
+        let port = try #require(pid.count > 3 ? String(pid[3]) : nil)
+        try await DatabaseOutageTests.pgctl(["-D", folder.path, "-m", "fast", "-w", "stop"])
+        return EmbeddedCluster(folder: folder, port: port)
+    }
+
+    func start() async throws {
+        try await DatabaseOutageTests.pgctl([
+            "-D", folder.path, "-l", folder.appendingPathComponent("server.log").path, "-w",
+            "-o", "-c listen_addresses=127.0.0.1 -c port=\(port) -c unix_socket_directories='\(folder.path)'", "start",
+        ])
     }
 }

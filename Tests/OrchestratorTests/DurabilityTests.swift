@@ -224,7 +224,7 @@ import Testing
 
     @Test func aTransactionHeldOpenForTheRunDoesNotStopTheQueue() async throws {
         try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
-            let engine = Engine(client: harness.client, logger: harness.logger)
+            let engine = Engine(pool: harness.pool, logger: harness.logger)
             try await engine.install(harness.engine.definitions)
             let free = try await Self.throughput(engine, harness, workflows: 1500)
             // An analytics query's snapshot, held for the whole second run: vacuum cannot remove what it might see.

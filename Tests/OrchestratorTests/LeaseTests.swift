@@ -91,14 +91,14 @@ import Testing
     @Test func aHostWhoseClockRunsAheadDoesNotRescueLiveLeases() async throws {
         try await TestDatabase.withHarness(workflows: [Self.once], clockStart: Date()) { harness in
             _ = try await harness.start("once")
-            let live = Engine(client: harness.client, logger: harness.logger)
+            let live = Engine(pool: harness.pool, logger: harness.logger)
             try await live.install(harness.engine.definitions)
             #expect(try await live.queue.claim(owner: "live", limit: 1).count == 1)
             // Another process on a host an hour ahead: its own clock would call the lease expired.
             let ahead = ManualWallClock(Date().addingTimeInterval(3600))
-            let clock = DatabaseClock(client: harness.client, host: ahead, logger: harness.logger)
+            let clock = DatabaseClock(pool: harness.pool, host: ahead, logger: harness.logger)
             try await clock.synchronize()
-            let skewed = Engine(client: harness.client, clock: clock, logger: harness.logger)
+            let skewed = Engine(pool: harness.pool, clock: clock, logger: harness.logger)
             #expect(try await skewed.queue.rescueExpiredLeases() == 0)
             #expect(abs(skewed.clock.now().timeIntervalSinceNow) < 5)
         }

@@ -8,10 +8,8 @@ import Testing
     @Test func anInstanceWaitingOnADefinitionStoredInTheOldWaitForFormResumesAfterMigrating() async throws {
         let database = try await TestDatabase.create()
         let logger = TestDatabase.logger
-        let client = PostgresClient(configuration: database.clientConfiguration(maximumConnections: 4), backgroundLogger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
+        try await database.withPool(maximumConnections: 4, logger: logger) { pool in
+            let client = pool.client
             let all = try Migrator()
             try await Migrator(migrations: all.migrations.filter { $0.version <= 4 }).migrate(client: client, logger: logger)
 
@@ -30,7 +28,7 @@ import Testing
                 """, logger: logger)
 
             try await all.migrate(client: client, logger: logger)
-            let engine = Engine(client: client, logger: logger)
+            let engine = Engine(pool: pool, logger: logger)
             #expect(try await engine.lifecycle.signal(workflowID: "w", name: "approved", payload: ["by": "ops"]) == .consumed)
             let resumed = try await engine.reads.workflow("w")
             #expect(resumed.status == .completed)

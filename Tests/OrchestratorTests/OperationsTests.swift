@@ -21,7 +21,7 @@ import Testing
             // The clock starts at 2027-01-15 08:00 UTC; the first fire time is 02:00 the next day.
             #expect(try await harness.engine.lifecycle.fireDueSchedules().isEmpty)
             harness.clock.advance(by: .seconds(18 * 3600))
-            let second = Engine(client: harness.client, clock: harness.clock, logger: harness.logger)
+            let second = Engine(pool: harness.pool, clock: harness.clock, logger: harness.logger)
             try await second.install(harness.engine.definitions)
             async let fromFirst = harness.engine.lifecycle.fireDueSchedules()
             async let fromSecond = second.lifecycle.fireDueSchedules()
@@ -59,7 +59,7 @@ import Testing
             let new = try await harness.start("evolving")
             #expect(old.version != new.version)
             // A fresh engine (a restarted process) knows only v2 in memory and loads v1 from the database.
-            let restarted = Engine(client: harness.client, clock: harness.clock, logger: harness.logger)
+            let restarted = Engine(pool: harness.pool, clock: harness.clock, logger: harness.logger)
             try await restarted.install([try TestDatabase.definition(v2)])
             let worker = Worker(engine: restarted, registry: harness.registry, database: harness.database, configuration: .init(concurrency: 4), logger: harness.logger)
             try await harness.drain(worker: worker)
@@ -121,7 +121,7 @@ import Testing
     @Test func workerServiceWakesOnNotifyAndDrainsOnGracefulShutdown() async throws {
         try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
             // Real time here: the service polls rarely, so finishing fast proves LISTEN/NOTIFY woke it.
-            let engine = Engine(client: harness.client, logger: harness.logger)
+            let engine = Engine(pool: harness.pool, logger: harness.logger)
             try await engine.install(harness.engine.definitions)
             var configuration = Worker.Configuration(concurrency: 4)
             configuration.pollInterval = .seconds(60)

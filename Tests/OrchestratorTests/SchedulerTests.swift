@@ -32,7 +32,7 @@ import Testing
 
     @Test func aProcessThatDoesNotKnowATypeLeavesItsFireToOneThatDoes() async throws {
         try await TestDatabase.withHarness(workflows: [OperationsTests.nightly, Self.minutely]) { harness in
-            let partial = Engine(client: harness.client, clock: harness.clock, logger: harness.logger)
+            let partial = Engine(pool: harness.pool, clock: harness.clock, logger: harness.logger)
             try await partial.install([try TestDatabase.definition(Self.minutely)])
             harness.clock.advance(by: .seconds(18 * 3600 + 30))
             #expect(try await partial.lifecycle.fireDueSchedules().map(\.type) == ["minutely"])

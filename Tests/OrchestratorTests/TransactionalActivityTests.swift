@@ -169,7 +169,7 @@ import Testing
         let registry = Self.registry(gate: gate)
         try await TestDatabase.withHarness(workflows: [Self.effectful, ExecutionTests.chain], registry: registry, clockStart: Date()) { harness in
             try await RecordEffect.createTable(harness)
-            let engine = Engine(client: harness.client, logger: harness.logger)
+            let engine = Engine(pool: harness.pool, logger: harness.logger)
             try await engine.install(harness.engine.definitions)
             let worker = Worker(engine: engine, registry: registry, database: harness.database, configuration: .init(concurrency: 8), logger: harness.logger)
             let group = ServiceGroup(services: [worker], logger: harness.logger)

@@ -14,8 +14,8 @@ import Testing
                 var by: TimeInterval
                 func now() -> Date { Date().addingTimeInterval(by) }
             }
-            let starter = Engine(client: harness.client, clock: ShiftedClock(by: 0.3), logger: harness.logger)
-            let workerEngine = Engine(client: harness.client, clock: ShiftedClock(by: 0), logger: harness.logger)
+            let starter = Engine(pool: harness.pool, clock: ShiftedClock(by: 0.3), logger: harness.logger)
+            let workerEngine = Engine(pool: harness.pool, clock: ShiftedClock(by: 0), logger: harness.logger)
             try await starter.install(harness.engine.definitions)
             try await workerEngine.install(harness.engine.definitions)
             var configuration = Worker.Configuration(concurrency: 4)

@@ -49,15 +49,17 @@ public final class Engine: Sendable {
     /// Instances, histories, lists, the dashboard.
     public let reads: Reads
 
+    public var pool: DatabasePool { core.pool }
+    /// The pool to lease from now.
     public var client: PostgresClient { core.client }
     public var store: WorkflowStore { core.store }
     public var clock: any WallClock { core.clock }
     public var logger: Logger { core.logger }
     public var configuration: Configuration { core.configuration }
 
-    public init(client: PostgresClient, configuration: Configuration = .init(), clock: any WallClock = SystemWallClock(), logger: Logger) {
+    public init(pool: DatabasePool, configuration: Configuration = .init(), clock: any WallClock = SystemWallClock(), logger: Logger) {
         core = EngineCore(
-            client: client, store: WorkflowStore(logger: logger), clock: clock, logger: logger, configuration: configuration,
+            pool: pool, store: WorkflowStore(logger: logger), clock: clock, logger: logger, configuration: configuration,
             catalog: DefinitionCatalog(), claimPlanner: ClaimPlanner())
         queue = TaskQueue(core: core)
         lifecycle = WorkflowLifecycle(core: core)

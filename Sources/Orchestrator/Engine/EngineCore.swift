@@ -6,13 +6,16 @@ import PostgresNIO
 /// definitions. Each part (`TaskQueue`, `WorkflowLifecycle`, `Transitions`, `Operations`,
 /// `Reads`) is a value holding this core, so parts are free to make and call one another.
 struct EngineCore: Sendable {
-    let client: PostgresClient
+    let pool: DatabasePool
     let store: WorkflowStore
     let clock: any WallClock
     let logger: Logger
     let configuration: Engine.Configuration
     let catalog: DefinitionCatalog
     let claimPlanner: ClaimPlanner
+
+    /// The pool to lease from now (`DatabasePool` may replace it).
+    var client: PostgresClient { pool.client }
 
     /// Runs `body` in a transaction; the body's own error is rethrown as it was thrown.
     @discardableResult

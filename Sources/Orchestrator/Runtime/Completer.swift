@@ -233,8 +233,7 @@ final class Completer: Sendable {
     /// An error the server reported about a statement (a constraint, a lock timeout, a deadlock)
     /// may come from one outcome; any other (connection lost, database away) concerns them all.
     private static func isAboutTheItems(_ error: any Error) -> Bool {
-        guard let error = error as? PSQLError else { return true }
-        return error.code == .server
+        !DatabasePool.isUnavailability(error)
     }
 }
 

@@ -10,14 +10,14 @@ import Synchronization
 /// at start and every `interval` while it runs as a service; between measurements it follows the
 /// host's clock.
 public final class DatabaseClock: WallClock, Service {
-    private let client: PostgresClient
+    private let pool: DatabasePool
     private let host: any WallClock
     private let interval: Duration
     private let logger: Logger
     private let offset = Mutex<TimeInterval>(0)
 
-    public init(client: PostgresClient, host: any WallClock = SystemWallClock(), interval: Duration = .seconds(10), logger: Logger) {
-        self.client = client
+    public init(pool: DatabasePool, host: any WallClock = SystemWallClock(), interval: Duration = .seconds(10), logger: Logger) {
+        self.pool = pool
         self.host = host
         self.interval = interval
         self.logger = logger
@@ -31,7 +31,7 @@ public final class DatabaseClock: WallClock, Service {
     /// Measures the offset now: of a few readings, the one with the shortest round trip, whose
     /// midpoint is off by at most half of it (a reply delayed on a busy host skews the others).
     public func synchronize() async throws {
-        let readings = try await client.withConnection { connection in
+        let readings = try await pool.client.withConnection { connection in
             var readings: [(roundTrip: TimeInterval, offset: TimeInterval)] = []
             for _ in 0..<Self.readings {
                 let sent = host.now()

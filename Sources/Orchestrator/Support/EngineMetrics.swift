@@ -34,6 +34,13 @@ public enum EngineMetrics {
             .recordNanoseconds(Int64(max(seconds, 0) * 1e9))
     }
 
+    /// The database's connection pool was replaced (`DatabasePool`): it could not serve after an outage.
+    static func poolReplaced() {
+        Counter(label: poolReplacements).increment()
+    }
+
+    static let poolReplacements = "orchestrator_database_pool_replacements_total"
+
     static let completionErrors = "orchestrator_completion_errors_total"
 
     /// Creates the series alerts rely on before their first event, so `/metrics` shows them at 0
@@ -42,6 +49,7 @@ public enum EngineMetrics {
         for kind in ["batch_split", "retrying"] {
             Counter(label: completionErrors, dimensions: [("kind", kind)]).increment(by: 0)
         }
+        Counter(label: poolReplacements).increment(by: 0)
     }
 
     /// A batch of outcomes the completer could not commit (it retries them): `batch_split` when

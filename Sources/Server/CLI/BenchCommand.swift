@@ -78,12 +78,13 @@ struct BenchCommand: AsyncParsableCommand {
         try await admin.query("DROP DATABASE IF EXISTS \(unescaped: name) WITH (FORCE)", logger: logger)
         try await admin.query("CREATE DATABASE \(unescaped: name)", logger: logger)
         let database = server.with(database: name)
-        try await database.withClient(maximumConnections: 16, logger: logger) { client in
+        try await database.withPool(maximumConnections: 16, logger: logger) { pool in
+            let client = pool.client
             try await Migrator().migrate(client: client, logger: logger)
             var registry = ActivityRegistry()
             registry.register(NoopActivity())
             let loader = WorkflowLoader(knownActivities: registry.names)
-            let engine = Engine(client: client, logger: logger)
+            let engine = Engine(pool: pool, logger: logger)
             try await engine.install(try [(Self.chain3, "chain3.yaml"), (Self.job, "job.yaml"), (Self.fanout, "fanout.yaml")].map { try loader.load(yaml: $0, file: $1).get() })
             var configuration = Worker.Configuration(concurrency: workers)
             configuration.eagerDispatch = eagerDispatch

@@ -12,7 +12,7 @@ import Workflows
 /// The parts a serving process wires together: database client, engine, activities, definitions.
 struct EngineRuntime {
     let database: DatabaseConfiguration
-    let client: PostgresClient
+    let pool: DatabasePool
     /// The engine's time: the database server's (see `DatabaseClock`).
     let clock: DatabaseClock
     let engine: Engine
@@ -68,11 +68,11 @@ struct EngineRuntime {
             try? environment.httpClient.syncShutdown()
             throw error
         }
-        let client = PostgresClient(configuration: database.clientConfiguration(), backgroundLogger: logger)
-        let clock = DatabaseClock(client: client, logger: logger)
-        let engine = Engine(client: client, configuration: configuration, clock: clock, logger: logger)
+        let pool = DatabasePool(database: database, logger: logger)
+        let clock = DatabaseClock(pool: pool, logger: logger)
+        let engine = Engine(pool: pool, configuration: configuration, clock: clock, logger: logger)
         return EngineRuntime(
-            database: database, client: client, clock: clock, engine: engine, shutdownGrace: shutdownGrace,
+            database: database, pool: pool, clock: clock, engine: engine, shutdownGrace: shutdownGrace,
             registry: registry, httpClient: environment.httpClient, commerce: environment.commerce, definitions: definitions, logger: logger)
     }
 
@@ -87,7 +87,7 @@ struct EngineRuntime {
     func run(_ services: [any Service]) async throws {
         let preparation = PreparationService(runtime: self, services: services)
         var configuration = ServiceGroupConfiguration(
-            services: [.init(service: ClientService(client: client)), .init(service: preparation)],
+            services: [.init(service: pool), .init(service: preparation)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         // Workers release what is still running at the grace; anything else gets a little more, then is cancelled.
@@ -95,14 +95,6 @@ struct EngineRuntime {
         let group = ServiceGroup(configuration: configuration)
         try await group.run()
         try await httpClient.shutdown()
-    }
-}
-
-/// Runs the PostgreSQL client's connection pool as a service.
-struct ClientService: Service {
-    let client: PostgresClient
-    func run() async throws {
-        await client.run()
     }
 }
 
@@ -114,7 +106,7 @@ struct PreparationService: Service {
 
     func run() async throws {
         var applied: [String] = []
-        for migrator in try Migrator.all() { applied += try await migrator.migrate(client: runtime.client, logger: runtime.logger) }
+        for migrator in try Migrator.all() { applied += try await migrator.migrate(client: runtime.pool.client, logger: runtime.logger) }
         if !applied.isEmpty { runtime.logger.info("migrations applied", metadata: ["migrations": "\(applied.joined(separator: ", "))"]) }
         try await runtime.clock.synchronize()
         try await runtime.engine.install(runtime.definitions)

@@ -9,9 +9,9 @@ struct MigrateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try options.makeLogger(label: "orchestrator.migrate")
-        let applied = try await options.database().withClient(logger: logger) { client in
+        let applied = try await options.database().withPool(logger: logger) { pool in
             var applied: [String] = []
-            for migrator in try Migrator.all() { applied += try await migrator.migrate(client: client, logger: logger) }
+            for migrator in try Migrator.all() { applied += try await migrator.migrate(client: pool.client, logger: logger) }
             return applied
         }
         print(applied.isEmpty ? "database is up to date" : "applied: \(applied.joined(separator: ", "))")

@@ -24,10 +24,10 @@ struct OpsOptions: ParsableArguments {
             return logger
         }()
         let database = try location.database()
-        return try await database.withClient(logger: logger) { client in
-            let clock = DatabaseClock(client: client, logger: logger)
+        return try await database.withPool(logger: logger) { pool in
+            let clock = DatabaseClock(pool: pool, logger: logger)
             try await clock.synchronize()
-            return try await body(Engine(client: client, clock: clock, logger: logger), database)
+            return try await body(Engine(pool: pool, clock: clock, logger: logger), database)
         }
     }
 

@@ -35,8 +35,8 @@ struct ValidateCommand: AsyncParsableCommand {
             print("live instances not checked: \(error)")
             return
         }
-        let stranded = try await database.withClient(logger: logger) { client in
-            try await client.withConnection { connection in
+        let stranded = try await database.withPool(logger: logger) { pool in
+            try await pool.client.withConnection { connection in
                 try await StrandedInstance.find(definitions: definitions, on: connection, logger: logger)
             }
         }

@@ -55,7 +55,7 @@ struct CorrelationMiddleware: RouterMiddleware {
             }
         case let error as HTTPError:
             apiError = Self.map(error)
-        case let error as PSQLError where error.code != .server:
+        case let error where DatabasePool.isUnavailability(error):
             context.logger.warning("database unavailable", metadata: [LogKey.error: "\(String(reflecting: error))"])
             apiError = APIError(.serviceUnavailable, "database.unavailable", "the database is unavailable; retry later")
             apiError.headers[.retryAfter] = "2"

@@ -9,11 +9,13 @@ import Workflows
 /// A fresh database per test on the cluster `scripts/test.sh` started, migrated, with an engine.
 struct TestHarness: Sendable {
     let database: DatabaseConfiguration
-    let client: PostgresClient
+    let pool: DatabasePool
     let engine: Engine
     let clock: ManualWallClock
     let registry: ActivityRegistry
     let logger: Logger
+
+    var client: PostgresClient { pool.client }
 
     /// Another session that holds the workflow's row lock until its transaction commits
     /// (`COMMIT`, then `close()`): what a slow transition looks like from outside.
@@ -96,15 +98,12 @@ enum TestDatabase {
         _ body: (TestHarness) async throws -> T
     ) async throws -> T {
         let database = try await create(on: server)
-        let client = PostgresClient(configuration: database.clientConfiguration(maximumConnections: 10), backgroundLogger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
-            try await Migrator().migrate(client: client, logger: logger)
+        return try await database.withPool(maximumConnections: 10, logger: logger) { pool in
+            try await Migrator().migrate(client: pool.client, logger: logger)
             let clock = ManualWallClock(clockStart)
-            let engine = Engine(client: client, configuration: configuration, clock: clock, logger: logger)
+            let engine = Engine(pool: pool, configuration: configuration, clock: clock, logger: logger)
             try await engine.install(try workflows.map { try definition($0, registry: registry) })
-            return try await body(TestHarness(database: database, client: client, engine: engine, clock: clock, registry: registry, logger: logger))
+            return try await body(TestHarness(database: database, pool: pool, engine: engine, clock: clock, registry: registry, logger: logger))
         }
     }
 
