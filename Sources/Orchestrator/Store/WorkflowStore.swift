@@ -86,7 +86,12 @@ public struct WorkflowStore: Sendable {
     }
 
     /// Loads and locks instances for their transitions in one statement, in id order (so two
-    /// transactions locking overlapping sets never deadlock). `FOR NO KEY UPDATE`, not
+    /// transactions locking overlapping sets never deadlock): the ids, sorted, drive one primary-key
+    /// lookup each, a plan no statistics can turn into a scan of the table (a generic plan made
+    /// while the table was small and never analyzed read it whole). The ids reach `unnest` through
+    /// a subquery, so the planner estimates their number alike with or without their values: the
+    /// generic plan then costs what a custom one does, and PostgreSQL keeps it instead of planning
+    /// the statement at every call. `FOR NO KEY UPDATE`, not
     /// `FOR UPDATE`: inserting a task or a child that references the row (a foreign key's
     /// `KEY SHARE` lock) does not wait for it, so a transition that writes into another
     /// instance's queue never waits on that instance's transition.
@@ -97,12 +102,14 @@ public struct WorkflowStore: Sendable {
     func lockWorkflows(_ ids: [String], withContext: [String]? = nil, now: Date, on connection: PostgresConnection) async throws -> [String: LockedWorkflow] {
         let rows = try await connection.prepared(HotQuery.LockWorkflows.self,
             """
-            SELECT id, type, version, status, state, waiting_for, visit, event_seq, cancel_requested, correlation_id,
-                   parent_id, parent_state, parent_visit, map_progress::text,
-                   CASE WHEN id = ANY(\(withContext ?? ids)::text[]) THEN input::text END,
-                   CASE WHEN id = ANY(\(withContext ?? ids)::text[]) THEN context::text END
-            FROM orchestrator.workflows WHERE id = ANY(\(ids)::text[])
-            ORDER BY id FOR NO KEY UPDATE
+            SELECT w.* FROM (SELECT DISTINCT unnest((SELECT \(ids)::text[])) AS id ORDER BY 1) k
+            CROSS JOIN LATERAL (
+                SELECT id, type, version, status, state, waiting_for, visit, event_seq, cancel_requested, correlation_id,
+                       parent_id, parent_state, parent_visit, map_progress::text,
+                       CASE WHEN id = ANY(\(withContext ?? ids)::text[]) THEN input::text END,
+                       CASE WHEN id = ANY(\(withContext ?? ids)::text[]) THEN context::text END
+                FROM orchestrator.workflows WHERE id = k.id
+                FOR NO KEY UPDATE) w
             """, logger: logger)
         var workflows: [String: LockedWorkflow] = [:]
         for try await row in rows {
@@ -210,19 +217,23 @@ public struct WorkflowStore: Sendable {
         let eager = dispatch?.candidates(tasks.map(\.task), now: now) ?? tasks.map { _ in false }
         let result = try await connection.prepared(HotQuery.Save.self,
             """
+            -- The arrays reach `unnest` through subqueries, as in `lockWorkflows` (a generic plan kept).
             WITH expected AS (
-                SELECT * FROM unnest(\(conditions.map(\.workflowID))::text[], \(conditions.map(\.rowVersion))::text[],
-                                     \(conditions.map(\.taskID))::int8[], \(conditions.map { Int32($0.leaseNumber) })::int4[],
-                                     \(conditions.map(\.result.jsonText))::text[])
+                SELECT * FROM unnest((SELECT \(conditions.map(\.workflowID))::text[]), (SELECT \(conditions.map(\.rowVersion))::text[]),
+                                     (SELECT \(conditions.map(\.taskID))::int8[]), (SELECT \(conditions.map { Int32($0.leaseNumber) })::int4[]),
+                                     (SELECT \(conditions.map(\.result.jsonText))::text[]))
                     AS x(workflow_id, row_version, task_id, lease_number, result)),
+            -- Rows are locked as `lockWorkflows` locks them: sorted keys, one primary-key lookup each.
             unchanged AS (
-                SELECT w.id FROM orchestrator.workflows w JOIN expected x ON x.workflow_id = w.id
-                WHERE w.id = ANY(\(conditions.map(\.workflowID))::text[]) AND w.xmin = x.row_version::xid
-                ORDER BY w.id FOR NO KEY UPDATE OF w),
+                SELECT w.id FROM (SELECT DISTINCT workflow_id, row_version FROM expected ORDER BY 1) x
+                CROSS JOIN LATERAL (
+                    SELECT id FROM orchestrator.workflows WHERE id = x.workflow_id AND xmin = x.row_version::xid
+                    FOR NO KEY UPDATE) w),
             attempts AS (
-                SELECT id, lease_number, status = 'running' AS running FROM orchestrator.tasks
-                WHERE id = ANY(\(conditions.map(\.taskID))::int8[]) AND (SELECT count(*) FROM unchanged) > 0
-                ORDER BY id FOR UPDATE),
+                SELECT t.* FROM (SELECT DISTINCT task_id FROM expected WHERE (SELECT count(*) FROM unchanged) > 0 ORDER BY 1) x
+                CROSS JOIN LATERAL (
+                    SELECT id, lease_number, status = 'running' AS running FROM orchestrator.tasks WHERE id = x.task_id
+                    FOR UPDATE) t),
             fenced AS (
                 UPDATE orchestrator.tasks t SET status = 'completed', result = x.result::jsonb, lease_owner = NULL, lease_expires_at = NULL,
                     completed_at = \(now)::timestamptz
