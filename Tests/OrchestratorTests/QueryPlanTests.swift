@@ -43,11 +43,8 @@ import Testing
     /// PostgreSQL's time in them).
     @Test func claimFenceAndSaveUseTheirOwnIndexesOnTablesNeverAnalyzed() async throws {
         try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
-            _ = try await harness.start("chain")
-            _ = try await harness.drain()
+            try await Self.runHotStatements(harness)
             try await harness.client.withConnection { connection in
-                _ = try await harness.engine.store.claim(
-                    .limited(pattern: "none"), owner: "w", limit: 1, activities: nil, now: Date(), grace: .seconds(1), on: connection)
                 try await Self.insertFinished(2_000, on: connection, logger: harness.logger)
                 let sites = [HotQuery.ClaimUnlimited.name, HotQuery.ClaimLimited.name, HotQuery.LockWorkflows.name, HotQuery.EndAttempts.name, HotQuery.Save.name]
                 for site in sites {
@@ -83,6 +80,16 @@ import Testing
         }
     }
 
+    /// One real claim of each kind, fence and save, so each site's statement is recorded.
+    static func runHotStatements(_ harness: TestHarness) async throws {
+        _ = try await harness.start("chain")
+        _ = try await harness.drain()
+        try await harness.client.withConnection { connection in
+            _ = try await harness.engine.store.claim(
+                .limited(pattern: "none"), owner: "w", limit: 1, activities: nil, now: Date(), grace: .seconds(1), on: connection)
+        }
+    }
+
     /// `count` finished workflows, each with one finished task.
     static func insertFinished(_ count: Int, on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query(
@@ -102,13 +109,7 @@ import Testing
 
     @Test func claimFenceAndSaveUseTheirOwnIndexesAfterAnAnalyzeTakenWhileTheQueueWasEmpty() async throws {
         try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
-            // One real claim of each kind and one fence, so each site's statement is recorded.
-            _ = try await harness.start("chain")
-            _ = try await harness.drain()
-            try await harness.client.withConnection { connection in
-                _ = try await harness.engine.store.claim(
-                    .limited(pattern: "none"), owner: "w", limit: 1, activities: nil, now: Date(), grace: .seconds(1), on: connection)
-            }
+            try await Self.runHotStatements(harness)
 
             // 20,000 finished workflows and tasks, analyzed with no task open...
             try await harness.client.withConnection { connection in
