@@ -87,6 +87,39 @@ import Testing
         }
     }
 
+    /// An end decided from a snapshot but not written, then decided again on the locking path,
+    /// is one end (`orchestrator_workflows_ended_total` counted both before).
+    @Test func anEndDecidedTwiceIsCountedOnceWhenWritten() async throws {
+        let pair = """
+            type: counted_pair
+            start: one
+            states:
+              one: {task: noop, next: two}
+              two: {task: noop, next: done}
+              done: {succeed: true, output: $.two}
+            """
+        let ends = { RecordedMetrics.total("orchestrator_workflows_ended_total", [("type", "counted_pair"), ("status", "completed")]) }
+        _ = RecordedMetrics.shared
+        try await TestDatabase.withHarness(workflows: [pair]) { harness in
+            let started = try await harness.start("counted_pair")
+            let one = try #require(try await harness.engine.queue.claim(owner: "w", limit: 1).first)
+            let dispatch = EagerDispatch(owner: "w", activities: ["noop"], slots: 1, grace: .seconds(30))
+            try await harness.engine.transaction { connection in
+                try await harness.engine.queue.conclude([FinishedAttempt(task: one, outcome: .completed(one.input))], dispatch: dispatch, on: connection)
+            }
+            let (two, snapshot) = try #require(dispatch.leased.first)
+            _ = try await harness.query("UPDATE orchestrator.workflows SET updated_at = updated_at WHERE id = \(started.id) RETURNING 1", as: Int32.self)
+
+            #expect(try await !Self.concludeAtOnce(two, snapshot, harness))
+            #expect(ends() == 0, "not written, not ended")
+            try await harness.engine.transaction { connection in
+                try await harness.engine.queue.conclude([FinishedAttempt(task: two, outcome: .completed(two.input))], on: connection)
+            }
+            #expect(try await harness.engine.reads.workflow(started.id).status == .completed)
+            #expect(ends() == 1)
+        }
+    }
+
     @Test func aStepWhoseLeaseWasLostIsNotConcludedFromItsSnapshot() async throws {
         try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
             let (two, snapshot, id) = try await Self.leaseStepTwo(harness)

@@ -42,7 +42,6 @@ extension WorkflowLifecycle {
                 try await transitions.apply(machine.enter(onCancel, context: workflow.context, now: now), to: &workflow, machine: machine, on: connection)
             } else {
                 workflow.status = .cancelled
-                EngineMetrics.workflowEnded(type: workflow.type, status: .cancelled)
                 workflow.addEvent(.workflowCancelled, state: workflow.state, data: ["reason": reason.map(JSONValue.string) ?? .null, "by": .string(actor)])
             }
             try await store.save(workflow, on: connection)

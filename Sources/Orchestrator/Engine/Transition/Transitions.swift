@@ -169,7 +169,6 @@ struct Transitions: EnginePart {
             workflow.status = status
             workflow.addEvent(event, state: workflow.state, data: data)
         }
-        EngineMetrics.workflowEnded(type: workflow.type, status: workflow.status)
     }
 
     func schedule(_ spec: StateDefinition.TaskSpec, state: String, input: JSONValue, itemIndex: Int?, in workflow: inout LockedWorkflow) {
