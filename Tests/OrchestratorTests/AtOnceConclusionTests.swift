@@ -7,10 +7,10 @@ import Testing
 /// completion that leased it by eager dispatch), in one statement, only while that instance row
 /// and the step's lease are unchanged; otherwise nothing is written and the locking path concludes it.
 @Suite struct AtOnceConclusionTests {
-    /// Runs step `one` of a chain and leases step `two` to worker "w": returns step two's task and
-    /// the instance as step one's completion left it.
-    static func leaseStepTwo(_ harness: TestHarness) async throws -> (task: ClaimedTask, snapshot: InstanceSnapshot, workflowID: String) {
-        let started = try await harness.start("chain", input: ["i": 7])
+    /// Runs step `one` of a chain (or of another `type` whose steps are `one`, `two`…) and leases
+    /// step `two` to worker "w": returns step two's task and the instance as step one's completion left it.
+    static func leaseStepTwo(_ harness: TestHarness, type: String = "chain") async throws -> (task: ClaimedTask, snapshot: InstanceSnapshot, workflowID: String) {
+        let started = try await harness.start(type, input: ["i": 7])
         let one = try #require(try await harness.engine.queue.claim(owner: "w", limit: 1).first)
         let dispatch = EagerDispatch(owner: "w", activities: ["noop"], slots: 1, grace: .seconds(30))
         try await harness.engine.transaction { connection in
@@ -101,21 +101,15 @@ import Testing
         let ends = { RecordedMetrics.total("orchestrator_workflows_ended_total", [("type", "counted_pair"), ("status", "completed")]) }
         _ = RecordedMetrics.shared
         try await TestDatabase.withHarness(workflows: [pair]) { harness in
-            let started = try await harness.start("counted_pair")
-            let one = try #require(try await harness.engine.queue.claim(owner: "w", limit: 1).first)
-            let dispatch = EagerDispatch(owner: "w", activities: ["noop"], slots: 1, grace: .seconds(30))
-            try await harness.engine.transaction { connection in
-                try await harness.engine.queue.conclude([FinishedAttempt(task: one, outcome: .completed(one.input))], dispatch: dispatch, on: connection)
-            }
-            let (two, snapshot) = try #require(dispatch.leased.first)
-            _ = try await harness.query("UPDATE orchestrator.workflows SET updated_at = updated_at WHERE id = \(started.id) RETURNING 1", as: Int32.self)
+            let (two, snapshot, id) = try await Self.leaseStepTwo(harness, type: "counted_pair")
+            _ = try await harness.query("UPDATE orchestrator.workflows SET updated_at = updated_at WHERE id = \(id) RETURNING 1", as: Int32.self)
 
             #expect(try await !Self.concludeAtOnce(two, snapshot, harness))
             #expect(ends() == 0, "not written, not ended")
             try await harness.engine.transaction { connection in
                 try await harness.engine.queue.conclude([FinishedAttempt(task: two, outcome: .completed(two.input))], on: connection)
             }
-            #expect(try await harness.engine.reads.workflow(started.id).status == .completed)
+            #expect(try await harness.engine.reads.workflow(id).status == .completed)
             #expect(ends() == 1)
         }
     }
