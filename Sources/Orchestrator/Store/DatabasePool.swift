@@ -15,7 +15,7 @@ import _ConnectionPoolModule
 /// before this process used it again; meanwhile every request would fail. So `run()` checks the
 /// pool every `interval` with a query, and when it does not serve within `patience`, asks the
 /// database on a connection of its own; `PoolWatch` decides from that. A replaced pool is shut
-/// down: it has no live connection (that is why it could not serve).
+/// down: its breaker opens only when it has no connection at all.
 ///
 /// Use `client` for every lease: it is the current pool.
 public final class DatabasePool: Service, Sendable {
@@ -72,9 +72,8 @@ public final class DatabasePool: Service, Sendable {
             let first = current.withLock { $0 }
             await Self.start(first, in: &group)
             whenRunning()
-            var watch = PoolWatch()
             while (try? await Task.sleep(for: interval)) != nil {
-                guard watch.decide(after: await observe()) == .replace else { continue }
+                guard PoolWatch.decide(after: await observe()) == .replace else { continue }
                 let next = Self.generation(clientConfiguration, logger: logger)
                 await Self.start(next, in: &group)
                 let replaced = current.withLock { generation in

@@ -1,10 +1,12 @@
 /// The rule that decides when `DatabasePool` replaces PostgresNIO's pool: a pure value fed with
 /// what each check saw.
 ///
-/// A pool that cannot serve while the database is away is expected. A pool that still cannot serve
-/// once the database answers again is stuck, if it has been failing since the outage or it says
-/// so itself (its circuit breaker). A pool that is merely slow while the database answers and
-/// nothing was away is busy, and is left alone.
+/// Replaced: a pool whose circuit breaker is open (it refuses every lease at once) while the
+/// database answers a connection of the check's own. The breaker opens only when the pool has had
+/// no connection for a minute, so a pool replaced holds no live connection: nothing in flight is
+/// cut. Kept: a pool that serves; one that is only slow (busy, or between its own reconnection
+/// attempts, which come at most a quarter of the outage's length after the database is back:
+/// before the breaker opens, that is under ~17 s); any pool while the database does not answer.
 struct PoolWatch: Sendable, Equatable {
     /// What one check saw.
     enum Observation: Sendable, Equatable {
@@ -20,21 +22,7 @@ struct PoolWatch: Sendable, Equatable {
         case replace
     }
 
-    /// The database failed a check since the pool last served.
-    private(set) var databaseWasAway = false
-
-    mutating func decide(after observation: Observation) -> Decision {
-        switch observation {
-        case .served:
-            databaseWasAway = false
-            return .keep
-        case .notServed(databaseAnswers: false, _):
-            databaseWasAway = true
-            return .keep
-        case .notServed(databaseAnswers: true, let circuitOpen):
-            guard databaseWasAway || circuitOpen else { return .keep }
-            databaseWasAway = false
-            return .replace
-        }
+    static func decide(after observation: Observation) -> Decision {
+        observation == .notServed(databaseAnswers: true, circuitOpen: true) ? .replace : .keep
     }
 }
