@@ -49,7 +49,6 @@ public final class Engine: Sendable {
     /// Instances, histories, lists, the dashboard.
     public let reads: Reads
 
-    public var pool: DatabasePool { core.pool }
     /// The pool to lease from now.
     public var client: PostgresClient { core.client }
     public var store: WorkflowStore { core.store }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import NIOSSL
 import PostgresNIO
 
@@ -85,7 +86,8 @@ public struct DatabaseConfiguration: Sendable, Hashable {
         ("tcp_keepalives_count", "4"),
     ]
 
-    public func connectionConfiguration() -> PostgresConnection.Configuration {
+    /// A single connection's settings; `connectTimeout` bounds how long connecting may take.
+    public func connectionConfiguration(connectTimeout: Duration? = nil) -> PostgresConnection.Configuration {
         var configuration: PostgresConnection.Configuration
         if let unixSocketPath {
             configuration = .init(unixSocketPath: unixSocketPath, username: username, password: password, database: database)
@@ -95,6 +97,7 @@ public struct DatabaseConfiguration: Sendable, Hashable {
             configuration = .init(host: host, port: port, username: username, password: password, database: database, tls: tls)
         }
         configuration.options.additionalStartupParameters = Self.sessionSettings
+        if let connectTimeout { configuration.options.connectTimeout = TimeAmount(connectTimeout) }
         return configuration
     }
 }

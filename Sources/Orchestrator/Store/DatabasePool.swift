@@ -1,21 +1,18 @@
 import Logging
-import NIOCore
 import PostgresNIO
 import ServiceLifecycle
 import Synchronization
 import _ConnectionPoolModule
 
 /// The process's connections to the database: PostgresNIO's pool, watched, and replaced by a new
-/// one when it stays unable to serve after the database came back.
+/// one when it refuses every lease although the database answers.
 ///
 /// Why: once connecting has failed for a while, PostgresNIO's pool retries ever more rarely (its
 /// backoff grows by a quarter at each failure, up to a minute), and after a minute without a
 /// connection it fails every lease at once (its circuit breaker) until one of those rare retries
 /// succeeds. After an outage of a few minutes the database would be back for up to a minute
-/// before this process used it again; meanwhile every request would fail. So `run()` checks the
-/// pool every `interval` with a query, and when it does not serve within `patience`, asks the
-/// database on a connection of its own; `PoolWatch` decides from that. A replaced pool is shut
-/// down: its breaker opens only when it has no connection at all.
+/// before this process used it again; meanwhile every request would fail. So `run()` leases a
+/// `SELECT 1` every `interval` (see `isStuck`).
 ///
 /// Use `client` for every lease: it is the current pool.
 public final class DatabasePool: Service, Sendable {
@@ -29,7 +26,6 @@ public final class DatabasePool: Service, Sendable {
     private let database: DatabaseConfiguration
     private let clientConfiguration: PostgresClient.Configuration
     private let interval: Duration
-    private let patience: Duration
     private let logger: Logger
     private let current: Mutex<Generation>
 
@@ -42,12 +38,11 @@ public final class DatabasePool: Service, Sendable {
     /// own connection goes.
     public init(
         database: DatabaseConfiguration, clientConfiguration: PostgresClient.Configuration,
-        interval: Duration = .seconds(1), patience: Duration = .seconds(2), logger: Logger
+        interval: Duration = .seconds(1), logger: Logger
     ) {
         self.database = database
         self.clientConfiguration = clientConfiguration
         self.interval = interval
-        self.patience = patience
         self.logger = logger
         current = Mutex(Self.generation(clientConfiguration, logger: logger))
     }
@@ -61,9 +56,23 @@ public final class DatabasePool: Service, Sendable {
         await run(whenRunning: {})
     }
 
-    /// The same; `whenRunning` is called once the first pool runs, so that no lease comes
-    /// before it (PostgresNIO warns of that).
-    func run(whenRunning: @escaping @Sendable () -> Void) async {
+    /// Runs the pool for as long as `body` runs, which starts once the pool's task runs: a lease
+    /// before that works, but PostgresNIO warns about it.
+    public func whileRunning<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            await withCheckedContinuation { (started: CheckedContinuation<Void, Never>) in
+                group.addTask {
+                    await self.run(whenRunning: { started.resume() })
+                    return nil
+                }
+            }
+            defer { group.cancelAll() }
+            return try await body()
+        }
+    }
+
+    /// `run()`; `whenRunning` is called once the first pool runs.
+    private func run(whenRunning: @escaping @Sendable () -> Void) async {
         await cancelWhenGracefulShutdown { await self.runAndWatch(whenRunning: whenRunning) }
     }
 
@@ -73,7 +82,7 @@ public final class DatabasePool: Service, Sendable {
             await Self.start(first, in: &group)
             whenRunning()
             while (try? await Task.sleep(for: interval)) != nil {
-                guard PoolWatch.decide(after: await observe()) == .replace else { continue }
+                guard await isStuck() else { continue }
                 let next = Self.generation(clientConfiguration, logger: logger)
                 await Self.start(next, in: &group)
                 let replaced = current.withLock { generation in
@@ -121,30 +130,25 @@ public final class DatabasePool: Service, Sendable {
         }
     }
 
-    /// One check: the pool serves a query within `patience`, or what the database says on a
-    /// connection of the check's own.
-    private func observe() async -> PoolWatch.Observation {
-        let client = self.client
-        let logger = self.logger
-        let query = Task { () -> (any Error)? in
-            do {
-                _ = try await client.query("SELECT 1", logger: logger).collect()
-                return nil
-            } catch {
-                return error
-            }
+    /// Whether the pool must be replaced: it refuses the check's lease at once because its circuit
+    /// breaker is open, while the database answers a connection of the check's own. The breaker
+    /// opens only when the pool has had no connection for a minute, so replacing it cuts nothing
+    /// in flight. A pool that is only slow (busy, or between its own reconnection attempts after a
+    /// shorter outage) holds the check's lease until it serves, and is kept.
+    private func isStuck() async -> Bool {
+        do {
+            _ = try await client.query("SELECT 1", logger: logger).collect()
+            return false
+        } catch let error as ConnectionPoolError where error == .connectionCreationCircuitBreakerTripped {
+            return await databaseAnswers()
+        } catch {
+            return false
         }
-        let outcome = await Deadline.value(of: query, within: patience)
-        query.cancel()
-        if case .some(.none) = outcome { return .served }
-        let circuitOpen = (outcome ?? nil).map { ($0 as? ConnectionPoolError) == .connectionCreationCircuitBreakerTripped } ?? false
-        return .notServed(databaseAnswers: await databaseAnswers(), circuitOpen: circuitOpen)
     }
 
     /// Whether the database answers a query on a new connection of its own.
     private func databaseAnswers() async -> Bool {
-        var configuration = database.connectionConfiguration()
-        configuration.options.connectTimeout = TimeAmount(patience)
+        let configuration = database.connectionConfiguration(connectTimeout: .seconds(2))
         guard let connection = try? await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger) else { return false }
         let answered = (try? await connection.query("SELECT 1", logger: logger).collect()) != nil
         try? await connection.close()

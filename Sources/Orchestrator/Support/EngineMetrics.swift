@@ -34,7 +34,8 @@ public enum EngineMetrics {
             .recordNanoseconds(Int64(max(seconds, 0) * 1e9))
     }
 
-    /// The database's connection pool was replaced (`DatabasePool`): it could not serve after an outage.
+    /// The database's connection pool was replaced (`DatabasePool`): its circuit breaker was open
+    /// while the database answered.
     static func poolReplaced() {
         Counter(label: poolReplacements).increment()
     }

@@ -39,8 +39,7 @@ final class DatabaseProbe: Service {
             while !Task.isCancelled {
                 do {
                     if connection == nil || connection?.isClosed == true {
-                        var configuration = self.database.connectionConfiguration()
-                        configuration.options.connectTimeout = .seconds(2)
+                        let configuration = self.database.connectionConfiguration(connectTimeout: .seconds(2))
                         connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: self.logger)
                     }
                     let version = try await self.schemaVersion(on: connection!)

@@ -5,7 +5,7 @@ import Synchronization
 /// due now, of an activity the worker runs, outside every activity limit — is inserted already
 /// leased to the worker (its first attempt, as a claim would make it) and run at once, with no
 /// claim statement, no commit of its own and no wake-up round trip. Used by one transaction at a
-/// time; what it took is `claimed` once that transaction has committed.
+/// time; what it took is `leased` once that transaction has committed.
 public final class EagerDispatch: Sendable {
     public let owner: String
     public let activities: Set<String>
@@ -20,10 +20,8 @@ public final class EagerDispatch: Sendable {
         self.state = Mutex((max(slots, 0), []))
     }
 
-    /// The tasks leased so far (valid once the transaction that leased them committed).
-    public var claimed: [ClaimedTask] { leased.map(\.task) }
-
-    /// The tasks leased so far, each with its instance as the leasing transition left it.
+    /// The tasks leased so far (valid once the transaction that leased them committed), each with
+    /// its instance as the leasing transition left it.
     var leased: [(task: ClaimedTask, snapshot: InstanceSnapshot)] { state.withLock { $0.leased } }
 
     /// Slots not used.
