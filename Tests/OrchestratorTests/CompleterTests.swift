@@ -186,6 +186,42 @@ import Testing
         }
     }
 
+    /// A queued outcome wakes only a lane that waits; one queued while every lane commits is taken
+    /// by the first lane to finish (lanes that find nothing wait with no timer, so a lost wake-up
+    /// would hold it for ever).
+    @Test func anOutcomeQueuedWhileEveryLaneCommitsIsTakenWhenOneIsFree() async throws {
+        try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
+            var ids: [String] = []
+            for i in 0..<3 { ids.append(try await harness.start("chain", input: ["i": .number(Double(i))]).id) }
+            let claimed = try await harness.engine.queue.claim(owner: "w", limit: 3).sorted { $0.workflowID < $1.workflowID }
+            #expect(claimed.map(\.workflowID) == ids.sorted())
+            let blockers = [try await harness.holdRowLock(ofWorkflow: claimed[0].workflowID), try await harness.holdRowLock(ofWorkflow: claimed[1].workflowID)]
+            let completer = Completer(engine: harness.engine, lanes: 2, logger: harness.logger)
+            let run = Task { await completer.run() }
+            /// How many of the completer's sessions wait for a row lock.
+            func waitingForLocks() async throws -> Int64 {
+                try await harness.query(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", as: Int64.self)[0]
+            }
+            // Each held outcome occupies a lane: the second is queued once the first lane waits on its lock.
+            for (index, task) in claimed.prefix(2).enumerated() {
+                await completer.hand(task, .completed(["i": 1]))
+                for _ in 0..<1200 where try await waitingForLocks() <= index { try await Task.sleep(for: .milliseconds(50)) }
+                #expect(try await waitingForLocks() == Int64(index + 1))
+            }
+            await completer.hand(claimed[2], .completed(["i": 1]))
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await harness.engine.reads.workflow(claimed[2].workflowID).state == "one", "no lane was free to take it")
+            for blocker in blockers {
+                try await blocker.query("COMMIT", logger: harness.logger)
+                try await blocker.close()
+            }
+            #expect(try await Self.moved(ids, harness, within: .seconds(60)))
+            run.cancel()
+            await run.value
+        }
+    }
+
     @Test func aPoisonedOutcomeDoesNotHoldBackTheOthers() async throws {
         try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
             let poisoned = try await harness.start("chain", input: ["i": 0])

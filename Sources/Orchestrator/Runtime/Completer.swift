@@ -30,6 +30,9 @@ final class Completer: Sendable {
         var stopped = false
         /// Once shutting down, pending outcomes are given up at this instant.
         var drainDeadline: ContinuousClock.Instant?
+        /// The lanes that found nothing to commit and wait (their indexes): a queued outcome
+        /// wakes one of them; a lane still committing takes it when it next looks.
+        var idleLanes: [Int] = []
     }
 
     private let engine: Engine
@@ -74,17 +77,15 @@ final class Completer: Sendable {
         }
     }
 
-    /// Queues an outcome and wakes the lanes; `false` when the completer has stopped, or when
-    /// `unlessWaiting` outcomes wait already.
+    /// Queues an outcome and wakes an idle lane, if any; `false` when the completer has stopped,
+    /// or when `unlessWaiting` outcomes wait already.
     private func enqueue(_ item: Pending, unlessWaiting limit: Int = .max) -> Bool {
-        let queued = queue.withLock { queue -> Bool in
-            guard !queue.stopped, queue.pending.count < limit else { return false }
+        let (queued, idleLane) = queue.withLock { queue -> (Bool, Int?) in
+            guard !queue.stopped, queue.pending.count < limit else { return (false, nil) }
             queue.pending.append(item)
-            return true
+            return (true, queue.idleLanes.popLast())
         }
-        if queued {
-            for doorbell in doorbells { doorbell.ring() }
-        }
+        if let idleLane { doorbells[idleLane].ring() }
         return queued
     }
 
@@ -102,7 +103,7 @@ final class Completer: Sendable {
     func run() async {
         let lanes = Task {
             await withTaskGroup(of: Void.self) { lanes in
-                for doorbell in doorbells { lanes.addTask { await self.commitLoop(waitingOn: doorbell) } }
+                for lane in doorbells.indices { lanes.addTask { await self.commitLoop(lane: lane) } }
             }
         }
         await withTaskCancellationHandler {
@@ -114,10 +115,11 @@ final class Completer: Sendable {
         abandonPending()
     }
 
-    private func commitLoop(waitingOn doorbell: Doorbell) async {
+    private func commitLoop(lane: Int) async {
         while true {
             let now = ContinuousClock.now
             let (batch, nextDue, done) = queue.withLock { queue -> ([Pending], ContinuousClock.Instant?, Bool) in
+                queue.idleLanes.removeAll { $0 == lane }
                 if queue.finishing, queue.pending.isEmpty || queue.drainDeadline.map({ now >= $0 }) == true {
                     queue.stopped = true
                     return ([], nil, true)
@@ -128,11 +130,13 @@ final class Completer: Sendable {
                     if item.notBefore <= now && batch.count < Self.maxBatch { batch.append(item) } else { waiting.append(item) }
                 }
                 queue.pending = waiting
+                if batch.isEmpty { queue.idleLanes.append(lane) }
                 return (batch, waiting.map(\.notBefore).min(), false)
             }
             if done { return }
             if batch.isEmpty {
-                await doorbell.wait(timeout: min(nextDue.map { $0 - now } ?? .seconds(1), .seconds(1)))
+                // Nothing pending: wait for a ring (an outcome, or `run()` finishing), with no timer.
+                await doorbells[lane].wait(timeout: nextDue.map { min($0 - now, .seconds(1)) })
                 continue
             }
             await commit(batch)

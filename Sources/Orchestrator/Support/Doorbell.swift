@@ -24,8 +24,8 @@ final class Doorbell: Sendable {
         waiter?.resume()
     }
 
-    /// Returns when rung, after `timeout`, or when the task is cancelled.
-    func wait(timeout: Duration) async {
+    /// Returns when rung, after `timeout` (none: no timer), or when the task is cancelled.
+    func wait(timeout: Duration?) async {
         let generation: Int? = state.withLock { state in
             if state.rung {
                 state.rung = false
@@ -35,9 +35,11 @@ final class Doorbell: Sendable {
             return state.generation
         }
         guard let generation else { return }
-        let timer = Task {
-            try? await Task.sleep(for: timeout)
-            self.wake(generation: generation)
+        let timer = timeout.map { timeout in
+            Task {
+                try? await Task.sleep(for: timeout)
+                self.wake(generation: generation)
+            }
         }
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
@@ -54,7 +56,7 @@ final class Doorbell: Sendable {
         } onCancel: {
             self.wake(generation: generation)
         }
-        timer.cancel()
+        timer?.cancel()
     }
 
     private func wake(generation: Int) {
