@@ -135,7 +135,8 @@ final class Completer: Sendable {
             }
             if done { return }
             if batch.isEmpty {
-                // Nothing pending: wait for a ring (an outcome, or `run()` finishing), with no timer.
+                // Nothing due: wait for a ring (an outcome queued, `run()` finishing) or, when outcomes
+                // are set aside, for the first to fall due (at most 1 s); with none, no timer.
                 await doorbells[lane].wait(timeout: nextDue.map { min($0 - now, .seconds(1)) })
                 continue
             }
