@@ -114,6 +114,47 @@ import Testing
         }
     }
 
+    /// A start or an end written by a transaction that then rolls back did not happen: each is
+    /// counted when its transaction commits, not when its statement runs.
+    @Test func aStartOrAnEndWrittenInATransactionThatRollsBackIsNotCounted() async throws {
+        let single = """
+            type: rolled_back_end
+            start: one
+            states:
+              one: {task: noop, next: done}
+              done: {succeed: true}
+            """
+        struct RolledBack: Error {}
+        let starts = { RecordedMetrics.total("orchestrator_workflows_started_total", [("type", "rolled_back_end")]) }
+        let ends = { RecordedMetrics.total("orchestrator_workflows_ended_total", [("type", "rolled_back_end"), ("status", "completed")]) }
+        _ = RecordedMetrics.shared
+        try await TestDatabase.withHarness(workflows: [single]) { harness in
+            await #expect(throws: RolledBack.self) {
+                try await harness.engine.transaction { connection in
+                    _ = try await harness.engine.lifecycle.start(StartRequest(type: "rolled_back_end", input: [:]), on: connection)
+                    throw RolledBack()
+                }
+            }
+            #expect(starts() == 0, "rolled back, not started")
+            let id = try await harness.start("rolled_back_end").id
+            #expect(starts() == 1)
+            let one = try #require(try await harness.engine.queue.claim(owner: "w", limit: 1).first)
+            await #expect(throws: RolledBack.self) {
+                try await harness.engine.transaction { connection in
+                    _ = try await harness.engine.queue.conclude([FinishedAttempt(task: one, outcome: .completed([:]))], on: connection)
+                    throw RolledBack()
+                }
+            }
+            #expect(try await harness.engine.reads.workflow(id).status == .running)
+            #expect(ends() == 0, "rolled back, not ended")
+            try await harness.engine.transaction { connection in
+                _ = try await harness.engine.queue.conclude([FinishedAttempt(task: one, outcome: .completed([:]))], on: connection)
+            }
+            #expect(try await harness.engine.reads.workflow(id).status == .completed)
+            #expect(ends() == 1)
+        }
+    }
+
     @Test func aStepWhoseLeaseWasLostIsNotConcludedFromItsSnapshot() async throws {
         try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
             let (two, snapshot, id) = try await Self.leaseStepTwo(harness)

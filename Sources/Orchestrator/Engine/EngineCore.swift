@@ -17,11 +17,17 @@ struct EngineCore: Sendable {
     /// The pool to lease from now (`DatabasePool` may replace it).
     var client: PostgresClient { pool.client }
 
-    /// Runs `body` in a transaction; the body's own error is rethrown as it was thrown.
+    /// Runs `body` in a transaction; the body's own error is rethrown as it was thrown. What its
+    /// statements leave for after the commit (`AfterCommit`) is done once it has committed.
     @discardableResult
     func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         do {
-            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+            let (value, afterCommit) = try await client.withTransaction(logger: logger) { connection in
+                let afterCommit = AfterCommit(on: connection)
+                return (try await AfterCommit.$current.withValue(afterCommit) { try await body(connection) }, afterCommit)
+            }
+            afterCommit.committed()
+            return value
         } catch let error as PostgresTransactionError {
             if let closureError = error.closureError { throw closureError }
             throw error

@@ -335,10 +335,11 @@ public struct WorkflowStore: Sendable {
                 InstanceSnapshot(workflow: saved, rowVersion: rowVersion, startedAt: now)))
         }
         dispatch?.accept(leased: leased, offered: eager.filter { $0 }.count)
-        // Counted here, once written: a transition decided but not written (a snapshot gone stale,
-        // then decided again on the locking path) is no end.
+        // Counted once written and committed: a transition decided but not written (a snapshot
+        // gone stale, then decided again on the locking path) is no end, nor is one rolled back.
         for workflow in workflows where workflow.endsNow && written.contains(workflow.id) {
-            EngineMetrics.workflowEnded(type: workflow.type, status: workflow.status)
+            let (type, status) = (workflow.type, workflow.status)
+            AfterCommit.run(on: connection) { EngineMetrics.workflowEnded(type: type, status: status) }
             guard let parent = workflow.parent else { continue }
             let result: JSONValue = [
                 "workflow_id": .string(workflow.id), "status": .string(workflow.status.rawValue), "output": workflow.output ?? .null,

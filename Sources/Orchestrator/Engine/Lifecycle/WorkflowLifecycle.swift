@@ -93,7 +93,7 @@ public struct WorkflowLifecycle: EnginePart {
     private func insert(_ start: PreparedStart, on connection: PostgresConnection) async throws -> (workflow: WorkflowRecord, created: Bool) {
         let inserted = try await store.insert(start.newWorkflow, on: connection)
         guard inserted else { return try await earlier(start, on: connection) }
-        return started(start.workflow, start)
+        return started(start.workflow, start, on: connection)
     }
 
     /// A start whose first transition reads or writes other rows (a map's waiting items, a
@@ -104,11 +104,12 @@ public struct WorkflowLifecycle: EnginePart {
         var workflow = start.workflow
         try await transitions.apply(start.transition, to: &workflow, machine: start.machine, on: connection)
         try await store.save(workflow, on: connection)
-        return started(workflow, start)
+        return started(workflow, start, on: connection)
     }
 
-    private func started(_ workflow: LockedWorkflow, _ start: PreparedStart) -> (workflow: WorkflowRecord, created: Bool) {
-        EngineMetrics.workflowStarted(type: workflow.type)
+    private func started(_ workflow: LockedWorkflow, _ start: PreparedStart, on connection: PostgresConnection) -> (workflow: WorkflowRecord, created: Bool) {
+        let type = workflow.type
+        AfterCommit.run(on: connection) { EngineMetrics.workflowStarted(type: type) }
         logger.debug("workflow started", metadata: [LogKey.workflowID: "\(workflow.id)", LogKey.workflowType: "\(workflow.type)"])
         return (workflow.snapshot(input: start.request.input, createdAt: workflow.now), true)
     }

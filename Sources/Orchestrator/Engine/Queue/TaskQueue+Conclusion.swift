@@ -54,12 +54,12 @@ extension TaskQueue {
         }
         let now = workflows.values.map(\.now).max() ?? clock.now()
         let started = try await store.endAttempts(verdicts, now: now, on: connection)
-        EngineMetrics.attemptsConcluded(started.count, path: "locked")
+        AfterCommit.run(on: connection) { EngineMetrics.attemptsConcluded(started.count, path: "locked") }
 
         var changed: [String] = []
         for (task, verdict) in verdicts {
             guard let startedAt = started[task.attemptID], var workflow = workflows[task.workflowID], let machine = machines[task.workflowID] else {
-                fenced(task)
+                fenced(task, on: connection)
                 continue
             }
             if try await recordVerdict(task, verdict, startedAt: startedAt, in: &workflow, machine: machine, on: connection), !changed.contains(workflow.id) {
@@ -120,7 +120,7 @@ extension TaskQueue {
                 return true
             }
             Self.recordAttempt(task, startedAt: startedAt, ended: .taskCompleted, ["result": result], in: &workflow)
-            EngineMetrics.attemptEnded(activity: task.activity, outcome: "completed")
+            AfterCommit.run(on: connection) { EngineMetrics.attemptEnded(activity: task.activity, outcome: "completed") }
             if isCurrent {
                 if task.itemIndex != nil {
                     try await advanceMap(task, completed: true, in: &workflow, machine: machine, on: connection)
@@ -133,7 +133,7 @@ extension TaskQueue {
             Self.recordAttempt(task, startedAt: startedAt, ended: .taskFailed, [
                 "error": Self.errorJSON(error), "retry_at": .string(ISO8601DateFormatter().string(from: retryAt)),
             ], in: &workflow)
-            EngineMetrics.attemptEnded(activity: task.activity, outcome: "retried")
+            AfterCommit.run(on: connection) { EngineMetrics.attemptEnded(activity: task.activity, outcome: "retried") }
             logger.info("task failed, will retry", metadata: Self.metadata(task, [LogKey.errorCode: "\(error.code)", "retry_in": "\(delay)"]))
 
         case .exhausted(let error):
@@ -141,7 +141,7 @@ extension TaskQueue {
             guard isCurrent else { break }
             try await store.loadContext(of: &workflow, on: connection)
             if let caught = machine.caught(in: task.state, code: error.code, message: error.message, context: workflow.context, now: now) {
-                EngineMetrics.attemptEnded(activity: task.activity, outcome: "caught")
+                AfterCommit.run(on: connection) { EngineMetrics.attemptEnded(activity: task.activity, outcome: "caught") }
                 if task.itemIndex != nil {
                     try await saveSoFar(&workflow, on: connection)
                     try await store.cancelTasks(workflowID: workflow.id, visit: task.visit, now: now, on: connection)
@@ -150,7 +150,7 @@ extension TaskQueue {
             } else {
                 let deadLetterID = try await store.insertDeadLetter(task: task, workflowType: workflow.type, errorCode: error.code, now: now, on: connection)
                 workflow.status = .deadLettered
-                EngineMetrics.attemptEnded(activity: task.activity, outcome: "dead_lettered")
+                AfterCommit.run(on: connection) { EngineMetrics.attemptEnded(activity: task.activity, outcome: "dead_lettered") }
                 workflow.addEvent(.taskDeadLettered, state: task.state, attempt: task.attempt, data: Self.taskEventData(task, [
                     "dead_letter_id": .string(String(deadLetterID)), "error": Self.errorJSON(error),
                 ]))
@@ -233,8 +233,8 @@ extension TaskQueue {
         }
     }
 
-    private func fenced(_ task: ClaimedTask) {
-        EngineMetrics.attemptEnded(activity: task.activity, outcome: "lease_lost")
+    private func fenced(_ task: ClaimedTask, on connection: PostgresConnection) {
+        AfterCommit.run(on: connection) { EngineMetrics.attemptEnded(activity: task.activity, outcome: "lease_lost") }
         logger.info("lease lost, attempt discarded", metadata: Self.metadata(task, [:]))
     }
 
