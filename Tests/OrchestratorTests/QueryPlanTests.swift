@@ -27,13 +27,19 @@ import Testing
         let parameters = Set(sql.matches(of: /\$([0-9]+)/).compactMap { Int($0.1) }).count
         try await connection.query("SET plan_cache_mode = force_generic_plan", logger: logger)
         try await connection.query("PREPARE explained AS \(unescaped: sql)", logger: logger)
-        defer { Task { try? await connection.query("DEALLOCATE explained", logger: logger) } }
-        let nulls = Array(repeating: "NULL", count: parameters).joined(separator: ", ")
-        let rows = try await connection.query("EXPLAIN (FORMAT JSON) EXECUTE explained(\(unescaped: nulls))", logger: logger)
-        var plan = ""
-        for try await text in rows.decode(String.self) { plan += text }
-        try await connection.query("DEALLOCATE explained", logger: logger)
-        return plan
+        // Deallocated in order, before the next call prepares it again (a deferred task could run
+        // after that call's PREPARE and deallocate its statement).
+        do {
+            let nulls = Array(repeating: "NULL", count: parameters).joined(separator: ", ")
+            let rows = try await connection.query("EXPLAIN (FORMAT JSON) EXECUTE explained(\(unescaped: nulls))", logger: logger)
+            var plan = ""
+            for try await text in rows.decode(String.self) { plan += text }
+            try await connection.query("DEALLOCATE explained", logger: logger)
+            return plan
+        } catch {
+            _ = try? await connection.query("DEALLOCATE explained", logger: logger)
+            throw error
+        }
     }
 
     /// A new install, or the first minute of a benchmark: the tables grew from nothing and
