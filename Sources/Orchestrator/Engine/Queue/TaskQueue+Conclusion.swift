@@ -54,7 +54,8 @@ extension TaskQueue {
         }
         let now = workflows.values.map(\.now).max() ?? clock.now()
         let started = try await store.endAttempts(verdicts, now: now, on: connection)
-        AfterCommit.run(on: connection) { EngineMetrics.attemptsConcluded(started.count, path: "locked") }
+        let concluded = started.count
+        AfterCommit.run(on: connection) { EngineMetrics.attemptsConcluded(concluded, path: "locked") }
 
         var changed: [String] = []
         for (task, verdict) in verdicts {
