@@ -87,20 +87,24 @@ import Testing
         }
     }
 
+    /// Two steps named as `leaseStepTwo` expects, under a type of the test's own: metrics are
+    /// process-wide, so a test that reads one counts only its own type.
+    static func pair(_ type: String) -> String {
+        """
+        type: \(type)
+        start: one
+        states:
+          one: {task: noop, next: two}
+          two: {task: noop, next: done}
+          done: {succeed: true, output: $.two}
+        """
+    }
+
     /// An end decided from a snapshot but not written, then decided again on the locking path,
     /// is one end (`orchestrator_workflows_ended_total` counted both before).
     @Test func anEndDecidedTwiceIsCountedOnceWhenWritten() async throws {
-        let pair = """
-            type: counted_pair
-            start: one
-            states:
-              one: {task: noop, next: two}
-              two: {task: noop, next: done}
-              done: {succeed: true, output: $.two}
-            """
-        let ends = { RecordedMetrics.total("orchestrator_workflows_ended_total", [("type", "counted_pair"), ("status", "completed")]) }
-        _ = RecordedMetrics.shared
-        try await TestDatabase.withHarness(workflows: [pair]) { harness in
+        let ends = RecordedMetrics.counter("orchestrator_workflows_ended_total", [("type", "counted_pair"), ("status", "completed")])
+        try await TestDatabase.withHarness(workflows: [Self.pair("counted_pair")]) { harness in
             let (two, snapshot, id) = try await Self.leaseStepTwo(harness, type: "counted_pair")
             _ = try await harness.query("UPDATE orchestrator.workflows SET updated_at = updated_at WHERE id = \(id) RETURNING 1", as: Int32.self)
 
@@ -117,38 +121,30 @@ import Testing
     /// A start or an end written by a transaction that then rolls back did not happen: each is
     /// counted when its transaction commits, not when its statement runs.
     @Test func aStartOrAnEndWrittenInATransactionThatRollsBackIsNotCounted() async throws {
-        let single = """
-            type: rolled_back_end
-            start: one
-            states:
-              one: {task: noop, next: done}
-              done: {succeed: true}
-            """
         struct RolledBack: Error {}
-        let starts = { RecordedMetrics.total("orchestrator_workflows_started_total", [("type", "rolled_back_end")]) }
-        let ends = { RecordedMetrics.total("orchestrator_workflows_ended_total", [("type", "rolled_back_end"), ("status", "completed")]) }
-        _ = RecordedMetrics.shared
-        try await TestDatabase.withHarness(workflows: [single]) { harness in
+        let starts = RecordedMetrics.counter("orchestrator_workflows_started_total", [("type", "rolled_back")])
+        let ends = RecordedMetrics.counter("orchestrator_workflows_ended_total", [("type", "rolled_back"), ("status", "completed")])
+        try await TestDatabase.withHarness(workflows: [Self.pair("rolled_back")]) { harness in
             await #expect(throws: RolledBack.self) {
                 try await harness.engine.transaction { connection in
-                    _ = try await harness.engine.lifecycle.start(StartRequest(type: "rolled_back_end", input: [:]), on: connection)
+                    _ = try await harness.engine.lifecycle.start(StartRequest(type: "rolled_back", input: [:]), on: connection)
                     throw RolledBack()
                 }
             }
             #expect(starts() == 0, "rolled back, not started")
-            let id = try await harness.start("rolled_back_end").id
+            let (two, _, id) = try await Self.leaseStepTwo(harness, type: "rolled_back")
             #expect(starts() == 1)
-            let one = try #require(try await harness.engine.queue.claim(owner: "w", limit: 1).first)
+            let conclusion = [FinishedAttempt(task: two, outcome: .completed(two.input))]
             await #expect(throws: RolledBack.self) {
                 try await harness.engine.transaction { connection in
-                    _ = try await harness.engine.queue.conclude([FinishedAttempt(task: one, outcome: .completed([:]))], on: connection)
+                    _ = try await harness.engine.queue.conclude(conclusion, on: connection)
                     throw RolledBack()
                 }
             }
             #expect(try await harness.engine.reads.workflow(id).status == .running)
             #expect(ends() == 0, "rolled back, not ended")
             try await harness.engine.transaction { connection in
-                _ = try await harness.engine.queue.conclude([FinishedAttempt(task: one, outcome: .completed([:]))], on: connection)
+                _ = try await harness.engine.queue.conclude(conclusion, on: connection)
             }
             #expect(try await harness.engine.reads.workflow(id).status == .completed)
             #expect(ends() == 1)
