@@ -186,8 +186,8 @@ import Testing
         }
     }
 
-    /// A queued outcome wakes only a lane that waits; one queued while every lane commits is taken
-    /// by the first lane to finish (lanes that find nothing wait with no timer, so a lost wake-up
+    /// A queued outcome wakes a lane that waits; one queued while every lane commits is taken by
+    /// the first lane to finish (lanes that find nothing wait with no timer, so a lost wake-up
     /// would hold it for ever).
     @Test func anOutcomeQueuedWhileEveryLaneCommitsIsTakenWhenOneIsFree() async throws {
         try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in

@@ -1,9 +1,10 @@
 import PostgresNIO
 import Synchronization
 
-/// What a transaction's statements leave to do once it has committed — counting the starts, ends
-/// and attempt outcomes they wrote — and drop if it rolls back. `EngineCore.transaction` binds one to its connection for
-/// the body; a statement on any other connection (committed on its own) does it at once.
+/// What a transaction's statements leave to do once it has committed (counting the starts, ends
+/// and attempt outcomes they wrote), dropped if it rolls back. `EngineCore.transaction` binds one
+/// to its connection for the body; a statement on any other connection, committed on its own,
+/// does it at once.
 final class AfterCommit: Sendable {
     @TaskLocal static var current: AfterCommit?
 
