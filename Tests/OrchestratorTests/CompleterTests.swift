@@ -163,13 +163,8 @@ import Testing
             let workflow = try await harness.start("chain", input: ["i": 1])
             let task = try #require(try await harness.engine.queue.claim(owner: "w", limit: 1).first)
             // Each commit attempt fails fast on the lock another session holds for 15 s.
-            var configuration = harness.database.clientConfiguration(maximumConnections: 4)
-            configuration.options.additionalStartupParameters = [("lock_timeout", "100ms")]
-            let impatient = DatabasePool(database: harness.database, clientConfiguration: configuration, logger: harness.logger)
             let blocker = try await harness.holdRowLock(ofWorkflow: workflow.id)
-            try await impatient.whileRunning {
-                let engine = Engine(pool: impatient, clock: harness.clock, logger: harness.logger)
-                try await engine.install(harness.engine.definitions)
+            try await Self.withEngine(over: harness, lockTimeout: "100ms") { engine in
                 let completer = Completer(engine: engine, logger: harness.logger)
                 let run = Task { await completer.run() }
                 let submitted = Task { await completer.submit(task, .completed(["i": 1])) }
@@ -196,29 +191,33 @@ import Testing
             let claimed = try await harness.engine.queue.claim(owner: "w", limit: 3).sorted { $0.workflowID < $1.workflowID }
             #expect(claimed.map(\.workflowID) == ids.sorted())
             let blockers = [try await harness.holdRowLock(ofWorkflow: claimed[0].workflowID), try await harness.holdRowLock(ofWorkflow: claimed[1].workflowID)]
-            let completer = Completer(engine: harness.engine, lanes: 2, logger: harness.logger)
-            let run = Task { await completer.run() }
             /// How many of the completer's sessions wait for a row lock.
             func waitingForLocks() async throws -> Int64 {
                 try await harness.query(
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", as: Int64.self)[0]
             }
-            // Each held outcome occupies a lane: the second is queued once the first lane waits on its lock.
-            for (index, task) in claimed.prefix(2).enumerated() {
-                await completer.hand(task, .completed(["i": 1]))
-                for _ in 0..<1200 where try await waitingForLocks() <= index { try await Task.sleep(for: .milliseconds(50)) }
-                #expect(try await waitingForLocks() == Int64(index + 1))
+            // The lanes wait for the locks however slow the machine is (the sessions' default
+            // lock timeout, 30 s, would free a lane and let it take the third outcome).
+            try await Self.withEngine(over: harness, lockTimeout: "0") { engine in
+                let completer = Completer(engine: engine, lanes: 2, logger: harness.logger)
+                let run = Task { await completer.run() }
+                // Each held outcome occupies a lane: the second is queued once the first lane waits on its lock.
+                for (index, task) in claimed.prefix(2).enumerated() {
+                    await completer.hand(task, .completed(["i": 1]))
+                    for _ in 0..<1200 where try await waitingForLocks() <= index { try await Task.sleep(for: .milliseconds(50)) }
+                    #expect(try await waitingForLocks() == Int64(index + 1))
+                }
+                await completer.hand(claimed[2], .completed(["i": 1]))
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(try await harness.engine.reads.workflow(claimed[2].workflowID).state == "one", "no lane was free to take it")
+                for blocker in blockers {
+                    try await blocker.query("COMMIT", logger: harness.logger)
+                    try await blocker.close()
+                }
+                #expect(try await Self.moved(ids, harness, within: .seconds(60)))
+                run.cancel()
+                await run.value
             }
-            await completer.hand(claimed[2], .completed(["i": 1]))
-            try await Task.sleep(for: .milliseconds(300))
-            #expect(try await harness.engine.reads.workflow(claimed[2].workflowID).state == "one", "no lane was free to take it")
-            for blocker in blockers {
-                try await blocker.query("COMMIT", logger: harness.logger)
-                try await blocker.close()
-            }
-            #expect(try await Self.moved(ids, harness, within: .seconds(60)))
-            run.cancel()
-            await run.value
         }
     }
 
@@ -270,6 +269,19 @@ extension CompleterTests {
             try await Task.sleep(for: .milliseconds(50))
         }
         return false
+    }
+
+    /// Runs `body` with an engine over the harness's database whose sessions give up a lock wait
+    /// after `lockTimeout` ("0": never).
+    static func withEngine(over harness: TestHarness, lockTimeout: String, _ body: (Engine) async throws -> Void) async throws {
+        var configuration = harness.database.clientConfiguration(maximumConnections: 4)
+        configuration.options.additionalStartupParameters = [("lock_timeout", lockTimeout)]
+        let pool = DatabasePool(database: harness.database, clientConfiguration: configuration, logger: harness.logger)
+        try await pool.whileRunning {
+            let engine = Engine(pool: pool, clock: harness.clock, logger: harness.logger)
+            try await engine.install(harness.engine.definitions)
+            try await body(engine)
+        }
     }
 }
 
