@@ -38,6 +38,21 @@ import Testing
         #expect((try? JSONValue(json: "10")) == 10)
     }
 
+    /// The writer copies text in runs and escapes only quotes, backslashes and control characters
+    /// (the short forms for \n, \r and \t); the reader joins runs and escapes back into one string.
+    @Test func escapesOnlyWhatJSONRequiresAndReadsRunsBetweenEscapes() throws {
+        let value: JSONValue = ["k\u{01}é": "a\u{08}b\u{0C}c\u{1F}d\"e\\f\ng\rh\ti/j€😀", "n": [0, -0.0, -7, 8_999_999_999_999_998, 9.0e15, 0.1, -2.5e-7]]
+        let text = value.jsonText
+        #expect(text == #"{"k\u0001é":"a\u0008b\u000cc\u001fd\"e\\f\ng\rh\ti/j€😀","n":[0,0,-7,8999999999999998,9000000000000000.0,0.1,-2.5e-07]}"#)
+        #expect(try JSONValue(json: text) == value)
+        #expect(try JSONValue(json: #""\u00e9t\u00e9 \/ caf\u00e9""#) == "été / café")
+        #expect(try JSONValue(json: "123456789012345") == 123_456_789_012_345)
+        #expect(try JSONValue(json: "-1234567890123456789") == -1_234_567_890_123_456_789)
+        // Invalid UTF-8 after an escape is refused like any other.
+        let bytes: [UInt8] = Array(#""\n"#.utf8) + [0xE9] + Array(#"""#.utf8)
+        #expect(throws: OrchestratorError.self) { try JSONValue(jsonData: Data(bytes)) }
+    }
+
     @Test func rejectsAbsurdNesting() {
         #expect(throws: OrchestratorError.self) { try JSONValue(json: String(repeating: "[", count: 10_000)) }
     }
