@@ -20,8 +20,9 @@ public final class NotificationListener: Service {
     let logger: Logger
     private let subscribers = Mutex<(next: Int, all: [Int: Subscriber])>((0, [:]))
 
-    /// Listens on the queue's channel and the workflow watcher's, unless told otherwise.
-    public init(channels: [String] = [WorkflowStore.taskChannel, WorkflowWatcher.channel], database: DatabaseConfiguration, logger: Logger) {
+    /// Listens on `channels`: the queue's (`WorkflowStore.taskChannel`) where a worker runs, the
+    /// workflow watcher's (`WorkflowWatcher.channel`) where callers wait for results.
+    public init(channels: [String], database: DatabaseConfiguration, logger: Logger) {
         self.channels = channels
         self.database = database
         self.logger = logger

@@ -80,8 +80,10 @@ struct ServeCommand: AsyncParsableCommand {
         let probe = DatabaseProbe(database: database, logger: logger)
         let discovery = ServerDiscovery(
             pid: getpid(), url: "", dataDir: dataFolder.path, workflowsDir: loaded.folder, embeddedDatabase: embedded != nil)
-        // One LISTEN connection for the process: the worker's wake-ups and the watcher's waiters.
-        let notifications = NotificationListener(database: database, logger: logger)
+        // One LISTEN connection for the process: the worker's wake-ups (when it runs one) and the
+        // watcher's waiters.
+        let notifications = NotificationListener(
+            channels: workers > 0 ? [WorkflowStore.taskChannel, WorkflowWatcher.channel] : [WorkflowWatcher.channel], database: database, logger: logger)
         let watcher = WorkflowWatcher(engine: runtime.engine, database: database, notifications: notifications, logger: logger)
         let application = try APIServer.application(
             engine: runtime.engine, settings: .init(
