@@ -208,14 +208,15 @@ struct JSONTextParser {
     private mutating func parseString() throws -> String {
         index += 1
         var runStart = index
-        var unescaped: [UInt8]? = nil
+        var escaped = false
+        var assembled: [UInt8] = []  // the text so far, once an escape was met
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 let run = UnsafeBufferPointer(rebasing: bytes[runStart..<index])
                 index += 1
                 let text: String?
-                if var assembled = unescaped {
+                if escaped {
                     assembled.append(contentsOf: run)
                     text = String(validating: assembled, as: UTF8.self)
                 } else {
@@ -229,7 +230,7 @@ struct JSONTextParser {
                 index += 1
                 continue
             }
-            var assembled = unescaped ?? []
+            escaped = true
             assembled.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
             index += 1
             guard index < bytes.count else { break }
@@ -258,7 +259,6 @@ struct JSONTextParser {
             default:
                 throw error("invalid escape")
             }
-            unescaped = assembled
             runStart = index
         }
         throw error("unterminated string")
