@@ -2,11 +2,11 @@
 # Orchestrator side by side with the peer harness (../shared/peers, its `ext` mode), in one sitting:
 # the same PostgreSQL (stock durability), the same procedures and counting, the same RESULT lines.
 #   starts    through the HTTP API (`orchestrator serve --workers 0`, 8 client threads)
-#   workers   separate `orchestrator worker` processes (EXT_PROCS, default 1; 16 slots each)
+#   workers   separate `orchestrator worker` processes (EXT_PROCS, default 1; 16 slots each for W1, 64 for W2)
 #   completed counted from orchestrator.workflows
 #   latency   POST /v1/workflows?wait=30s: the answer is the completed workflow (no polling)
 # Usage: scripts/bench-peers.sh [baseline…] — baselines default to "dbos:w1 celery:w1 pgqueuer:w2";
-#   PEERS (default ../shared/peers), PEERS_REPS (3), EXT_PROCS (1), ORCHESTRATOR_SLOTS (16; W2 with 64: docs/performance.md),
+#   PEERS (default ../shared/peers), PEERS_REPS (3), EXT_PROCS (1), ORCHESTRATOR_SLOTS (16 for W1 and 64 for W2 unless set),
 #   EXT_WORKLOADS (all; or one of w1tput, w1lat, w2).
 # Prints every RESULT line at the end; asserts nothing.
 set -euo pipefail
@@ -47,7 +47,12 @@ export EXT_NAME=orchestrator
 export EXT_PROCS=${EXT_PROCS:-1}
 export EXT_INIT_CMD="\"$binary\" migrate --database-url \"\$PEERS_DB_URL\" > /dev/null"
 export EXT_ENQUEUE_CMD="\"$work/with-server.sh\" python3 \"$root/scripts/bench/ext_client.py\" enqueue"
-export EXT_WORKER_CMD="exec \"$binary\" worker --database-url \"\$PEERS_DB_URL\" --workflows-dir \"$work/workflows.d\" --workers ${ORCHESTRATOR_SLOTS:-16} --log-level warning"
+# Slots per worker process: 16 for W1; 64 for W2, the concurrency DBOS runs in the harness (two
+# processes of 32; pgqueuer caps nothing). ORCHESTRATOR_SLOTS sets both.
+w1_slots=${ORCHESTRATOR_SLOTS:-16}
+w2_slots=${ORCHESTRATOR_SLOTS:-64}
+export EXT_WORKER_CMD="exec \"$binary\" worker --database-url \"\$PEERS_DB_URL\" --workflows-dir \"$work/workflows.d\" \
+    --workers \$([ \"\$PEERS_WORKLOAD\" = w2 ] && echo $w2_slots || echo $w1_slots) --log-level warning"
 export EXT_DONE_SQL="SELECT count(*) FROM orchestrator.workflows WHERE status = 'completed'"
 export EXT_LAT_CMD="\"$work/with-server.sh\" python3 \"$root/scripts/bench/ext_client.py\" lat"
 
