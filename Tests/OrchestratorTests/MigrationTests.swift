@@ -5,6 +5,13 @@ import Testing
 
 /// Migrations keep what is stored usable: instances finish on the definition version they started with.
 @Suite struct MigrationTests {
+    /// Request hashes and definition versions are stored: the text of a hash is lowercase hex of
+    /// SHA-256, as every release wrote it (FIPS 180-2's "abc" vector, a byte below 0x10 included).
+    @Test func hashesAreTheLowercaseHexEveryReleaseStored() {
+        #expect(Engine.hash("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(Engine.hash("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    }
+
     @Test func anInstanceWaitingOnADefinitionStoredInTheOldWaitForFormResumesAfterMigrating() async throws {
         let database = try await TestDatabase.create()
         let logger = TestDatabase.logger
