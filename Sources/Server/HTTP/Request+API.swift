@@ -93,12 +93,23 @@ extension APIRequestContext {
 }
 
 extension String {
-    /// This text as one path segment: everything outside RFC 3986's unreserved characters percent-encoded.
+    /// This text as one path segment: each UTF-8 byte outside RFC 3986's unreserved characters (and
+    /// `:` and `@`, which a segment may hold) percent-encoded.
     var pathSegment: String {
-        addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? self
+        var encoded: [UInt8] = []
+        encoded.reserveCapacity(utf8.count)
+        for byte in utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: ":"), UInt8(ascii: "@"):
+                encoded.append(byte)
+            default:
+                encoded.append(UInt8(ascii: "%"))
+                for digit in [byte >> 4, byte & 0x0F] { encoded.append(digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "A") + digit - 10) }
+            }
+        }
+        return String(decoding: encoded, as: UTF8.self)
     }
-
-    private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:@")
 }
 
 
