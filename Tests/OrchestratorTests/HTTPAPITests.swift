@@ -201,6 +201,9 @@ import Testing
             for path in ["/healthz", "/readyz"] {
                 #expect(try await server.request(.GET, path).status == 200)
             }
+            // The scheme in any case, the key with the optional whitespace HTTP allows around it.
+            let spaced = try await server.request(.GET, "/v1/workflows", headers: [("Authorization", "bEaReR \t \(APIServerProcess.secret("client")) \t")])
+            #expect(spaced.status == 200)
             #expect(!server.log.contains(APIServerProcess.secret("ops")), "a key was logged")
         }
     }

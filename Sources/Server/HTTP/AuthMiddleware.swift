@@ -1,4 +1,3 @@
-import Foundation
 import Hummingbird
 import Logging
 
@@ -10,10 +9,14 @@ struct AuthMiddleware: RouterMiddleware {
     let roles: Set<Role>
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
+        guard let header = request.headers[.authorization], header.prefix(7).lowercased() == "bearer " else {
             throw Self.unauthorized("missing Authorization: Bearer <key>")
         }
-        guard let key = keyring.authenticate(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)) else {
+        // The key without the optional whitespace (space, tab) HTTP allows around it.
+        var presented = header.dropFirst(7)
+        while let first = presented.first, first == " " || first == "\t" { presented = presented.dropFirst() }
+        while let last = presented.last, last == " " || last == "\t" { presented = presented.dropLast() }
+        guard let key = keyring.authenticate(String(presented)) else {
             throw Self.unauthorized("unknown API key")
         }
         guard roles.contains(key.role) else {
