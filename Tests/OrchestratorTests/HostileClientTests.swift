@@ -141,6 +141,19 @@ import Testing
         }
     }
 
+    /// PostgreSQL cannot store NUL: a body holding it, in a value or a key however deep, is refused
+    /// with a clear error and starts nothing.
+    @Test func aBodyHoldingNULIsRefusedAndStartsNothing() async throws {
+        try await TestDatabase.withServer(workflows: [Self.echo]) { server, _ in
+            for body in [#"{"type":"echo","input":{"a":["x\u0000y"]}}"#, #"{"type":"echo","input":{"k\u0000":1}}"#] {
+                let reply = try await server.request(.POST, "/v1/workflows", role: "client", body: body)
+                #expect(reply.status == 422 && reply.code == "request.invalid", "\(body): \(reply.status)")
+            }
+            let listed = try await server.request(.GET, "/v1/workflows", role: "client")
+            #expect(listed.json["items"]?.arrayValue?.isEmpty == true)
+        }
+    }
+
     @Test func brokenChunkFramingIsABadRequestAndClosesTheConnection() async throws {
         try await TestDatabase.withServer(workflows: [Self.echo]) { server, _ in
             for size in ["zz", "-1"] {

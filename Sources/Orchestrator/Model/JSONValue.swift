@@ -45,10 +45,11 @@ public enum JSONValue: Sendable, Hashable {
 
     /// PostgreSQL's jsonb cannot store the NUL character; values holding it are refused early.
     public var containsNUL: Bool {
+        // Bytes, not `String.contains`: with Foundation imported that is a locale-aware search.
         switch self {
-        case .string(let text): text.contains("\0")
+        case .string(let text): text.utf8.contains(0)
         case .array(let items): items.contains(where: \.containsNUL)
-        case .object(let fields): fields.contains { $0.key.contains("\0") || $0.value.containsNUL }
+        case .object(let fields): fields.contains { $0.key.utf8.contains(0) || $0.value.containsNUL }
         default: false
         }
     }

@@ -74,7 +74,7 @@ extension Request {
 
     /// PostgreSQL text cannot hold NUL: refuse it at the edge with a clear error.
     static func clean(_ value: String, _ name: String) throws -> String {
-        guard !value.contains("\0") else {
+        guard !value.utf8.contains(0) else {
             throw APIError.badRequest("request.invalid", "'\(name)' may not contain the NUL character")
         }
         return value
@@ -124,7 +124,7 @@ enum Cursor {
         guard let cursor else { return nil }
         var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while base64.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64), let key = String(data: data, encoding: .utf8), !key.isEmpty, !key.contains("\0") else {
+        guard let data = Data(base64Encoded: base64), let key = String(data: data, encoding: .utf8), !key.isEmpty, !key.utf8.contains(0) else {
             throw APIError.badRequest("request.invalid_cursor", "cursor is not one this server issued")
         }
         return key
