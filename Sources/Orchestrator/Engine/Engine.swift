@@ -99,13 +99,9 @@ public final class Engine: Sendable {
     /// SHA-256 of `text` in lowercase hex: a start's request hash and a definition's version, both
     /// stored, so the text must never change.
     static func hash(_ text: String) -> String {
-        let digits = Array("0123456789abcdef".utf8)
         var hex: [UInt8] = []
         hex.reserveCapacity(64)
-        for byte in SHA256.hash(data: Data(text.utf8)) {
-            hex.append(digits[Int(byte >> 4)])
-            hex.append(digits[Int(byte & 0x0F)])
-        }
+        for byte in SHA256.hash(data: Data(text.utf8)) { Hex.append(byte, to: &hex) }
         return String(decoding: hex, as: UTF8.self)
     }
 }

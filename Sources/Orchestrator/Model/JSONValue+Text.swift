@@ -79,7 +79,7 @@ extension JSONValue {
                 case UInt8(ascii: "\t"): output.append(contentsOf: #"\t"#.utf8)
                 default:
                     output.append(contentsOf: #"\u00"#.utf8)
-                    for digit in [byte >> 4, byte & 0x0F] { output.append(digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10) }
+                    Hex.append(byte, to: &output)
                 }
             }
             output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
