@@ -93,6 +93,23 @@ final class APIServerProcess: Sendable {
         try await request(method, path, role: role, body: body.jsonText, headers: headers)
     }
 
+    /// Starts a workflow as a client honouring `503` and `Retry-After` does (on a loaded machine the
+    /// server's database probe can fall behind); records an issue, with the server's last log lines,
+    /// unless the start ends `201`.
+    @discardableResult
+    func start(_ body: JSONValue, role: String = "client") async throws -> Reply {
+        var reply = try await json(.POST, "/v1/workflows", role: role, body)
+        for _ in 0..<30 where reply.status == 503 {
+            try await Task.sleep(for: .milliseconds(500))
+            reply = try await json(.POST, "/v1/workflows", role: role, body)
+        }
+        #expect(reply.status == 201, "start: \(reply.status) \(reply.text)\nserver log, last lines:\n\(logTail)")
+        return reply
+    }
+
+    /// The server's last 40 log lines: its own account of what went wrong.
+    var logTail: String { log.split(separator: "\n").suffix(40).joined(separator: "\n") }
+
     /// Polls until `condition` holds for the workflow (bounded).
     func waitForWorkflow(_ id: String, timeout: Duration = .seconds(30), until condition: (JSONValue) -> Bool) async throws -> JSONValue {
         let deadline = ContinuousClock.now + timeout
@@ -103,7 +120,7 @@ final class APIServerProcess: Sendable {
             try await Task.sleep(for: .milliseconds(50))
         }
         // The server's own account (its warnings) is what tells a stuck worker from a slow one.
-        Issue.record("workflow \(id) never reached the condition; last: \(last.jsonText)\nserver log, last lines:\n\(log.split(separator: "\n").suffix(40).joined(separator: "\n"))")
+        Issue.record("workflow \(id) never reached the condition; last: \(last.jsonText)\nserver log, last lines:\n\(logTail)")
         return last
     }
 
