@@ -24,6 +24,44 @@ import Testing
         }
     }
 
+    /// A host an hour ahead that can stall: while stalled, every reading taken before a query comes
+    /// `late` seconds early, so every round trip looks that much longer.
+    final class HostThatStalls: WallClock {
+        private let state = Mutex((stalled: false, readings: 0))
+        let late: TimeInterval
+
+        init(late: TimeInterval) {
+            self.late = late
+        }
+
+        func stall(_ stalled: Bool) {
+            state.withLock { $0.stalled = stalled }
+        }
+
+        func now() -> Date {
+            let early = state.withLock { state in
+                state.readings += 1
+                return state.stalled && state.readings % 2 == 1
+            }
+            return Date().addingTimeInterval(3600 - (early ? late : 0))
+        }
+    }
+
+    @Test func aMeasurementWhoseEveryReplyWasDelayedLeavesTheOffsetItCannotDisprove() async throws {
+        try await TestDatabase.withHarness(workflows: []) { harness in
+            let host = HostThatStalls(late: 4)
+            let clock = DatabaseClock(pool: harness.pool, host: host, logger: harness.logger)
+            try await clock.synchronize()
+            #expect(abs(clock.now().timeIntervalSinceNow) < 0.5)
+            // Every round trip looks 4 s long: each midpoint is 2 s off, and each says only that the
+            // offset lies within 2 s of it, which the current one does.
+            host.stall(true)
+            try await clock.synchronize()
+            host.stall(false)
+            #expect(abs(clock.now().timeIntervalSinceNow) < 0.5)
+        }
+    }
+
     @Test func theOffsetComesFromTheQuickestRoundTripNotFromADelayedReply() async throws {
         try await TestDatabase.withHarness(workflows: []) { harness in
             let clock = DatabaseClock(pool: harness.pool, host: HostWithOneSlowRoundTrip(late: 2), logger: harness.logger)

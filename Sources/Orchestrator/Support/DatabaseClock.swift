@@ -14,7 +14,8 @@ public final class DatabaseClock: WallClock, Service {
     private let host: any WallClock
     private let interval: Duration
     private let logger: Logger
-    private let offset = Mutex<TimeInterval>(0)
+    /// `nil` until the first measurement.
+    private let offset = Mutex<TimeInterval?>(nil)
 
     public init(pool: DatabasePool, host: any WallClock = SystemWallClock(), interval: Duration = .seconds(10), logger: Logger) {
         self.pool = pool
@@ -26,10 +27,13 @@ public final class DatabaseClock: WallClock, Service {
     /// Readings per measurement.
     static let readings = 5
 
-    public func now() -> Date { host.now().addingTimeInterval(offset.withLock { $0 }) }
+    public func now() -> Date { host.now().addingTimeInterval(offset.withLock { $0 } ?? 0) }
 
     /// Measures the offset now: of a few readings, the one with the shortest round trip, whose
     /// midpoint is off by at most half of it (a reply delayed on a busy host skews the others).
+    /// The database read its time within that round trip, so the offset lies within half of it
+    /// from the midpoint: the offset moves only as far as that proves, and a measurement whose
+    /// every reply was delayed (a stalled host) leaves an offset it cannot disprove where it was.
     public func synchronize() async throws {
         let readings = try await pool.client.withConnection { connection in
             var readings: [(roundTrip: TimeInterval, offset: TimeInterval)] = []
@@ -43,15 +47,18 @@ public final class DatabaseClock: WallClock, Service {
             }
             return readings
         }
-        guard let measured = readings.min(by: { $0.roundTrip < $1.roundTrip })?.offset else {
+        guard let quickest = readings.min(by: { $0.roundTrip < $1.roundTrip }) else {
             throw OrchestratorError(.database, "the database did not report its time")
         }
-        let previous = offset.withLock { value in
-            defer { value = measured }
-            return value
+        let uncertainty = quickest.roundTrip / 2
+        let (previous, updated) = offset.withLock { value -> (TimeInterval, TimeInterval) in
+            let previous = value
+            let updated = previous.map { min(max($0, quickest.offset - uncertainty), quickest.offset + uncertainty) } ?? quickest.offset
+            value = updated
+            return (previous ?? 0, updated)
         }
-        if abs(measured - previous) > 1 {
-            logger.notice("host clock differs from the database's; following the database", metadata: ["offset_seconds": "\(measured)"])
+        if abs(updated - previous) > 1 {
+            logger.notice("host clock differs from the database's; following the database", metadata: ["offset_seconds": "\(updated)"])
         }
     }
 
