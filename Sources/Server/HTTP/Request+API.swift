@@ -105,7 +105,7 @@ extension String {
                 encoded.append(byte)
             default:
                 encoded.append(UInt8(ascii: "%"))
-                for digit in [byte >> 4, byte & 0x0F] { encoded.append(digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "A") + digit - 10) }
+                Hex.append(byte, to: &encoded, uppercase: true)
             }
         }
         return String(decoding: encoded, as: UTF8.self)
