@@ -147,4 +147,28 @@ import Testing
             }
         }
     }
+
+    /// Only the instances started with an idempotency key have an entry in its unique index (a
+    /// keyless instance cost two entries for nothing: its insert and its end), and the lookup of a
+    /// key is served by that index.
+    @Test func onlyInstancesStartedWithAKeyAreInTheKeyIndex() async throws {
+        try await TestDatabase.withHarness(workflows: [ExecutionTests.chain]) { harness in
+            for i in 0..<3 { _ = try await harness.engine.lifecycle.start(StartRequest(type: "chain", input: ["i": .number(Double(i))])) }
+            let keyed = try await harness.engine.lifecycle.start(StartRequest(type: "chain", input: ["i": 9], idempotencyKey: "key-9"))
+            try await harness.client.withConnection { connection in
+                try await connection.query("ANALYZE orchestrator.workflows", logger: harness.logger)
+                let entries = try await harness.query(
+                    "SELECT reltuples::int8 FROM pg_class WHERE oid = 'orchestrator.workflows_idempotency_key'::regclass", as: Int64.self)
+                #expect(entries == [1])
+                try await connection.query("SET enable_seqscan = off", logger: harness.logger)
+                let rows = try await connection.query(
+                    "EXPLAIN (FORMAT JSON) SELECT id FROM orchestrator.workflows WHERE idempotency_key = \("key-9")", logger: harness.logger)
+                var plan = ""
+                for try await text in rows.decode(String.self) { plan += text }
+                #expect(plan.contains("\"Index Name\": \"workflows_idempotency_key\""), "\(plan)")
+            }
+            let again = try await harness.engine.lifecycle.start(StartRequest(type: "chain", input: ["i": 9], idempotencyKey: "key-9"))
+            #expect(!again.created && again.workflow.id == keyed.workflow.id)
+        }
+    }
 }
