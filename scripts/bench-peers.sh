@@ -7,7 +7,9 @@
 #   latency   POST /v1/workflows?wait=30s: the answer is the completed workflow (no polling)
 # Usage: scripts/bench-peers.sh [baseline…] — baselines default to "dbos:w1 celery:w1 pgqueuer:w2";
 #   PEERS (default ../shared/peers), PEERS_REPS (3), EXT_PROCS (1), ORCHESTRATOR_SLOTS (16 for W1 and 64 for W2 unless set),
-#   EXT_WORKLOADS (all; or one of w1tput, w1lat, w2).
+#   EXT_WORKLOADS (all; or one of w1tput, w1lat, w2),
+#   ORCHESTRATOR_LAT_SERVE_WORKERS=N: W1 latency once more with the API server running N workers
+#   itself and no worker process (the default `orchestrator serve`), reported as peer orchestrator-in-server.
 # Prints every RESULT line at the end; asserts nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +33,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 cat > "$work/with-server.sh" <<SCRIPT
 #!/usr/bin/env bash
 set -euo pipefail
-XDG_STATE_HOME="$work/state" "$binary" serve --workers 0 --database-url "\$PEERS_DB_URL" --workflows-dir "$work/workflows.d" \
+XDG_STATE_HOME="$work/state" "$binary" serve --workers \${SERVE_WORKERS:-0} --database-url "\$PEERS_DB_URL" --workflows-dir "$work/workflows.d" \
     --api-keys-file "$work/keys" --data-dir "$work/data" --port $port --rate-limits off --log-level warning > "$work/serve.log" 2>&1 &
 server=\$!
 trap 'kill \$server 2>/dev/null; wait \$server 2>/dev/null || true' EXIT
@@ -64,6 +66,11 @@ for baseline in "${baselines[@]}" "ext:${EXT_WORKLOADS:-all}"; do
     "$peers/run.sh" "${baseline%%:*}" "${baseline#*:}" 2>&1 | tee "$log"
     results+=("$(grep -E '^RESULT' "$log" || true)")
 done
+if [ -n "${ORCHESTRATOR_LAT_SERVE_WORKERS:-}" ]; then
+    log="$work/run-ext-w1lat-in-server.log"
+    EXT_NAME=orchestrator-in-server SERVE_WORKERS=$ORCHESTRATOR_LAT_SERVE_WORKERS EXT_WORKER_CMD='' "$peers/run.sh" ext w1lat 2>&1 | tee "$log"
+    results+=("$(grep -E '^RESULT' "$log" || true)")
+fi
 echo
 echo "=== RESULT lines (one sitting) ==="
 printf '%s\n' "${results[@]}"
