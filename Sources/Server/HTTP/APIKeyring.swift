@@ -1,4 +1,5 @@
 import Crypto
+import Orchestrator
 import Foundation
 
 /// What a key may do: `client` starts, reads, signals and cancels workflows; `monitor` reads the
@@ -17,6 +18,13 @@ struct APIKey: Sendable {
 /// The server's keys, matched in constant time.
 struct APIKeyring: Sendable {
     let keys: [APIKey]
+    /// SHA-256 of each key's secret, in `keys`' order: hashed once, not at every request.
+    private let digests: [[UInt8]]
+
+    init(keys: [APIKey]) {
+        self.keys = keys
+        digests = keys.map { Array(SHA256.hash(data: Data($0.secret.utf8))) }
+    }
 
     /// Parses `role:key,role:key` (or `role:name:key`); a key's name defaults to its role and a
     /// fingerprint of the secret.
@@ -57,11 +65,13 @@ struct APIKeyring: Sendable {
     func authenticate(_ presented: String) -> APIKey? {
         let presentedDigest = SHA256.hash(data: Data(presented.utf8))
         var match: APIKey?
-        for key in keys where SHA256.hash(data: Data(key.secret.utf8)) == presentedDigest { match = key }
+        for (key, digest) in zip(keys, digests) where presentedDigest == digest { match = key }
         return match
     }
 
     static func fingerprint(_ secret: String) -> String {
-        SHA256.hash(data: Data(secret.utf8)).prefix(4).map { String(format: "%02x", $0) }.joined()
+        var hex: [UInt8] = []
+        for byte in SHA256.hash(data: Data(secret.utf8)).prefix(4) { Hex.append(byte, to: &hex) }
+        return String(decoding: hex, as: UTF8.self)
     }
 }
