@@ -137,6 +137,29 @@ import Testing
         }
     }
 
+    /// The attempt outlives its timeout in the activity's own code, where no statement timeout
+    /// reaches it, and gives up only when cancelled: cancelled in the middle of its transaction,
+    /// the attempt still fails as timed out, not as a transaction that did not commit.
+    @Test func anAttemptCancelledAtItsCutoffFailsAsTimedOut() async throws {
+        let yaml = """
+            type: idle_write
+            start: write
+            retry: {max_attempts: 1}
+            states:
+              write: {task: effect.record, input: {idle_ms: 30000}, timeout: 300ms, next: done}
+              done: {succeed: true}
+            """
+        try await TestDatabase.withHarness(workflows: [yaml], registry: Self.registry()) { harness in
+            try await RecordEffect.createTable(harness)
+            let workflow = try await harness.start("idle_write")
+            try await harness.drain()
+            let failures = try await harness.engine.reads.history(workflow.id).filter { $0.type == .taskFailed }
+            #expect(failures.map { $0.data?["error"]?["code"] } == ["timeout"])
+            #expect(try await harness.engine.reads.workflow(workflow.id).status == .deadLettered)
+            #expect(try await Self.effects(harness) == 0)
+        }
+    }
+
     /// An overrunning attempt's session is ended from another one; by then the attempt may have
     /// finished after all and its connection gone back to the pool, to run another attempt (or
     /// the very statement that would end it). It is spared then: only the attempt's own
@@ -226,6 +249,7 @@ struct RecordEffect: TransactionalActivity {
         var sleep_ms: Int?
         var block: Bool?
         var stubborn_ms: Int?
+        var idle_ms: Int?
     }
     let gate: Gate
 
@@ -242,6 +266,9 @@ struct RecordEffect: TransactionalActivity {
             "INSERT INTO effects (workflow_id, attempt) VALUES (\(context.workflowID), \(context.attempt))", logger: context.logger)
         if let milliseconds = input.sleep_ms {
             try await connection.query("SELECT pg_sleep(\(Double(milliseconds) / 1000))", logger: context.logger)
+        }
+        if let milliseconds = input.idle_ms {
+            try await Task.sleep(for: .milliseconds(milliseconds))
         }
         if input.block == true { try await gate.enter() }
         if let milliseconds = input.stubborn_ms {

@@ -11,7 +11,17 @@ final class DatabaseProbe: Service {
     struct Status: Sendable {
         var reachable = false
         var schemaVersion = 0
-        var checkedAt = ContinuousClock.now
+        /// When the check under way began; `nil` between checks.
+        var checkingSince: ContinuousClock.Instant?
+
+        /// Reachable at the last check, and no check since has gone unanswered for `patience`.
+        /// Only an unanswered check counts against the database: on a loaded machine the probe's
+        /// own turn between checks can come late, and that says nothing about the database.
+        func isReachable(at now: ContinuousClock.Instant, patience: Duration) -> Bool {
+            guard reachable else { return false }
+            guard let checkingSince else { return true }
+            return now - checkingSince < patience
+        }
     }
 
     private let database: DatabaseConfiguration
@@ -27,30 +37,27 @@ final class DatabaseProbe: Service {
 
     var status: Status { state.withLock { $0 } }
 
-    /// Reachable at the last check, and that check is recent.
-    var isReachable: Bool {
-        let status = self.status
-        return status.reachable && ContinuousClock.now - status.checkedAt < interval * 5
-    }
+    var isReachable: Bool { status.isReachable(at: .now, patience: interval * 5) }
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
             var connection: PostgresConnection?
             while !Task.isCancelled {
+                self.state.withLock { $0.checkingSince = .now }
                 do {
                     if connection == nil || connection?.isClosed == true {
                         let configuration = self.database.connectionConfiguration(connectTimeout: .seconds(2))
                         connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: self.logger)
                     }
                     let version = try await self.schemaVersion(on: connection!)
-                    self.state.withLock { $0 = Status(reachable: true, schemaVersion: version, checkedAt: .now) }
+                    self.state.withLock { $0 = Status(reachable: true, schemaVersion: version) }
                 } catch {
-                    if self.isReachable {
+                    if self.status.reachable {
                         self.logger.warning("database unreachable", metadata: [LogKey.error: "\(String(reflecting: error))"])
                     }
                     try? await connection?.close()
                     connection = nil
-                    self.state.withLock { $0 = Status(reachable: false, schemaVersion: $0.schemaVersion, checkedAt: .now) }
+                    self.state.withLock { $0 = Status(reachable: false, schemaVersion: $0.schemaVersion) }
                 }
                 try? await Task.sleep(for: self.interval)
             }

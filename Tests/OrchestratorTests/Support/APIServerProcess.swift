@@ -93,9 +93,9 @@ final class APIServerProcess: Sendable {
         try await request(method, path, role: role, body: body.jsonText, headers: headers)
     }
 
-    /// Starts a workflow as a client honouring `503` and `Retry-After` does (on a loaded machine the
-    /// server's database probe can fall behind); records an issue, with the server's last log lines,
-    /// unless the start ends `201`.
+    /// Starts a workflow as a client honouring `503` and `Retry-After` does (a database whose
+    /// answer to the server's probe takes over 5 s counts as away, which a loaded machine can
+    /// reach); records an issue, with the server's last log lines, unless the start ends `201`.
     @discardableResult
     func start(_ body: JSONValue, role: String = "client") async throws -> Reply {
         var reply = try await json(.POST, "/v1/workflows", role: role, body)

@@ -41,12 +41,20 @@ extension TaskQueue {
             if let cutoff = phase.withLock({ $0.cutoff(timeout: task.timeout) }), ContinuousClock.now >= cutoff { break }
         }
         work.cancel()
-        if let result = await Deadline.value(of: work, within: .seconds(2)) { return try result.get() }
-        guard !Task.isCancelled else { throw CancellationError() }
-        if let transaction = session.withLock({ $0 }) {
-            try? await client.withConnection { try await store.terminateSession(running: transaction, on: $0) }
+        switch await Deadline.value(of: work, within: .seconds(2)) {
+        case .success(let concluded):
+            return concluded
+        case .failure:
+            // Cancelled mid-transaction: nothing of it committed (or the lease is gone), and the
+            // attempt failed by its timeout, whatever error the cancellation surfaced as.
+            guard !Task.isCancelled else { throw CancellationError() }
+        case nil:
+            guard !Task.isCancelled else { throw CancellationError() }
+            if let transaction = session.withLock({ $0 }) {
+                try? await client.withConnection { try await store.terminateSession(running: transaction, on: $0) }
+            }
+            logger.warning("transactional activity ignored its timeout; its session was ended", metadata: Self.metadata(task, [:]))
         }
-        logger.warning("transactional activity ignored its timeout; its session was ended", metadata: Self.metadata(task, [:]))
         return try await transaction { try await conclude(task, outcome: .failed(Self.timeoutError(task.timeout)), on: $0) }
     }
 
