@@ -68,13 +68,17 @@ import Testing
         }
     }
 
-    @Test func anAttemptPastItsTimeoutFailsAndItsWritesRollBack() async throws {
+    /// Overrunning in a statement (`sleep_ms`: its statement timeout cuts it) or in the activity's
+    /// own code (`idle_ms`: no statement timeout reaches it, and it gives up only when cancelled
+    /// at the cutoff, mid-transaction): either way the attempt fails as timed out.
+    @Test(arguments: ["sleep_ms: 3000", "idle_ms: 30000"])
+    func anAttemptPastItsTimeoutFailsAsTimedOutAndItsWritesRollBack(overrun: String) async throws {
         let yaml = """
             type: sluggish
             start: write
             retry: {max_attempts: 1}
             states:
-              write: {task: effect.record, input: {sleep_ms: 3000}, timeout: 300ms, next: done}
+              write: {task: effect.record, input: {\(overrun)}, timeout: 300ms, next: done}
               done: {succeed: true}
             """
         try await TestDatabase.withHarness(workflows: [yaml], registry: Self.registry()) { harness in
@@ -133,29 +137,6 @@ import Testing
             #expect(!gate.isOpen, "the attempt was recorded while the activity still ran")
             let failures = try await harness.engine.reads.history(workflow.id).filter { $0.type == .taskFailed }
             #expect(failures.map { $0.data?["error"]?["code"] } == ["timeout"])
-            #expect(try await Self.effects(harness) == 0)
-        }
-    }
-
-    /// The attempt outlives its timeout in the activity's own code, where no statement timeout
-    /// reaches it, and gives up only when cancelled: cancelled in the middle of its transaction,
-    /// the attempt still fails as timed out, not as a transaction that did not commit.
-    @Test func anAttemptCancelledAtItsCutoffFailsAsTimedOut() async throws {
-        let yaml = """
-            type: idle_write
-            start: write
-            retry: {max_attempts: 1}
-            states:
-              write: {task: effect.record, input: {idle_ms: 30000}, timeout: 300ms, next: done}
-              done: {succeed: true}
-            """
-        try await TestDatabase.withHarness(workflows: [yaml], registry: Self.registry()) { harness in
-            try await RecordEffect.createTable(harness)
-            let workflow = try await harness.start("idle_write")
-            try await harness.drain()
-            let failures = try await harness.engine.reads.history(workflow.id).filter { $0.type == .taskFailed }
-            #expect(failures.map { $0.data?["error"]?["code"] } == ["timeout"])
-            #expect(try await harness.engine.reads.workflow(workflow.id).status == .deadLettered)
             #expect(try await Self.effects(harness) == 0)
         }
     }
