@@ -7,12 +7,29 @@ import Testing
 @Suite struct DatabaseOutageTests {
     @Test func readyzGoesUnreadyWhileTheDatabaseIsDownAndNothingIsLost() async throws {
         try #require(Executable.exists)
-        let server = try await APIServerProcess(workflows: [HTTPAPITests.approval, HTTPAPITests.greet], databaseURL: nil)
+        let napping = """
+            type: napping
+            start: nap
+            states:
+              nap: {sleep: 1h, next: done}
+              done: {succeed: true}
+            """
+        let server = try await APIServerProcess(workflows: [HTTPAPITests.approval, HTTPAPITests.greet, napping], databaseURL: nil)
         do {
             let waiting = try await server.json(.POST, "/v1/workflows", role: "client", ["type": "approval", "input": [:]])
             let id = try #require(waiting.json["id"]?.stringValue)
+            let running = try await server.json(.POST, "/v1/workflows", role: "client", ["type": "napping", "input": [:]])
+            let runningID = try #require(running.json["id"]?.stringValue)
 
+            // A caller already waiting when the database goes away is answered 503 soon after its
+            // wait ends, not when the pool gives up connecting a minute later.
+            let began = ContinuousClock.now
+            async let waited = server.request(.GET, "/v1/workflows/\(runningID)?wait=2s", role: "client")
+            try await Task.sleep(for: .milliseconds(300))
             let cluster = try await EmbeddedCluster.stop(of: server)
+            let answer = try await waited
+            #expect(answer.status == 503 && answer.code == "database.unavailable", "\(answer.status) \(answer.text)")
+            #expect(ContinuousClock.now - began < .seconds(30), "the waiting caller was held past its wait")
 
             var unready = try await server.request(.GET, "/readyz")
             let deadline = ContinuousClock.now + .seconds(20)

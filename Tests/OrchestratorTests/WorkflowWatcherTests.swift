@@ -58,6 +58,28 @@ import Testing
         }
     }
 
+    /// The database goes away while a caller waits: the waiter answers that it is unavailable
+    /// soon after its wait ends, instead of waiting for the pool to give up connecting (which
+    /// took 68 s here).
+    @Test func aWaiterWhoseDatabaseGoesAwayAnswersUnavailableWhenItsWaitEnds() async throws {
+        try await PrivateCluster.withCluster { cluster in
+            try await TestDatabase.withHarness(workflows: [ExecutionTests.chain], server: cluster.server) { harness in
+                try await Self.withWatcher(harness) { watcher in
+                    let started = try await harness.start("chain")
+                    try await cluster.stop()
+                    let began = ContinuousClock.now
+                    await #expect {
+                        _ = try await watcher.settled(started.id, within: .seconds(2))
+                    } throws: { error in
+                        (error as? OrchestratorError)?.code == .databaseUnavailable
+                    }
+                    // Not a speed check: the bound is the wait and its grace, far below the pool's minute.
+                    #expect(ContinuousClock.now - began < .seconds(30), "the waiter was held past its wait")
+                }
+            }
+        }
+    }
+
     /// A start whose first state is the end inserts the instance ended, in one statement: the
     /// database announces it as it announces an instance that ended by an update.
     @Test func aWorkflowThatEndsInItsFirstTransitionIsAnnouncedAndRecorded() async throws {

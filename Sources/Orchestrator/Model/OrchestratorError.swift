@@ -25,6 +25,7 @@ public struct OrchestratorError: Error, Sendable, Hashable, CustomStringConverti
         public static let deadLetterResolved = Code("dead_letter.already_resolved")
         public static let definitionMissing = Code("definition.missing")
         public static let database = Code("database.error")
+        public static let databaseUnavailable = Code("database.unavailable")
         public static let configuration = Code("configuration.invalid")
     }
 

@@ -70,11 +70,28 @@ public final class WorkflowWatcher: Service {
             }
         }
         while true {
-            let record = try await engine.reads.workflow(id)
+            let record = try await read(id, by: max(deadline, .now) + Self.readGrace)
             let left = deadline - ContinuousClock.now
             if record.isSettled || left <= .zero || Task.isCancelled || waiters.withLock({ $0.stopping }) { return record }
             await doorbell.wait(timeout: min(left, recheckInterval))
         }
+    }
+
+    /// How long past its wait a waiter's read may take before the waiter answers that the
+    /// database is unavailable: a database gone mid-wait would otherwise hold it until the pool
+    /// gives up connecting (a minute or more).
+    static let readGrace = Duration.seconds(5)
+
+    private func read(_ id: String, by deadline: ContinuousClock.Instant) async throws -> WorkflowRecord {
+        let read = Task { () -> Result<WorkflowRecord, any Error> in
+            do { return .success(try await engine.reads.workflow(id)) } catch { return .failure(error) }
+        }
+        guard let result = await Deadline.value(of: read, within: deadline - .now) else {
+            read.cancel()
+            try Task.checkCancellation()
+            throw OrchestratorError(.databaseUnavailable, "the database did not answer within the wait")
+        }
+        return try result.get()
     }
 
     private func ring(_ id: String) {

@@ -25,10 +25,12 @@ struct APIError: HTTPResponseError {
             case .workflowNotFound, .deadLetterNotFound, .taskNotFound: .notFound
             case .workflowIDConflict, .idempotencyKeyReused, .deadLetterResolved, .workflowNotActive, .signalBufferFull: .conflict
             case .unknownWorkflowType, .unknownSignal, .invalidInput, .invalidJSON, .inputTooDeep, .tooManyItems: .unprocessableContent
+            case .databaseUnavailable: .serviceUnavailable
             default: .internalServerError
             }
         self.init(status, error.code.rawValue, status == .internalServerError ? "internal error" : error.message)
         if error.code == .invalidJSON { self.status = .badRequest }
+        if error.code == .databaseUnavailable { headers[.retryAfter] = "2" }
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
