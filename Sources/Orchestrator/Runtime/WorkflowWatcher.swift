@@ -54,9 +54,26 @@ public final class WorkflowWatcher: Service {
     }
 
     /// The workflow once it has settled (see `WorkflowRecord.isSettled`), or as it is when
-    /// `timeout` ends first.
+    /// `timeout` ends first. A database gone mid-wait would hold a read until the pool gives up
+    /// connecting (a minute or more): `readGrace` after the wait, the waiter answers
+    /// `database.unavailable` instead (its pending read, a pool lease, is cancelled).
     public func settled(_ id: String, within timeout: Duration) async throws -> WorkflowRecord {
         let deadline = ContinuousClock.now + timeout
+        return try await withThrowingTaskGroup(of: WorkflowRecord.self) { group in
+            group.addTask { try await self.readUntilSettled(id, by: deadline) }
+            group.addTask {
+                try await Task.sleep(until: deadline + Self.readGrace)
+                throw OrchestratorError(.databaseUnavailable, "the database did not answer within the wait")
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
+    /// How long past its wait a waiter's read may take.
+    static let readGrace = Duration.seconds(5)
+
+    private func readUntilSettled(_ id: String, by deadline: ContinuousClock.Instant) async throws -> WorkflowRecord {
         let doorbell = Doorbell()
         let waiter = waiters.withLock { waiters in
             waiters.nextID += 1
@@ -70,28 +87,11 @@ public final class WorkflowWatcher: Service {
             }
         }
         while true {
-            let record = try await read(id, by: max(deadline, .now) + Self.readGrace)
+            let record = try await engine.reads.workflow(id)
             let left = deadline - ContinuousClock.now
             if record.isSettled || left <= .zero || Task.isCancelled || waiters.withLock({ $0.stopping }) { return record }
             await doorbell.wait(timeout: min(left, recheckInterval))
         }
-    }
-
-    /// How long past its wait a waiter's read may take before the waiter answers that the
-    /// database is unavailable: a database gone mid-wait would otherwise hold it until the pool
-    /// gives up connecting (a minute or more).
-    static let readGrace = Duration.seconds(5)
-
-    private func read(_ id: String, by deadline: ContinuousClock.Instant) async throws -> WorkflowRecord {
-        let read = Task { () -> Result<WorkflowRecord, any Error> in
-            do { return .success(try await engine.reads.workflow(id)) } catch { return .failure(error) }
-        }
-        guard let result = await Deadline.value(of: read, within: deadline - .now) else {
-            read.cancel()
-            try Task.checkCancellation()
-            throw OrchestratorError(.databaseUnavailable, "the database did not answer within the wait")
-        }
-        return try result.get()
     }
 
     private func ring(_ id: String) {

@@ -18,6 +18,14 @@ struct APIError: HTTPResponseError {
 
     static func badRequest(_ code: String, _ message: String) -> APIError { APIError(.badRequest, code, message) }
 
+    /// `503 database.unavailable` with `Retry-After`: the database is away (the probe says so, a
+    /// lease failed, or a waiter's read went unanswered); nothing was changed.
+    static func databaseUnavailable(_ message: String = "the database is unavailable; retry later") -> APIError {
+        var error = APIError(.serviceUnavailable, OrchestratorError.Code.databaseUnavailable.rawValue, message)
+        error.headers[.retryAfter] = "2"
+        return error
+    }
+
     /// The HTTP face of an engine error.
     init(_ error: OrchestratorError) {
         let status: HTTPResponse.Status =
@@ -25,12 +33,11 @@ struct APIError: HTTPResponseError {
             case .workflowNotFound, .deadLetterNotFound, .taskNotFound: .notFound
             case .workflowIDConflict, .idempotencyKeyReused, .deadLetterResolved, .workflowNotActive, .signalBufferFull: .conflict
             case .unknownWorkflowType, .unknownSignal, .invalidInput, .invalidJSON, .inputTooDeep, .tooManyItems: .unprocessableContent
-            case .databaseUnavailable: .serviceUnavailable
             default: .internalServerError
             }
         self.init(status, error.code.rawValue, status == .internalServerError ? "internal error" : error.message)
         if error.code == .invalidJSON { self.status = .badRequest }
-        if error.code == .databaseUnavailable { headers[.retryAfter] = "2" }
+        if error.code == .databaseUnavailable { self = .databaseUnavailable(error.message) }
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {

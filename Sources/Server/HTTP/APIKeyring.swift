@@ -1,6 +1,6 @@
 import Crypto
-import Orchestrator
 import Foundation
+import Orchestrator
 
 /// What a key may do: `client` starts, reads, signals and cancels workflows; `monitor` reads the
 /// dashboard and metrics; `ops` may do everything.

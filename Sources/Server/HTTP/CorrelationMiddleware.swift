@@ -28,9 +28,7 @@ struct CorrelationMiddleware: RouterMiddleware {
         do {
             // Fail fast while the database is away, except for liveness, readiness and metrics (which say so).
             guard probe.isReachable || ["/healthz", "/readyz", "/metrics"].contains(request.uri.path) else {
-                var error = APIError(.serviceUnavailable, "database.unavailable", "the database is unavailable; retry later")
-                error.headers[.retryAfter] = "2"
-                throw error
+                throw APIError.databaseUnavailable()
             }
             if let length = request.headers[.contentLength].flatMap(Int.init), length > bodyLimit {
                 throw APIError(.contentTooLarge, "request.too_large", "the request body exceeds \(bodyLimit) bytes")
@@ -57,8 +55,7 @@ struct CorrelationMiddleware: RouterMiddleware {
             apiError = Self.map(error)
         case let error where DatabasePool.isUnavailability(error):
             context.logger.warning("database unavailable", metadata: [LogKey.error: "\(String(reflecting: error))"])
-            apiError = APIError(.serviceUnavailable, "database.unavailable", "the database is unavailable; retry later")
-            apiError.headers[.retryAfter] = "2"
+            apiError = .databaseUnavailable()
         case HTTPParserError.invalidEOFState:
             // The client went away mid-request: nobody reads an answer, and it is not our error.
             context.logger.debug("client closed the connection mid-request")

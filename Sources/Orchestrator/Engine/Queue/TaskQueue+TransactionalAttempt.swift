@@ -41,15 +41,13 @@ extension TaskQueue {
             if let cutoff = phase.withLock({ $0.cutoff(timeout: task.timeout) }), ContinuousClock.now >= cutoff { break }
         }
         work.cancel()
-        switch await Deadline.value(of: work, within: .seconds(2)) {
-        case .success(let concluded):
-            return concluded
-        case .failure:
-            // Cancelled mid-transaction: nothing of it committed (or the lease is gone), and the
-            // attempt failed by its timeout, whatever error the cancellation surfaced as.
-            guard !Task.isCancelled else { throw CancellationError() }
-        case nil:
-            guard !Task.isCancelled else { throw CancellationError() }
+        let result = await Deadline.value(of: work, within: .seconds(2))
+        if case .success(let concluded) = result { return concluded }
+        guard !Task.isCancelled else { throw CancellationError() }
+        // A failure: cancelled mid-transaction, nothing of it committed (or the lease is gone), and
+        // the attempt failed by its timeout whatever error the cancellation surfaced as. No result:
+        // the activity ignores cancellation, so its session is ended from another one.
+        if result == nil {
             if let transaction = session.withLock({ $0 }) {
                 try? await client.withConnection { try await store.terminateSession(running: transaction, on: $0) }
             }
