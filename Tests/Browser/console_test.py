@@ -161,9 +161,23 @@ def main():
             if shots:
                 page.screenshot(path=f"{shots}/overview-ops.png", full_page=True)
 
-            # The dead-letter page: filter by text, inspect one's attempts.
-            page.goto(f"{base}/ui#/dead-letters?text=no%20such%20payment")
+            # The dead-letter page: filter by text, inspect one's attempts. The overview's refresh is
+            # still loading when ops move on (its dashboard answers late): its answer must not
+            # replace the page they went to.
+            page.evaluate("""() => {
+                window.unslowed = window.fetch;
+                window.fetch = (url, init) => String(url).includes("/v1/dashboard")
+                    ? new Promise((resolve) => setTimeout(resolve, 1500)).then(() => window.unslowed(url, init))
+                    : window.unslowed(url, init);
+                window.dispatchEvent(new HashChangeEvent("hashchange"));
+                location.hash = "#/dead-letters?text=no%20such%20payment";
+            }""")
             expect(page.locator("button[data-action=inspect]")).to_have_count(3)
+            page.wait_for_timeout(2500)
+            # Counted at once: a later render could hide a page shown meanwhile.
+            if page.locator("button[data-action=inspect]").count() != 3 or not page.url.endswith("#/dead-letters?text=no%20such%20payment"):
+                fail(f"the overview's late answer replaced the dead-letter page: {page.locator('#view').inner_text()[:200]!r}")
+            page.evaluate("() => { window.fetch = window.unslowed; }")
             page.locator("button[data-action=inspect]").first.click()
             expect(page.locator("#inspect-dialog")).to_contain_text("no such payment")
             expect(page.locator("#inspect-dialog table")).to_contain_text("http.404")

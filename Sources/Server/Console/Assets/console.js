@@ -3,7 +3,7 @@
 // Every value from the server is put in the page as text (textContent), never as HTML.
 "use strict";
 
-const state = { key: sessionStorage.getItem("orchestrator.key"), role: sessionStorage.getItem("orchestrator.role"), timer: null, busy: false };
+const state = { key: sessionStorage.getItem("orchestrator.key"), role: sessionStorage.getItem("orchestrator.role"), timer: null, busy: false, renders: 0 };
 
 // --- HTTP -------------------------------------------------------------------------------------
 
@@ -498,6 +498,8 @@ async function render() {
   document.getElementById("nav").hidden = !signedIn;
   view().hidden = !signedIn;
   clearTimeout(state.timer);
+  // Renders overlap (a refresh still loading when the page changes): only the newest one shows.
+  const generation = ++state.renders;
   if (!signedIn) return;
   document.getElementById("who").textContent = `signed in with ${isOps() ? "an ops" : "a monitor"} key`;
   for (const link of document.querySelectorAll("nav a")) {
@@ -511,8 +513,10 @@ async function render() {
     else if (route.startsWith("workflows/") && isOps()) content = await workflow(decodeURIComponent(route.slice("workflows/".length)));
     else if (route.startsWith("workflows") && isOps()) content = await workflows();
     else content = await overview();
+    if (generation !== state.renders) return;
     if (!state.busy) view().replaceChildren(...content.flat().filter((part) => part !== null && part !== undefined && part !== false));
   } catch (error) {
+    if (generation !== state.renders) return;
     if (error.status === 401) return signOut();
     view().replaceChildren(el("p", { class: "error" }, error.message));
   }
